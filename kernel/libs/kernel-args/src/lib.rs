@@ -1,0 +1,431 @@
+//! Parses the kernel argument string into a typed [`KernelArgs`] configuration.
+//!
+//! The host tool passes a string such as `log=debug test=paging timer_hz=250` through QEMU's
+//! fw_cfg; `kernel/src/config.rs` reads the raw bytes and calls [`parse_bytes`]. Anything the
+//! parser does not understand (an unknown key, a bad or missing value, a repeated key) is an
+//! [`ArgError`] whose message names the offending text and what would have been accepted: the
+//! kernel stops the boot with it rather than falling back to a silent default.
+//!
+//! Every key is one entry of the [`KEYS`] table: its name, accepted values, default, meaning,
+//! and the private functions that parse its value into [`KernelArgs`] and print it back. Adding
+//! a key means adding a field to [`KernelArgs`] (and its default) and one table entry; the
+//! parser, the error messages, `--help`-style output and the canonical form
+//! ([`KernelArgs`]'s `Display`) all follow from the table.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+use core::fmt;
+
+/// Longest argument string accepted, in bytes.
+pub const MAX_ARGS_BYTES: usize = 4096;
+
+/// Separates a key from its value in a token.
+const KEY_VALUE_SEPARATOR: char = '=';
+
+/// Byte that C-style producers (fw_cfg strings) append to the text; ignored at the end.
+const NUL_BYTE: u8 = 0;
+
+/// Base of the integers the parser accepts (decimal only).
+const DECIMAL_RADIX: u32 = 10;
+
+/// How much the kernel logs, from least to most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Only errors.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Normal progress messages.
+    Info,
+    /// Details useful when debugging the kernel.
+    Debug,
+    /// Everything, including per-event tracing.
+    Trace,
+}
+
+impl LogLevel {
+    /// Every level, from least to most verbose.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+        LogLevel::Trace,
+    ];
+
+    /// Returns the level's name as written in the argument string (`"debug"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+
+    /// Returns the level named `name` (exact, lower-case), or `None` for any other text.
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL
+            .into_iter()
+            .find(|level| level.as_str() == name)
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kernel's boot configuration, as given by its argument string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelArgs {
+    /// Key `log`: how much the kernel logs.
+    pub log_level: LogLevel,
+    /// Key `test`: the in-kernel test suite to run instead of the default demo; one of the
+    /// names the kernel passes to [`parse`].
+    pub test: Option<&'static str>,
+    /// Key `timer_hz`: local APIC timer frequency in interrupts per second.
+    pub timer_hz: u32,
+    /// Key `ticks`: timer ticks the default demo waits before it exits.
+    pub ticks: u32,
+}
+
+/// Default of [`KernelArgs::log_level`].
+const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
+/// Default of [`KernelArgs::timer_hz`].
+const DEFAULT_TIMER_HZ: u32 = 100;
+/// Accepted values of [`KernelArgs::timer_hz`].
+const TIMER_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=10_000;
+/// Default of [`KernelArgs::ticks`].
+const DEFAULT_TICKS: u32 = 20;
+/// Accepted values of [`KernelArgs::ticks`].
+const TICKS_RANGE: core::ops::RangeInclusive<u32> = 0..=1_000_000;
+
+impl Default for KernelArgs {
+    /// Returns the configuration used when the argument string is empty.
+    fn default() -> Self {
+        KernelArgs {
+            log_level: DEFAULT_LOG_LEVEL,
+            test: None,
+            timer_hz: DEFAULT_TIMER_HZ,
+            ticks: DEFAULT_TICKS,
+        }
+    }
+}
+
+impl fmt::Display for KernelArgs {
+    /// Writes the canonical argument string: every key in [`KEYS`] order, `key=value`, separated
+    /// by single spaces, leaving out keys without a value (`test` when no suite is chosen).
+    /// Parsing the output gives back the same configuration.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut separator = "";
+        for key in KEYS {
+            if let Some(value) = (key.current_value)(self) {
+                write!(f, "{separator}{}{KEY_VALUE_SEPARATOR}{value}", key.name)?;
+                separator = " ";
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Describes one key of the argument string.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyInfo {
+    /// The key as written before `=`.
+    pub name: &'static str,
+    /// The values it accepts, as a phrase ("an integer in 10..=10000").
+    pub values: &'static str,
+    /// Its value when the key is absent.
+    pub default: &'static str,
+    /// What it controls.
+    pub meaning: &'static str,
+    /// Parses a value into the configuration.
+    apply: ApplyFn,
+    /// Returns the configuration's value for this key, `None` when it has none to print.
+    current_value: CurrentValueFn,
+}
+
+/// Parses `value` into its field of the configuration, or says what was expected instead.
+type ApplyFn = for<'t> fn(&mut KernelArgs, &str, &'t [&'static str]) -> Result<(), Expected<'t>>;
+
+/// Returns the value a configuration holds for one key.
+type CurrentValueFn = fn(&KernelArgs) -> Option<CurrentValue>;
+
+/// The value of one key, for printing.
+#[derive(Clone, Copy, Debug)]
+enum CurrentValue {
+    Text(&'static str),
+    Integer(u32),
+}
+
+impl fmt::Display for CurrentValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CurrentValue::Text(text) => f.write_str(text),
+            CurrentValue::Integer(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+/// Accepted values of the `log` key; matches [`LogLevel::ALL`] (a test checks it).
+const LOG_VALUES: &str = "one of: error warn info debug trace";
+/// Accepted values of the `timer_hz` key; matches [`TIMER_HZ_RANGE`] (a test checks it).
+const TIMER_HZ_VALUES: &str = "an integer in 10..=10000";
+/// Accepted values of the `ticks` key; matches [`TICKS_RANGE`] (a test checks it).
+const TICKS_VALUES: &str = "an integer in 0..=1000000";
+
+/// Every key the argument string may contain, in canonical order.
+pub const KEYS: &[KeyInfo] = &[
+    KeyInfo {
+        name: "log",
+        values: LOG_VALUES,
+        default: "info",
+        meaning: "how much the kernel logs on the serial port",
+        apply: |args, value, _| {
+            args.log_level = LogLevel::from_name(value).ok_or(Expected::Description(LOG_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Text(args.log_level.as_str())),
+    },
+    KeyInfo {
+        name: "test",
+        values: "the name of a test suite built into the kernel",
+        default: "none (run the default demo)",
+        meaning: "runs one in-kernel test suite instead of the default demo",
+        apply: |args, value, known_tests| {
+            let name = known_tests
+                .iter()
+                .find(|&&name| name == value)
+                .ok_or(Expected::OneOf(known_tests))?;
+            args.test = Some(*name);
+            Ok(())
+        },
+        current_value: |args| args.test.map(CurrentValue::Text),
+    },
+    KeyInfo {
+        name: "timer_hz",
+        values: TIMER_HZ_VALUES,
+        default: "100",
+        meaning: "local APIC timer interrupts per second",
+        apply: |args, value, _| {
+            args.timer_hz = parse_decimal_in(value, TIMER_HZ_RANGE)
+                .ok_or(Expected::Description(TIMER_HZ_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.timer_hz)),
+    },
+    KeyInfo {
+        name: "ticks",
+        values: TICKS_VALUES,
+        default: "20",
+        meaning: "timer ticks the default demo waits before it exits",
+        apply: |args, value, _| {
+            args.ticks =
+                parse_decimal_in(value, TICKS_RANGE).ok_or(Expected::Description(TICKS_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.ticks)),
+    },
+];
+
+/// Number of entries in [`KEYS`].
+const KEY_COUNT: usize = KEYS.len();
+
+/// What a key would have accepted, for [`ArgError::BadValue`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected<'a> {
+    /// A phrase from the key table ("an integer in 10..=10000").
+    Description(&'static str),
+    /// One of these names (the kernel's test suites).
+    OneOf(&'a [&'static str]),
+}
+
+impl fmt::Display for Expected<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Description(text) => f.write_str(text),
+            Expected::OneOf([]) => f.write_str("nothing: this kernel has no test suites"),
+            Expected::OneOf(names) => {
+                f.write_str("one of:")?;
+                for name in names.iter() {
+                    write!(f, " {name}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Why an argument string was refused; the text fields borrow from the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgError<'a> {
+    /// A token's key is not in [`KEYS`].
+    UnknownKey {
+        /// The key as written.
+        key: &'a str,
+    },
+    /// A token has no `=`, or nothing after it.
+    MissingValue {
+        /// The whole token.
+        token: &'a str,
+    },
+    /// A key's value is not one it accepts.
+    BadValue {
+        /// The key.
+        key: &'static str,
+        /// The value as written.
+        value: &'a str,
+        /// What the key accepts.
+        expected: Expected<'a>,
+    },
+    /// A key appears more than once.
+    DuplicateKey {
+        /// The repeated key.
+        key: &'static str,
+    },
+    /// The string is longer than [`MAX_ARGS_BYTES`].
+    TooLong {
+        /// Its length in bytes.
+        length_bytes: usize,
+    },
+    /// The bytes are not UTF-8 text.
+    NotText {
+        /// Offset of the first byte that is not part of valid UTF-8.
+        offset_bytes: usize,
+    },
+}
+
+impl fmt::Display for ArgError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ArgError::UnknownKey { key } => {
+                write!(f, "unknown kernel argument key \"{key}\"; known keys:")?;
+                for known in KEYS {
+                    write!(f, " {}", known.name)?;
+                }
+                Ok(())
+            }
+            ArgError::MissingValue { token } => write!(
+                f,
+                "kernel argument \"{token}\" has no value; write key{KEY_VALUE_SEPARATOR}value"
+            ),
+            ArgError::BadValue {
+                key,
+                value,
+                expected,
+            } => write!(
+                f,
+                "bad value \"{value}\" for kernel argument key \"{key}\": expected {expected}"
+            ),
+            ArgError::DuplicateKey { key } => {
+                write!(f, "kernel argument key \"{key}\" is given more than once")
+            }
+            ArgError::TooLong { length_bytes } => write!(
+                f,
+                "kernel argument string is {length_bytes} bytes long; at most {MAX_ARGS_BYTES} \
+                 are accepted"
+            ),
+            ArgError::NotText { offset_bytes } => write!(
+                f,
+                "kernel argument string is not UTF-8 text (bad byte at offset {offset_bytes})"
+            ),
+        }
+    }
+}
+
+/// Parses whitespace-separated `key=value` tokens into a configuration.
+///
+/// An empty or all-whitespace string gives [`KernelArgs::default`]. Tokens are separated by
+/// ASCII whitespace (spaces, tabs, newlines); a value runs from the first `=` to the end of the
+/// token. Integers are plain decimal digits, without sign. A `test` value must be one of
+/// `known_tests`, and the returned configuration holds the `&'static str` from that list.
+///
+/// # Errors
+/// Returns the first problem found, in this order: [`ArgError::TooLong`] for the whole string;
+/// then for each token from the left: [`ArgError::MissingValue`] (no `=`),
+/// [`ArgError::UnknownKey`], [`ArgError::DuplicateKey`], [`ArgError::MissingValue`] (empty
+/// value), [`ArgError::BadValue`].
+pub fn parse<'a>(
+    input: &'a str,
+    known_tests: &'a [&'static str],
+) -> Result<KernelArgs, ArgError<'a>> {
+    if input.len() > MAX_ARGS_BYTES {
+        return Err(ArgError::TooLong {
+            length_bytes: input.len(),
+        });
+    }
+    let mut args = KernelArgs::default();
+    let mut seen = [false; KEY_COUNT];
+    for token in input.split_ascii_whitespace() {
+        let (key, value) = token
+            .split_once(KEY_VALUE_SEPARATOR)
+            .ok_or(ArgError::MissingValue { token })?;
+        let (index, info) = KEYS
+            .iter()
+            .enumerate()
+            .find(|(_, info)| info.name == key)
+            .ok_or(ArgError::UnknownKey { key })?;
+        if seen[index] {
+            return Err(ArgError::DuplicateKey { key: info.name });
+        }
+        seen[index] = true;
+        if value.is_empty() {
+            return Err(ArgError::MissingValue { token });
+        }
+        (info.apply)(&mut args, value, known_tests).map_err(|expected| ArgError::BadValue {
+            key: info.name,
+            value,
+            expected,
+        })?;
+    }
+    Ok(args)
+}
+
+/// Parses raw argument bytes, as read from fw_cfg, into a configuration.
+///
+/// Trailing NUL bytes and trailing ASCII whitespace (in any mix) are dropped first; the rest
+/// must be UTF-8 and is parsed by [`parse`].
+///
+/// # Errors
+/// [`ArgError::TooLong`] when the trimmed bytes exceed [`MAX_ARGS_BYTES`],
+/// [`ArgError::NotText`] when they are not UTF-8, and otherwise any error of [`parse`].
+pub fn parse_bytes<'a>(
+    input: &'a [u8],
+    known_tests: &'a [&'static str],
+) -> Result<KernelArgs, ArgError<'a>> {
+    let trimmed_length = input
+        .iter()
+        .rposition(|&byte| byte != NUL_BYTE && !byte.is_ascii_whitespace())
+        .map_or(0, |last| last + 1);
+    let trimmed = &input[..trimmed_length];
+    if trimmed.len() > MAX_ARGS_BYTES {
+        return Err(ArgError::TooLong {
+            length_bytes: trimmed.len(),
+        });
+    }
+    let text = core::str::from_utf8(trimmed).map_err(|error| ArgError::NotText {
+        offset_bytes: error.valid_up_to(),
+    })?;
+    parse(text, known_tests)
+}
+
+/// Returns the decimal integer `text` if it lies in `range`; `None` for anything else
+/// (empty, a sign, another character, overflow).
+fn parse_decimal_in(text: &str, range: core::ops::RangeInclusive<u32>) -> Option<u32> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut value: u32 = 0;
+    for character in text.chars() {
+        let digit = character.to_digit(DECIMAL_RADIX)?;
+        value = value.checked_mul(DECIMAL_RADIX)?.checked_add(digit)?;
+    }
+    range.contains(&value).then_some(value)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+//! The in-kernel test registry: suites selected at boot with the `test=<suite>` argument.
+//!
+//! A suite is a function that runs checks against the live kernel and returns the first failure.
+//! The runner prints one line per check (`ktest: <suite>: <check> ... ok`), then either
+//! `ktest: <suite>: all N checks passed` and the success status, or `ktest: <suite>: FAILED: ...`
+//! and the failure status. Suites whose point is a fatal event (a kernel page fault, a panic)
+//! never return: the exception report and the failure status *are* their result, and the host
+//! test asserts on both (`tests/kernel.rs`).
+//!
+//! Neighbours: `main.rs` calls [`run`]; `config.rs` validates suite names against [`NAMES`].
+
+#![deny(unsafe_code)]
+
+mod faults;
+mod memory;
+mod paging;
+mod timer;
+
+use core::fmt;
+
+use crate::shutdown;
+
+/// Records a failed check; `detail` says what was found.
+macro_rules! fail {
+    ($context:expr, $($argument:tt)*) => {{
+        $context.failed(format_args!($($argument)*));
+        return Err($crate::ktest::Failed);
+    }};
+}
+pub(crate) use fail;
+
+/// Marker returned by a suite after it reported a failure through [`Checks::failed`].
+pub struct Failed;
+
+/// The running suite's check counter and reporter.
+pub struct Checks {
+    suite: &'static str,
+    current: &'static str,
+    passed: u32,
+}
+
+impl Checks {
+    /// Starts check `name`.
+    pub fn check(&mut self, name: &'static str) {
+        self.current = name;
+    }
+
+    /// Records that the current check passed.
+    pub fn pass(&mut self) {
+        crate::println!("ktest: {}: {} ... ok", self.suite, self.current);
+        self.passed += 1;
+    }
+
+    /// Prints the failure of the current check.
+    pub fn failed(&self, detail: fmt::Arguments<'_>) {
+        crate::println!("ktest: {}: {} ... FAILED: {}", self.suite, self.current, detail);
+    }
+}
+
+/// One suite in the registry.
+struct Suite {
+    name: &'static str,
+    description: &'static str,
+    run: fn(&mut Checks) -> Result<(), Failed>,
+}
+
+/// Every suite, in the order `all` runs the non-fatal ones.
+const SUITES: &[Suite] = &[
+    Suite { name: "paging", description: "the kernel runs on its own page tables with per-section permissions", run: paging::run },
+    Suite { name: "memory", description: "frame allocator and heap hand out and take back memory exactly", run: memory::run },
+    Suite { name: "timer", description: "the local APIC timer delivers periodic interrupts", run: timer::run },
+    Suite { name: "breakpoint", description: "int3 is reported and execution continues", run: faults::breakpoint },
+    Suite { name: "write-kernel-text", description: "a write to kernel text page-faults (fatal by design)", run: faults::write_kernel_text },
+    Suite { name: "page-fault", description: "a read of an unmapped address page-faults (fatal by design)", run: faults::unmapped_read },
+    Suite { name: "invalid-opcode", description: "ud2 raises #UD (fatal by design)", run: faults::invalid_opcode },
+    Suite { name: "panic", description: "a kernel panic prints its message and fails the run (fatal by design)", run: faults::panic },
+];
+
+/// The suites `test=all` runs: the ones that end normally.
+const ALL: &[&str] = &["paging", "memory", "timer", "breakpoint"];
+
+/// Every name `test=` accepts.
+pub const NAMES: &[&str] = &[
+    "all",
+    "paging",
+    "memory",
+    "timer",
+    "breakpoint",
+    "write-kernel-text",
+    "page-fault",
+    "invalid-opcode",
+    "panic",
+];
+
+/// Runs the suite `name` (or every non-fatal suite for `all`) and ends the run.
+pub fn run(name: &str) -> ! {
+    let selected: &[&str] = if name == "all" { ALL } else { core::slice::from_ref(&name) };
+    let mut total = 0;
+    for &suite_name in selected {
+        let Some(suite) = SUITES.iter().find(|suite| suite.name == suite_name) else {
+            shutdown::failure("unknown test suite");
+        };
+        crate::println!("ktest: {}: {}", suite.name, suite.description);
+        let mut checks = Checks { suite: suite.name, current: "", passed: 0 };
+        if (suite.run)(&mut checks).is_err() {
+            crate::println!("ktest: {}: FAILED after {} passing checks", suite.name, checks.passed);
+            shutdown::failure("test failed");
+        }
+        crate::println!("ktest: {}: all {} checks passed", suite.name, checks.passed);
+        total += checks.passed;
+    }
+    crate::println!("ktest: {} suite(s), {total} checks passed", selected.len());
+    shutdown::success()
+}
+
+const _: () = {
+    // Every registered suite is selectable, and `all` is too.
+    assert!(NAMES.len() == SUITES.len() + 1);
+};

@@ -1,0 +1,261 @@
+//! shoal: a research microkernel for address-translation studies of FaaS density.
+//!
+//! Boot order (each step names the module that owns it):
+//! 1. `drivers::serial` — the console, so every later step can report;
+//! 2. `arch::x86_64::{gdt, idt}` — descriptor tables, IST stacks, exception reports;
+//! 3. `config` — kernel arguments from fw_cfg (refused arguments stop the boot here);
+//! 4. `arch::x86_64::cpu` — CPUID into `CpuFeatures`; NX, PGE, SMEP, SMAP, PCIDE on;
+//! 5. `mm::frame` — the physical frame allocator over the firmware's memory map;
+//! 6. `mm::paging` — the kernel's own page tables; switch CR3 and stack (`kernel_main` runs on
+//!    them);
+//! 7. `mm::heap` — the kernel heap;
+//! 8. `drivers::apic` — local APIC, timer calibration, periodic ticks;
+//! 9. the default demo, or the in-kernel test suite named by `test=`.
+//!
+//! `unsafe` is denied crate-wide and allowed only in `arch/x86_64`, `mm/paging` and `mm/heap`.
+
+#![no_std]
+#![no_main]
+#![feature(abi_x86_interrupt)]
+#![deny(unsafe_code)]
+// A binary crate exports nothing: `pub` marks a module's interface to its neighbours.
+#![allow(unreachable_pub)]
+
+extern crate alloc;
+
+mod arch;
+mod config;
+mod drivers;
+mod ktest;
+mod log;
+mod mm;
+mod shutdown;
+mod time;
+
+use bootloader_api::config::BootloaderConfig;
+use bootloader_api::{BootInfo, entry_point};
+use kernel_args::{KernelArgs, MAX_ARGS_BYTES};
+use shoal_boot::BootMemory;
+use spin::Once;
+
+use arch::x86_64::cpu::{self, CpuFeatures, EnabledFeatures};
+use arch::x86_64::{cr, gdt, idt, interrupts, port};
+use drivers::apic::{self, ApicInfo, Calibration};
+use mm::frame::{self, FrameSummary};
+use mm::kernel_image::KernelImage;
+use mm::layout::{self, PAGE_BYTES};
+use mm::paging::{self, SpaceSummary};
+use mm::heap;
+
+/// Bytes in a mebibyte, for reports.
+const MIB: u64 = 1024 * 1024;
+
+/// Where the bootloader puts the kernel, physical memory, and its own boot-time mappings.
+const BOOTLOADER_CONFIG: BootloaderConfig = shoal_boot::bootloader_config(
+    layout::KERNEL_IMAGE_BASE,
+    layout::DIRECT_MAP_START,
+    layout::BOOTLOADER_DYNAMIC_START,
+    layout::BOOTLOADER_DYNAMIC_END,
+    layout::BOOT_STACK_BYTES,
+);
+
+entry_point!(kernel_entry, config = &BOOTLOADER_CONFIG);
+
+/// What the boot path learned, kept for reports and tests.
+#[derive(Debug)]
+pub struct BootFacts {
+    /// The kernel arguments.
+    pub args: KernelArgs,
+    /// What the CPU offers.
+    pub features: CpuFeatures,
+    /// What the kernel turned on.
+    pub enabled: EnabledFeatures,
+    /// The frame allocator's view of memory at boot.
+    pub frames: FrameSummary,
+    /// What the kernel's own address space maps.
+    pub space: SpaceSummary,
+    /// Physical address of the kernel's ELF file.
+    pub kernel_file_physical: u64,
+    /// Local APIC facts and timer calibration (recorded in `kernel_main`).
+    pub apic: Once<(ApicInfo, Calibration)>,
+}
+
+static BOOT_FACTS: Once<BootFacts> = Once::new();
+
+/// Returns what the boot path learned.
+///
+/// # Panics
+/// Panics if called before the kernel switched to its own page tables (a boot-order bug).
+pub fn boot_facts() -> &'static BootFacts {
+    BOOT_FACTS.get().expect("boot facts are recorded before kernel_main")
+}
+
+/// Stops the boot with a failure status after printing `what` and `error`.
+fn refuse(what: &str, error: impl core::fmt::Display) -> ! {
+    println!("boot: {what}: {error}");
+    shutdown::failure(what)
+}
+
+fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
+    // Without a UART the kernel still runs; the run ends through the exit device regardless.
+    drivers::serial::init();
+    println!();
+    println!("shoal {} — a research microkernel for FaaS address-translation studies", env!("CARGO_PKG_VERSION"));
+    gdt::init();
+    idt::init();
+    port::pic_remap_and_mask(idt::PIC_VECTOR_BASE);
+
+    let mut argument_text = [0u8; MAX_ARGS_BYTES];
+    let (args, source) = match config::load(&mut argument_text, ktest::NAMES) {
+        Ok(loaded) => loaded,
+        Err(error) => refuse("kernel arguments refused", error),
+    };
+    log::set_level(args.log_level);
+    match source {
+        config::Source::FwCfg(bytes) => info!("arguments ({bytes} bytes from fw_cfg): {args}"),
+        config::Source::Defaults => info!("no fw_cfg arguments; defaults: {args}"),
+    }
+
+    let boot = match BootMemory::from_boot_info(boot_info, layout::DIRECT_MAP_START) {
+        Ok(boot) => boot,
+        Err(error) => refuse("boot information unusable", error),
+    };
+
+    let features = CpuFeatures::detect();
+    println!("{features}");
+    let enabled = cpu::enable_features(&features);
+    println!(
+        "cpu: enabled nx={} pge={} smep={} smap={} pcide={}",
+        enabled.nx, enabled.pge, enabled.smep, enabled.smap, enabled.pcide
+    );
+    if !features.pcid {
+        info!("PCID unavailable on this CPU: the `pcid` translation mode will be reported as unavailable");
+    }
+
+    let frames = match frame::init(boot.regions()) {
+        Ok(summary) => summary,
+        Err(error) => refuse("frame allocator", error),
+    };
+    let kernel_file = paging::kernel_file_bytes(boot.kernel_file_physical, boot.kernel_file_bytes);
+    let image = match KernelImage::parse(kernel_file, boot.kernel_image_offset) {
+        Ok(image) => image,
+        Err(error) => refuse("kernel image", error),
+    };
+    for segment in image.segments() {
+        debug!(
+            "kernel {:<6} {:#x}..{:#x}",
+            segment.kind(),
+            segment.start,
+            segment.start + segment.memory_bytes
+        );
+    }
+    let space = match paging::build_kernel_space(&features, enabled.pge, frames.physical_end, &image) {
+        Ok(space) => space,
+        Err(error) => refuse("building the kernel page tables", error),
+    };
+    BOOT_FACTS.call_once(|| BootFacts {
+        args,
+        features,
+        enabled,
+        frames,
+        space: space.summary,
+        kernel_file_physical: boot.kernel_file_physical,
+        apic: Once::new(),
+    });
+    paging::enter_kernel_space(space, kernel_main)
+}
+
+/// Continues the boot on the kernel's own page tables and stack.
+extern "C" fn kernel_main() -> ! {
+    let facts = boot_facts();
+    paging::finish_entry(&facts.features);
+    info!(
+        "running on the kernel's own page tables: CR3 {:#x} (the bootloader's was {:#x})",
+        cr::read_raw(),
+        paging::boot_root_address().as_u64()
+    );
+    if let Err(error) = heap::init() {
+        refuse("kernel heap", error);
+    }
+    let apic_info = match apic::init(&facts.features) {
+        Ok(info) => info,
+        Err(error) => refuse("local APIC", error),
+    };
+    let calibration = match apic::calibrate() {
+        Ok(calibration) => calibration,
+        Err(error) => refuse("timer calibration", error),
+    };
+    facts.apic.call_once(|| (apic_info, calibration));
+    print_memory_summary(facts);
+    println!(
+        "apic: {} id {} version {:#x}; timer {} kHz (divide 16), TSC {} MHz, measured by {} against the PIT{}",
+        apic_info.mode,
+        apic_info.id,
+        apic_info.version & 0xff,
+        calibration.apic_timer_hz / 1000,
+        calibration.tsc_hz / 1_000_000,
+        facts.features.engine.name(),
+        if facts.features.engine == cpu::Engine::Hardware { "" } else { " (emulated rates, not hardware figures)" }
+    );
+    apic::start_periodic(&calibration, facts.args.timer_hz);
+    interrupts::enable();
+
+    match facts.args.test {
+        Some(suite) => ktest::run(suite),
+        None => demo(facts),
+    }
+}
+
+/// Prints the memory summary line(s) of the boot log.
+fn print_memory_summary(facts: &BootFacts) {
+    let frames = &facts.frames;
+    let space = &facts.space;
+    let (heap_used, heap_free) = heap::usage_bytes();
+    println!(
+        "memory: {} MiB usable in {} ranges, physical end {:#x}; {} of {} frames free after boot",
+        frames.usable_bytes / MIB,
+        frames.usable_ranges,
+        frames.physical_end,
+        frame::free_count(),
+        frame::free_count() + frame::used_count()
+    );
+    println!(
+        "memory: direct map {} MiB in {} pages; kernel image text {} KiB, rodata {} KiB, data {} KiB; \
+         kernel page tables {} frames; heap {} KiB ({} used); frame bitmap {} KiB",
+        space.direct_map_bytes / MIB,
+        if space.direct_map_page_bytes == layout::HUGE_PAGE_BYTES { "1 GiB" } else { "2 MiB" },
+        space.text_pages * PAGE_BYTES / 1024,
+        space.rodata_pages * PAGE_BYTES / 1024,
+        space.data_pages * PAGE_BYTES / 1024,
+        paging::kernel_table_frames(),
+        (heap_used + heap_free) / 1024,
+        heap_used,
+        frames.bitmap_bytes / 1024
+    );
+}
+
+/// The default demo: show the timer ticking, then end the run with success.
+fn demo(facts: &BootFacts) -> ! {
+    let ticks = facts.args.ticks as u64;
+    let hz = facts.args.timer_hz as u64;
+    println!("demo: waiting for {ticks} timer ticks at {hz} Hz");
+    const REPORTS: u64 = 4;
+    let step = (ticks / REPORTS).max(1);
+    let start = time::ticks();
+    let mut waited = 0;
+    while waited < ticks {
+        let chunk = step.min(ticks - waited);
+        time::wait_ticks(chunk);
+        waited += chunk;
+        println!("timer: tick {} ({} of {ticks} waited)", time::ticks(), waited);
+    }
+    println!("demo: {} ticks in total; done", time::ticks() - start);
+    shutdown::success()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    interrupts::disable();
+    drivers::serial::write_fatal(format_args!("PANIC: {info}\n"));
+    shutdown::failure("kernel panic")
+}
