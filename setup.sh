@@ -36,7 +36,6 @@ rustup toolchain install "$toolchain" --profile minimal \
 # --- System packages ------------------------------------------------------------------------------
 backports=/etc/apt/sources.list.d/shoal-bookworm-backports.sources
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-need_update=0
 if [ "$codename" = "bookworm" ]; then
     if grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
         say "bookworm-backports already in apt's sources"
@@ -49,7 +48,6 @@ Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-        need_update=1
     fi
 else
     say "not Debian 12 (codename '$codename'): installing qemu-system-x86 from the default suites"
@@ -89,6 +87,5 @@ else
         $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 fi
-: "$need_update"
 say "QEMU: $(qemu-system-x86_64 --version | head -n1)"
 say "done"

@@ -80,12 +80,12 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     let (used_before, _) = heap::usage_bytes();
     let mut block: Vec<u8> = Vec::with_capacity(HEAP_BLOCK_BYTES);
     block.extend((0..HEAP_BLOCK_BYTES).map(|index| (index % 251) as u8));
-    let boxed = Box::new(0x5348_4f41_4cu64);
+    let boxed = Box::new(0x0053_484f_414c_u64);
     let (used_during, _) = heap::usage_bytes();
     if used_during < used_before + HEAP_BLOCK_BYTES {
         fail!(checks, "heap use {used_during} bytes, expected at least {}", used_before + HEAP_BLOCK_BYTES);
     }
-    if block.iter().enumerate().any(|(index, &byte)| byte != (index % 251) as u8) || *boxed != 0x5348_4f41_4c {
+    if block.iter().enumerate().any(|(index, &byte)| byte != (index % 251) as u8) || *boxed != 0x0053_484f_414c {
         fail!(checks, "heap contents changed");
     }
     drop(block);

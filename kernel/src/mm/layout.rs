@@ -138,7 +138,7 @@ const _: () = {
     let mut index = 0;
     while index < boundaries.len() {
         assert!(is_canonical(boundaries[index]));
-        assert!(boundaries[index] % PAGE_BYTES == 0);
+        assert!(boundaries[index].is_multiple_of(PAGE_BYTES));
         index += 1;
     }
     // The user regions are in order and inside the lower half.
@@ -146,9 +146,9 @@ const _: () = {
     assert!(USER_PRIVATE_END <= GLOBAL_WINDOW_START);
     assert!(GLOBAL_WINDOW_END <= USER_END);
     // The global window is exactly one whole PML4 slot, so one PML4 entry attaches it.
-    assert!(GLOBAL_WINDOW_START % PML4_SLOT_BYTES == 0);
+    assert!(GLOBAL_WINDOW_START.is_multiple_of(PML4_SLOT_BYTES));
     assert!(GLOBAL_WINDOW_END - GLOBAL_WINDOW_START == PML4_SLOT_BYTES);
-    assert!(GLOBAL_SLOT_BYTES % HUGE_PAGE_BYTES == 0);
+    assert!(GLOBAL_SLOT_BYTES.is_multiple_of(HUGE_PAGE_BYTES));
     // The kernel regions are in order and do not overlap.
     assert!(DIRECT_MAP_START == KERNEL_HALF_START);
     assert!(DIRECT_MAP_START + DIRECT_MAP_MAX_BYTES <= KERNEL_HEAP_START);
@@ -157,14 +157,14 @@ const _: () = {
     assert!(MMIO_END <= BOOTLOADER_DYNAMIC_START);
     assert!(BOOTLOADER_DYNAMIC_END <= KERNEL_IMAGE_BASE);
     // Regions that get their own tables start on PML4 slots, so they never share a PDPT.
-    assert!(KERNEL_HEAP_START % PML4_SLOT_BYTES == 0);
-    assert!(KERNEL_STACKS_START % PML4_SLOT_BYTES == 0);
-    assert!(MMIO_START % PML4_SLOT_BYTES == 0);
+    assert!(KERNEL_HEAP_START.is_multiple_of(PML4_SLOT_BYTES));
+    assert!(KERNEL_STACKS_START.is_multiple_of(PML4_SLOT_BYTES));
+    assert!(MMIO_START.is_multiple_of(PML4_SLOT_BYTES));
     // The direct map can use 1 GiB pages, and kernel stacks are page-granular.
-    assert!(DIRECT_MAP_START % HUGE_PAGE_BYTES == 0);
-    assert!(KERNEL_STACK_SLOT_BYTES % PAGE_BYTES == 0);
+    assert!(DIRECT_MAP_START.is_multiple_of(HUGE_PAGE_BYTES));
+    assert!(KERNEL_STACK_SLOT_BYTES.is_multiple_of(PAGE_BYTES));
     assert!(KERNEL_STACK_BYTES >= 4 * PAGE_BYTES);
-    assert!(KERNEL_HEAP_BYTES % PAGE_BYTES == 0);
+    assert!(KERNEL_HEAP_BYTES.is_multiple_of(PAGE_BYTES));
     // The kernel image sits in the top 2 GiB, in PML4 slot 511.
     assert!(pml4_slot(KERNEL_IMAGE_BASE) == 511);
     assert!(pml4_slot(DIRECT_MAP_START) == KERNEL_HALF_FIRST_SLOT);

@@ -228,7 +228,7 @@ pub fn init() {
         let mut idt = InterruptDescriptorTable::new();
         idt.divide_error.set_handler_fn(divide_error);
         idt.debug.set_handler_fn(debug);
-        // SAFETY (all three `set_stack_index` calls): the indices name IST entries that
+        // SAFETY: (all three `set_stack_index` calls) the indices name IST entries that
         // `gdt::init` fills with distinct static stacks, used by no other vector.
         unsafe {
             idt.non_maskable_interrupt

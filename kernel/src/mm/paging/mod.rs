@@ -166,7 +166,7 @@ pub fn claim_boot_storage(range: PhysRange, words: usize) -> &'static mut [u64] 
     static CLAIMED: AtomicBool = AtomicBool::new(false);
     assert!(!CLAIMED.swap(true, Ordering::SeqCst), "boot storage is claimed once");
     assert!(range.len_bytes() >= (words * core::mem::size_of::<u64>()) as u64);
-    assert!(range.start % PAGE_BYTES == 0);
+    assert!(range.start.is_multiple_of(PAGE_BYTES));
     let pointer: *mut u64 = layout::direct_map(range.start).as_mut_ptr();
     // SAFETY: 1. `range` lies in memory the firmware reports usable and that nothing uses yet:
     // the frame allocator does not exist before this call, and it marks the range used right

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# qemu-runner.sh — the one place that holds QEMU flags for shoal.
+#
+# Boots a shoal disk image in QEMU, passes kernel arguments through fw_cfg, applies a timeout,
+# prints the exact QEMU command it runs, and maps QEMU's status to a result:
+#
+#   exit 0    the kernel reported success (QEMU status 33: isa-debug-exit value 0x10)
+#   exit 2    the kernel reported failure (QEMU status 35: value 0x11) — a failed check, a
+#             refused argument, a kernel exception or panic
+#   exit 3    QEMU ended without a kernel status (QEMU itself failed — its status 1 is never a
+#             success — or the guest reset or powered off without reporting)
+#   exit 124  the timeout expired
+#   exit 64   bad usage of this script
+#
+# The statuses 33 and 35 are pinned by the tests of kernel/libs/protocol (ExitCode).
+#
+# Usage: qemu-runner.sh [options] IMAGE
+#   --mode run|test        run: serial console on this terminal (Ctrl-A X quits QEMU);
+#                          test: serial to stdout, no input (default: run)
+#   --firmware bios|uefi   boot through SeaBIOS or OVMF (default: bios)
+#   --accel tcg|kvm        QEMU's TCG emulator, or KVM (default: tcg)
+#   --memory MIB           guest memory in MiB (default: 1024)
+#   --args "K=V ..."       kernel arguments, passed as fw_cfg file opt/shoal/args
+#   --timeout SECONDS      stop QEMU after this long; 0 = never (default: 0)
+#   --cpu MODEL            QEMU CPU model (default: max under TCG, host under KVM)
+#   --dry-run              print the QEMU command and exit 0
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+say() { printf 'qemu-runner: %s\n' "$*" >&2; }
+die_usage() { say "$*"; say "see: qemu-runner.sh --help"; exit 64; }
+
+mode=run firmware=bios accel=tcg memory=1024 args="" timeout_seconds=0 cpu="" dry_run=0 image=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --mode) mode=${2-}; shift 2 ;;
+        --firmware) firmware=${2-}; shift 2 ;;
+        --accel) accel=${2-}; shift 2 ;;
+        --memory) memory=${2-}; shift 2 ;;
+        --args) args=${2-}; shift 2 ;;
+        --timeout) timeout_seconds=${2-}; shift 2 ;;
+        --cpu) cpu=${2-}; shift 2 ;;
+        --dry-run) dry_run=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        -*) die_usage "unknown option '$1'" ;;
+        *) [ -z "$image" ] || die_usage "more than one image given"; image=$1; shift ;;
+    esac
+done
+
+case "$mode" in run|test) ;; *) die_usage "--mode must be run or test, not '$mode'" ;; esac
+case "$firmware" in bios|uefi) ;; *) die_usage "--firmware must be bios or uefi, not '$firmware'" ;; esac
+case "$accel" in tcg|kvm) ;; *) die_usage "--accel must be tcg or kvm, not '$accel'" ;; esac
+[[ "$memory" =~ ^[0-9]+$ ]] && [ "$memory" -ge 128 ] ||
+    die_usage "--memory must be a whole number of MiB, at least 128, not '$memory'"
+[[ "$timeout_seconds" =~ ^[0-9]+$ ]] || die_usage "--timeout must be a whole number of seconds, not '$timeout_seconds'"
+[ -n "$image" ] || die_usage "no disk image given"
+[ -f "$image" ] || die_usage "disk image '$image' does not exist (build it with 'cargo build')"
+
+qemu=qemu-system-x86_64
+command -v "$qemu" >/dev/null 2>&1 || { say "$qemu not found: run ./setup.sh"; exit 3; }
+
+# q35 is the machine; a physical address width of 39 bits keeps the memory map free of the hole
+# near 1 TiB that AMD CPU models get on q35 (the bootloader would otherwise map 1 TiB).
+cmd=("$qemu" -machine q35 -m "${memory}M" -no-reboot -display none)
+if [ "$accel" = kvm ]; then
+    [ -w /dev/kvm ] || { say "/dev/kvm is missing or not writable: KVM is not available here"; exit 3; }
+    if [ -d /sys/module/kvm_pvm ] || ! grep -qE '\b(vmx|svm)\b' /proc/cpuinfo; then
+        say "warning: /dev/kvm is PVM, a software virtualiser with shadow paging (no PCID, no PMU,"
+        say "warning: the global bit has no effect): timings under it are NOT hardware timings"
+        if [ "$firmware" = uefi ]; then
+            say "OVMF (UEFI firmware) does not run under PVM; use --firmware bios or --accel tcg"
+            exit 3
+        fi
+    fi
+    cmd+=(-accel kvm -cpu "${cpu:-host,host-phys-bits=on,host-phys-bits-limit=39}")
+else
+    cmd+=(-accel tcg -cpu "${cpu:-max,phys-bits=39}")
+fi
+
+if [ "$firmware" = uefi ]; then
+    ovmf=""
+    for candidate in /usr/share/ovmf/OVMF.fd /usr/share/OVMF/OVMF.fd /usr/share/qemu/OVMF.fd; do
+        if [ -f "$candidate" ]; then ovmf=$candidate; break; fi
+    done
+    [ -n "$ovmf" ] || { say "no OVMF firmware found: run ./setup.sh (package ovmf)"; exit 3; }
+    cmd+=(-bios "$ovmf")
+fi
+
+# snapshot=on: writes go to a temporary overlay, so parallel runs can share one image.
+cmd+=(-drive "format=raw,file=$image,snapshot=on")
+cmd+=(-device "isa-debug-exit,iobase=0xf4,iosize=0x04")
+if [ -n "$args" ]; then
+    # Inside a -fw_cfg option value a comma must be doubled.
+    cmd+=(-fw_cfg "name=opt/shoal/args,string=${args//,/,,}")
+fi
+if [ "$mode" = run ] && [ -t 0 ]; then
+    cmd+=(-serial mon:stdio)
+else
+    cmd+=(-serial stdio -monitor none)
+fi
+
+say "$(printf '%q ' "${cmd[@]}")"
+[ "$dry_run" -eq 0 ] || exit 0
+
+status=0
+if [ "$timeout_seconds" -gt 0 ]; then
+    if [ "$mode" = run ] && [ -t 0 ]; then
+        timeout --foreground -k 5 "$timeout_seconds" "${cmd[@]}" || status=$?
+    else
+        timeout -k 5 "$timeout_seconds" "${cmd[@]}" </dev/null || status=$?
+    fi
+elif [ "$mode" = run ] && [ -t 0 ]; then
+    "${cmd[@]}" || status=$?
+else
+    "${cmd[@]}" </dev/null || status=$?
+fi
+
+case "$status" in
+    33) say "kernel reported success"; exit 0 ;;
+    35) say "kernel reported failure"; exit 2 ;;
+    124|137) say "timed out after ${timeout_seconds}s"; exit 124 ;;
+    *) say "QEMU ended with status $status without a kernel status (QEMU failed, or the guest reset)"; exit 3 ;;
+esac

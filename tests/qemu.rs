@@ -1,0 +1,305 @@
+//! QEMU integration tests: boot the real disk images and assert on what the kernel prints and
+//! on how the run ends.
+//!
+//! Each test boots one image through `qemu-runner.sh --mode test` (the same script `cargo run`
+//! uses) with kernel arguments that pick a scenario or an in-kernel test suite (`test=...`).
+//! The runner's exit status says how the run ended: 0 kernel success, 2 kernel failure,
+//! 3 QEMU failure, 124 timeout. Suites that provoke a fatal kernel exception must end in
+//! failure *with the right report*: that report is what they test.
+
+use std::path::Path;
+use std::process::Command;
+
+use shoal_protocol::{ExitCode, STATUS_PREFIX};
+
+/// Generous per-boot limit: a boot takes 1-3 s under TCG, but CI machines may be loaded.
+const TIMEOUT_SECONDS: u32 = 120;
+/// Runner exit status for a kernel-reported success.
+const RUNNER_SUCCESS: i32 = 0;
+/// Runner exit status for a kernel-reported failure.
+const RUNNER_KERNEL_FAILURE: i32 = 2;
+/// Runner exit status for a timeout.
+const RUNNER_TIMEOUT: i32 = 124;
+/// Runner exit status for bad usage.
+const RUNNER_USAGE: i32 = 64;
+
+#[derive(Clone, Copy, Debug)]
+enum Firmware {
+    Bios,
+    Uefi,
+}
+
+/// How one boot ended.
+struct Run {
+    runner_status: i32,
+    /// The kernel's serial output, with `\r` removed.
+    serial: String,
+    /// The runner's own messages (the QEMU command, the verdict).
+    runner_log: String,
+}
+
+impl Run {
+    /// Returns the kernel's final status, read from its status line.
+    fn kernel_status(&self) -> Option<ExitCode> {
+        self.serial.lines().rev().find_map(ExitCode::from_status_line)
+    }
+
+    /// Asserts that the serial output contains `text`.
+    fn expect(&self, text: &str) -> &Self {
+        assert!(self.serial.contains(text), "expected {text:?} in the kernel output:\n{}", self.serial);
+        self
+    }
+
+    /// Asserts that the run ended with kernel success.
+    fn expect_success(&self) -> &Self {
+        assert_eq!(self.runner_status, RUNNER_SUCCESS, "runner log:\n{}\nkernel output:\n{}", self.runner_log, self.serial);
+        assert_eq!(self.kernel_status(), Some(ExitCode::Success), "kernel output:\n{}", self.serial);
+        self
+    }
+
+    /// Asserts that the run ended with kernel failure, for `reason`.
+    fn expect_failure(&self, reason: &str) -> &Self {
+        assert_eq!(self.runner_status, RUNNER_KERNEL_FAILURE, "runner log:\n{}\nkernel output:\n{}", self.runner_log, self.serial);
+        assert_eq!(self.kernel_status(), Some(ExitCode::Failure), "kernel output:\n{}", self.serial);
+        self.expect(&format!("{STATUS_PREFIX}failure ({reason})"))
+    }
+
+    /// Returns the decimal number that follows `prefix` on the first line containing `line_marker`.
+    fn decimal_after(&self, line_marker: &str, prefix: &str) -> u64 {
+        let line = self.serial.lines().find(|line| line.contains(line_marker)).unwrap_or_else(|| panic!("{line_marker:?} not in:\n{}", self.serial));
+        let start = line.find(prefix).unwrap_or_else(|| panic!("{prefix:?} not in {line:?}")) + prefix.len();
+        let digits: String = line[start..].chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap_or_else(|error| panic!("no number after {prefix:?} in {line:?}: {error}"))
+    }
+
+    /// Returns the first hexadecimal number that follows `marker` in the output.
+    fn hex_after(&self, marker: &str) -> u64 {
+        let start = self.serial.find(marker).unwrap_or_else(|| panic!("{marker:?} not in:\n{}", self.serial)) + marker.len();
+        let digits: String = self.serial[start..]
+            .trim_start()
+            .trim_start_matches("0x")
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        u64::from_str_radix(&digits, 16).unwrap_or_else(|error| panic!("no hex number after {marker:?}: {error}"))
+    }
+}
+
+fn image(firmware: Firmware) -> &'static str {
+    match firmware {
+        Firmware::Bios => env!("SHOAL_BIOS_IMAGE"),
+        Firmware::Uefi => env!("SHOAL_UEFI_IMAGE"),
+    }
+}
+
+fn runner() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu-runner.sh")
+}
+
+/// Boots `firmware`'s image with `kernel_args` and `extra` runner options.
+fn boot_with(firmware: Firmware, kernel_args: &str, extra: &[&str]) -> Run {
+    let mut command = Command::new(runner());
+    command.args(["--mode", "test", "--timeout", &TIMEOUT_SECONDS.to_string()]);
+    command.args(["--firmware", match firmware { Firmware::Bios => "bios", Firmware::Uefi => "uefi" }]);
+    if !kernel_args.is_empty() {
+        command.args(["--args", kernel_args]);
+    }
+    command.args(extra).arg(image(firmware));
+    let output = command.output().expect("running qemu-runner.sh");
+    Run {
+        runner_status: output.status.code().unwrap_or(-1),
+        serial: String::from_utf8_lossy(&output.stdout).replace('\r', ""),
+        runner_log: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn boot(firmware: Firmware, kernel_args: &str) -> Run {
+    boot_with(firmware, kernel_args, &[])
+}
+
+/// The default boot shows the banner, the CPU features and the memory summary.
+fn check_demo(run: &Run) {
+    run.expect("shoal 0.1.0 — a research microkernel")
+        .expect("cpu: pge=")
+        .expect("cpu: hypervisor=\"TCGTCGTCGTCG\" engine=tcg")
+        .expect("cpu: enabled nx=true pge=true")
+        .expect("running on the kernel's own page tables")
+        .expect("memory: direct map 4096 MiB in 1 GiB pages")
+        .expect("demo: waiting for 3 timer ticks at 100 Hz")
+        .expect("timer: tick 3 (3 of 3 waited)")
+        .expect_success();
+    assert!(run.runner_log.contains("qemu-system-x86_64 -machine q35"), "runner prints the QEMU command:\n{}", run.runner_log);
+}
+
+#[test]
+fn bios_boots_to_the_banner_and_succeeds() {
+    check_demo(&boot(Firmware::Bios, "ticks=3"));
+}
+
+#[test]
+fn uefi_boots_to_the_banner_and_succeeds() {
+    check_demo(&boot(Firmware::Uefi, "ticks=3"));
+}
+
+#[test]
+fn paging_suite_passes_on_bios() {
+    boot(Firmware::Bios, "test=paging")
+        .expect("ktest: paging: CR3 holds the kernel's own root, not the bootloader's ... ok")
+        .expect("ktest: paging: the direct map reads the kernel's ELF file where the bootloader put it ... ok")
+        .expect("ktest: paging: kernel text is present, read-only, executable and global ... ok")
+        .expect("ktest: paging: the boot stack is kernel stack 0 and its guard page is unmapped ... ok")
+        .expect("ktest: paging: all 9 checks passed")
+        .expect_success();
+}
+
+#[test]
+fn every_normal_suite_passes_on_uefi() {
+    boot(Firmware::Uefi, "test=all")
+        .expect("ktest: paging: all 9 checks passed")
+        .expect("ktest: memory: all 4 checks passed")
+        .expect("ktest: timer: all 2 checks passed")
+        .expect("ktest: breakpoint: all 1 checks passed")
+        .expect("ktest: 4 suite(s), 16 checks passed")
+        .expect_success();
+}
+
+#[test]
+fn memory_suite_takes_and_returns_every_frame() {
+    let run = boot(Firmware::Bios, "test=memory");
+    run.expect("ktest: memory: every free frame can be taken exactly once, then allocation fails, then all return ... ok")
+        .expect("ktest: memory: all 4 checks passed")
+        .expect_success();
+    // Nothing allocates frames between the boot summary and the suite, and the suite's earlier
+    // checks return theirs: the suite must take exactly the free count the boot log reported.
+    let free_at_boot = run.decimal_after("frames free after boot", "; ");
+    let taken = run.decimal_after("free frames (", "ktest: memory: took all ");
+    assert_eq!(taken, free_at_boot, "{}", run.serial);
+    assert!(taken > 200_000, "1 GiB of guest memory leaves more than 200000 free frames: {taken}");
+}
+
+#[test]
+fn timer_ticks() {
+    boot(Firmware::Bios, "test=timer timer_hz=250")
+        .expect("ktest: timer: 5 timer interrupts arrive while the kernel halts ... ok")
+        .expect_success();
+}
+
+#[test]
+fn breakpoint_is_reported_and_execution_continues() {
+    boot(Firmware::Bios, "test=breakpoint")
+        .expect("EXCEPTION: #BP breakpoint (vector 3) in kernel mode")
+        .expect("(continuing after the breakpoint)")
+        .expect("ktest: breakpoint: int3 is reported and the kernel continues ... ok")
+        .expect_success();
+}
+
+#[test]
+fn writing_kernel_text_faults_with_a_report() {
+    let run = boot(Firmware::Bios, "test=write-kernel-text");
+    run.expect("EXCEPTION: #PF page fault (vector 14) in kernel mode")
+        .expect("(protection violation, write, supervisor)")
+        .expect_failure("CPU exception in the kernel");
+    let target = run.hex_after("writing to kernel text at ");
+    let fault = run.hex_after("fault address (CR2): ");
+    assert_eq!(target, fault, "CR2 names the text address:\n{}", run.serial);
+    assert!(target >= 0xffff_ffff_8000_0000, "kernel text is in the top 2 GiB: {target:#x}");
+    assert!(!run.serial.contains("did not fault"));
+}
+
+#[test]
+fn a_kernel_page_fault_produces_the_report_and_the_failure_status() {
+    let run = boot(Firmware::Bios, "test=page-fault");
+    run.expect("EXCEPTION: #PF page fault (vector 14) in kernel mode")
+        .expect("(page not present, read, supervisor)")
+        .expect("  RIP: 0xffffffff8")
+        .expect_failure("CPU exception in the kernel");
+    assert_eq!(run.hex_after("reading unmapped address "), run.hex_after("fault address (CR2): "));
+}
+
+#[test]
+fn invalid_opcode_is_reported() {
+    boot(Firmware::Bios, "test=invalid-opcode")
+        .expect("EXCEPTION: #UD invalid opcode (vector 6) in kernel mode")
+        .expect_failure("CPU exception in the kernel");
+}
+
+#[test]
+fn a_kernel_panic_is_reported() {
+    boot(Firmware::Bios, "test=panic")
+        .expect("PANIC: panicked at kernel/src/ktest/faults.rs")
+        .expect("deliberate panic from the `panic` test suite")
+        .expect_failure("kernel panic");
+}
+
+#[test]
+fn an_unknown_kernel_argument_is_refused() {
+    let run = boot(Firmware::Bios, "ticks=3 bogus=1");
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks")
+        .expect_failure("kernel arguments refused");
+    assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
+}
+
+#[test]
+fn a_bad_value_is_refused_and_commas_reach_the_kernel() {
+    boot(Firmware::Bios, "log=debug,verbose")
+        .expect("bad value \"debug,verbose\" for kernel argument key \"log\": expected one of: error warn info debug trace")
+        .expect_failure("kernel arguments refused");
+    boot(Firmware::Bios, "timer_hz=99999999999")
+        .expect("bad value \"99999999999\" for kernel argument key \"timer_hz\"")
+        .expect_failure("kernel arguments refused");
+    boot(Firmware::Bios, "test=nonexistent")
+        .expect("bad value \"nonexistent\" for kernel argument key \"test\"")
+        .expect_failure("kernel arguments refused");
+}
+
+#[test]
+fn kernel_arguments_reach_the_kernel() {
+    boot(Firmware::Bios, "log=debug timer_hz=50 ticks=2")
+        .expect("arguments (")
+        .expect("bytes from fw_cfg): log=debug timer_hz=50 ticks=2")
+        .expect("[debug] kernel text")
+        .expect("demo: waiting for 2 timer ticks at 50 Hz")
+        .expect_success();
+}
+
+#[test]
+fn the_runner_times_out_and_says_so() {
+    let run = boot_with(Firmware::Bios, "ticks=1000000", &["--timeout", "3"]);
+    assert_eq!(run.runner_status, RUNNER_TIMEOUT, "{}", run.runner_log);
+    assert!(run.runner_log.contains("timed out after 3s"), "{}", run.runner_log);
+}
+
+#[test]
+fn the_runner_refuses_bad_options() {
+    let run = boot_with(Firmware::Bios, "", &["--memory", "12"]);
+    assert_eq!(run.runner_status, RUNNER_USAGE);
+    assert!(run.runner_log.contains("--memory must be a whole number of MiB, at least 128"), "{}", run.runner_log);
+}
+
+#[test]
+fn the_host_tool_boots_the_demo_and_exits_with_the_kernel_result() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["--args", "ticks=2", "--timeout", "120"])
+        .output()
+        .expect("running the shoal host tool");
+    let serial = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    assert_eq!(output.status.code(), Some(0), "{serial}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(serial.contains("demo: 2 ticks in total; done"), "{serial}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["--args", "test=panic", "--timeout", "120"])
+        .output()
+        .expect("running the shoal host tool");
+    assert_eq!(output.status.code(), Some(RUNNER_KERNEL_FAILURE));
+}
+
+#[test]
+fn xapic_and_2mib_direct_map_paths_work_on_a_cpu_without_x2apic_and_1gib_pages() {
+    boot_with(Firmware::Bios, "test=all", &["--cpu", "max,phys-bits=39,-x2apic,-pdpe1gb"])
+        .expect("cpu: apic=yes x2apic=no")
+        .expect("1g-pages=no")
+        .expect("apic: xapic id 0")
+        .expect("memory: direct map 4096 MiB in 2 MiB pages")
+        .expect("ktest: 4 suite(s), 16 checks passed")
+        .expect_success();
+}
