@@ -91,6 +91,10 @@ pub struct KernelArgs {
     pub timer_hz: u32,
     /// Key `ticks`: timer ticks the default demo waits before it exits.
     pub ticks: u32,
+    /// Key `pcid`: whether address spaces get PCIDs (where the CPU has them).
+    pub pcid: bool,
+    /// Key `quantum_ticks`: timer ticks a process runs before it is preempted.
+    pub quantum_ticks: u32,
 }
 
 /// Default of [`KernelArgs::log_level`].
@@ -103,6 +107,10 @@ const TIMER_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=10_000;
 const DEFAULT_TICKS: u32 = 20;
 /// Accepted values of [`KernelArgs::ticks`].
 const TICKS_RANGE: core::ops::RangeInclusive<u32> = 0..=1_000_000;
+/// Default of [`KernelArgs::quantum_ticks`].
+const DEFAULT_QUANTUM_TICKS: u32 = 1;
+/// Accepted values of [`KernelArgs::quantum_ticks`].
+const QUANTUM_TICKS_RANGE: core::ops::RangeInclusive<u32> = 1..=1000;
 
 impl Default for KernelArgs {
     /// Returns the configuration used when the argument string is empty.
@@ -112,6 +120,8 @@ impl Default for KernelArgs {
             test: None,
             timer_hz: DEFAULT_TIMER_HZ,
             ticks: DEFAULT_TICKS,
+            pcid: true,
+            quantum_ticks: DEFAULT_QUANTUM_TICKS,
         }
     }
 }
@@ -177,6 +187,10 @@ const LOG_VALUES: &str = "one of: error warn info debug trace";
 const TIMER_HZ_VALUES: &str = "an integer in 10..=10000";
 /// Accepted values of the `ticks` key; matches [`TICKS_RANGE`] (a test checks it).
 const TICKS_VALUES: &str = "an integer in 0..=1000000";
+/// Accepted values of the `pcid` key.
+const ON_OFF_VALUES: &str = "one of: on off";
+/// Accepted values of the `quantum_ticks` key; matches [`QUANTUM_TICKS_RANGE`].
+const QUANTUM_TICKS_VALUES: &str = "an integer in 1..=1000";
 
 /// Every key the argument string may contain, in canonical order.
 pub const KEYS: &[KeyInfo] = &[
@@ -229,6 +243,33 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(CurrentValue::Integer(args.ticks)),
+    },
+    KeyInfo {
+        name: "pcid",
+        values: ON_OFF_VALUES,
+        default: "on",
+        meaning: "tag address spaces with PCIDs where the CPU has them (the `pcid` translation mode)",
+        apply: |args, value, _| {
+            args.pcid = match value {
+                "on" => true,
+                "off" => false,
+                _ => return Err(Expected::Description(ON_OFF_VALUES)),
+            };
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Text(if args.pcid { "on" } else { "off" })),
+    },
+    KeyInfo {
+        name: "quantum_ticks",
+        values: QUANTUM_TICKS_VALUES,
+        default: "1",
+        meaning: "timer ticks a process runs before it is preempted",
+        apply: |args, value, _| {
+            args.quantum_ticks = parse_decimal_in(value, QUANTUM_TICKS_RANGE)
+                .ok_or(Expected::Description(QUANTUM_TICKS_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.quantum_ticks)),
     },
 ];
 

@@ -34,6 +34,8 @@ fn empty_input_gives_the_defaults() {
         test: None,
         timer_hz: 100,
         ticks: 20,
+        pcid: true,
+        quantum_ticks: 1,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -50,7 +52,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -226,13 +228,15 @@ fn all_keys_together_in_any_order() {
         test: Some("global_segment"),
         timer_hz: 1000,
         ticks: 7,
+        pcid: false,
+        quantum_ticks: 3,
     };
     assert_eq!(
-        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7"),
+        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3"),
         Ok(expected)
     );
     assert_eq!(
-        parse_known("ticks=7 timer_hz=1000 test=global_segment log=trace"),
+        parse_known("quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
         Ok(expected)
     );
 }
@@ -243,7 +247,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -329,6 +333,8 @@ fn whitespace_variants_are_accepted() {
         test: None,
         timer_hz: 250,
         ticks: 5,
+        pcid: true,
+        quantum_ticks: 1,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -420,17 +426,19 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
         test: Some("paging"),
         timer_hz: 10_000,
         ticks: 0,
+        pcid: false,
+        quantum_ticks: 1000,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
