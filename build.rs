@@ -1,5 +1,10 @@
 //! Builds the disk images: the kernel (an artifact dependency built for x86_64-unknown-none) is
-//! stripped and handed to the `bootloader` crate, which makes a BIOS and a UEFI image.
+//! stripped and handed to the `bootloader` crate, which makes a BIOS and a UEFI image. The
+//! images carry a ramdisk (a ustar archive, see `kernel/libs/ramdisk`) with:
+//! - `bin/<name>`: every userland program (`userland/programs/src/bin/*.rs`), stripped;
+//! - `bin/corpus-<name>`: the broken ELF files of `elf-check`'s corpus, which the kernel must
+//!   refuse one by one (the processes test suite spawns them);
+//! - `scenarios/<name>`: every file of `userland/scenarios/`.
 //!
 //! The host tool and the integration tests find the results through compile-time environment
 //! variables: `SHOAL_BIOS_IMAGE`, `SHOAL_UEFI_IMAGE`, and `SHOAL_KERNEL_ELF` (the unstripped
@@ -26,8 +31,12 @@ fn main() {
     boot_config.frame_buffer_logging = false;
     boot_config.serial_logging = false;
 
+    let ramdisk_path = out_dir.join("ramdisk.tar");
+    std::fs::write(&ramdisk_path, build_ramdisk(&out_dir)).expect("writing the ramdisk");
+
     let mut builder = DiskImageBuilder::new(stripped);
     builder.set_boot_config(&boot_config);
+    builder.set_ramdisk(ramdisk_path.clone());
     let bios = out_dir.join("shoal-bios.img");
     let uefi = out_dir.join("shoal-uefi.img");
     builder.create_bios_image(&bios).expect("creating the BIOS disk image");
@@ -36,6 +45,46 @@ fn main() {
     println!("cargo:rustc-env=SHOAL_BIOS_IMAGE={}", bios.display());
     println!("cargo:rustc-env=SHOAL_UEFI_IMAGE={}", uefi.display());
     println!("cargo:rustc-env=SHOAL_KERNEL_ELF={}", kernel.display());
+    println!("cargo:rustc-env=SHOAL_RAMDISK={}", ramdisk_path.display());
+}
+
+/// Packs the userland programs, the broken-ELF corpus and the scenarios into one archive.
+fn build_ramdisk(out_dir: &Path) -> Vec<u8> {
+    const PROGRAM_PREFIX: &str = "CARGO_BIN_FILE_USERLAND_PROGRAMS_";
+    let mut archive = ramdisk::Builder::new();
+    let mut programs: Vec<(String, PathBuf)> = std::env::vars_os()
+        .filter_map(|(key, value)| {
+            let key = key.into_string().ok()?;
+            let name = key.strip_prefix(PROGRAM_PREFIX)?.to_owned();
+            Some((name, PathBuf::from(value)))
+        })
+        .collect();
+    programs.sort();
+    assert!(!programs.is_empty(), "no userland programs were built");
+    for (name, path) in &programs {
+        let stripped = out_dir.join(format!("user-{name}"));
+        strip(path, &stripped);
+        let bytes = std::fs::read(&stripped).expect("reading a stripped user program");
+        archive.add(&format!("bin/{name}"), &bytes).expect("adding a program to the ramdisk");
+    }
+    for broken in elf_check::corpus::broken() {
+        archive
+            .add(&format!("bin/corpus-{}", broken.name), &broken.bytes)
+            .expect("adding a corpus file to the ramdisk");
+    }
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("userland/scenarios");
+    println!("cargo:rerun-if-changed={}", scenarios.display());
+    let mut entries: Vec<_> = std::fs::read_dir(&scenarios)
+        .expect("reading userland/scenarios")
+        .map(|entry| entry.expect("a scenario file").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|name| name.to_str()).expect("a UTF-8 scenario name");
+        let bytes = std::fs::read(&path).expect("reading a scenario");
+        archive.add(&format!("scenarios/{name}"), &bytes).expect("adding a scenario to the ramdisk");
+    }
+    archive.finish()
 }
 
 /// Copies `input` to `output` without symbols or debug information, using the toolchain's

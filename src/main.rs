@@ -19,8 +19,9 @@ const KERNEL_ELF: &str = env!("SHOAL_KERNEL_ELF");
 /// Boots the shoal research microkernel in QEMU.
 ///
 /// Without a subcommand, boots the default demo: the kernel prints its banner, the CPU features
-/// and a memory summary, shows the timer ticking, and exits; this tool exits with the kernel's
-/// result (0 success, 2 kernel failure, 3 QEMU failure, 124 timeout).
+/// and a memory summary, shows the timer ticking, runs the processes of the ramdisk's default
+/// scenario, and exits; this tool exits with the kernel's result (0 success, 2 kernel failure,
+/// 3 QEMU failure, 124 timeout).
 #[derive(Parser, Debug)]
 #[command(name = "shoal", version, about, long_about = None, after_help = KERNEL_ARGS_HELP)]
 struct Cli {
@@ -81,11 +82,14 @@ const KERNEL_ARGS_HELP: &str = "\
 Kernel arguments (--args), space separated key=value pairs; an unknown key or a bad value stops
 the boot with a message:
   log=error|warn|info|debug|trace   log level (default info)
-  test=SUITE                        run an in-kernel test suite instead of the demo:
-                                    all, paging, memory, timer, breakpoint, write-kernel-text,
-                                    page-fault, invalid-opcode, panic
+  test=SUITE                        run an in-kernel test suite instead of the demo: all,
+                                    paging, memory, timer, breakpoint, preemption, user-faults,
+                                    bad-elf, bad-syscalls, processes (give it --memory 2048),
+                                    costs, write-kernel-text, page-fault, invalid-opcode, panic
   timer_hz=10..10000                local APIC timer frequency (default 100)
-  ticks=0..1000000                  timer ticks the demo waits before it exits (default 20)";
+  ticks=0..1000000                  timer ticks the demo waits before its processes (default 20)
+  pcid=on|off                       tag address spaces with PCIDs where the CPU has them (on)
+  quantum_ticks=1..1000             timer ticks a process runs before preemption (default 1)";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -127,7 +127,20 @@ fn check_demo(run: &Run) {
         .expect("memory: direct map 4096 MiB in 1 GiB pages")
         .expect("demo: waiting for 3 timer ticks at 100 Hz")
         .expect("timer: tick 3 (3 of 3 waited)")
+        .expect("translation: pcid mode unavailable (the CPU has no PCID)")
+        .expect("ramdisk: ")
+        .expect("demo: running scenario `default` (5 commands)")
+        .expect("hello from process ")
+        .expect("alloc-exerciser: 1 MiB block, 1000 boxes, a string: all correct")
+        .expect("spawn-wait: 3 children spawned and reaped, 0 wrong")
+        .expect(") exited with 0")
+        .expect("demo: 9 processes ended after ")
+        .expect("demo: done")
         .expect_success();
+    // Every frame the demo's processes used came back.
+    let before = run.decimal_after("demo: 9 processes ended", "free frames ");
+    let after = run.decimal_after("demo: 9 processes ended", "before, ");
+    assert_eq!(before, after, "{}", run.serial);
     assert!(run.runner_log.contains("qemu-system-x86_64 -machine q35"), "runner prints the QEMU command:\n{}", run.runner_log);
 }
 
@@ -159,7 +172,11 @@ fn every_normal_suite_passes_on_uefi() {
         .expect("ktest: memory: all 4 checks passed")
         .expect("ktest: timer: all 2 checks passed")
         .expect("ktest: breakpoint: all 1 checks passed")
-        .expect("ktest: 4 suite(s), 16 checks passed")
+        .expect("ktest: preemption: all 1 checks passed")
+        .expect("ktest: user-faults: all 5 checks passed")
+        .expect("ktest: bad-elf: all 2 checks passed")
+        .expect("ktest: bad-syscalls: all 2 checks passed")
+        .expect("ktest: 8 suite(s), 26 checks passed")
         .expect_success();
 }
 
@@ -234,7 +251,7 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
 }
@@ -284,7 +301,7 @@ fn the_host_tool_boots_the_demo_and_exits_with_the_kernel_result() {
         .expect("running the shoal host tool");
     let serial = String::from_utf8_lossy(&output.stdout).replace('\r', "");
     assert_eq!(output.status.code(), Some(0), "{serial}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(serial.contains("demo: 2 ticks in total; done"), "{serial}");
+    assert!(serial.contains("demo: 2 ticks in total") && serial.contains("demo: done"), "{serial}");
 
     let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(["--args", "test=panic", "--timeout", "120"])
@@ -300,6 +317,83 @@ fn xapic_and_2mib_direct_map_paths_work_on_a_cpu_without_x2apic_and_1gib_pages()
         .expect("1g-pages=no")
         .expect("apic: xapic id 0")
         .expect("memory: direct map 4096 MiB in 2 MiB pages")
-        .expect("ktest: 4 suite(s), 16 checks passed")
+        .expect("ktest: 8 suite(s), 26 checks passed")
+        .expect_success();
+}
+
+#[test]
+fn five_thousand_processes_run_with_exact_exit_codes_and_return_every_frame() {
+    let run = boot_with(Firmware::Bios, "test=processes", &["--memory", "2048"]);
+    run.expect("ktest: processes: 5000 processes alive, using ")
+        .expect("ktest: processes: 5000 processes (more than there are PCIDs) all run and exit with their own code ... ok")
+        .expect("ktest: processes: every frame the 5000 processes used came back ... ok")
+        .expect("ktest: processes: spawn cost ")
+        .expect("cycles per process (QEMU TCG emulated cycles, not a hardware figure)")
+        .expect_success();
+}
+
+#[test]
+fn spinners_that_never_yield_are_preempted() {
+    let run = boot(Firmware::Bios, "test=preemption quantum_ticks=2");
+    run.expect("ktest: preemption: spinners that never yield are preempted and all finish ... ok")
+        .expect_success();
+    assert_eq!(run.serial.matches("ktest: preemption: spinner ").count(), 4, "{}", run.serial);
+}
+
+#[test]
+fn each_user_fault_kills_only_the_offender_with_a_report() {
+    let run = boot(Firmware::Bios, "test=user-faults");
+    run.expect("(fault-write-ro): killed by #PF page fault at RIP ")
+        .expect("(protection violation, write, user)")
+        .expect("(fault-exec-nx): killed by #PF page fault at RIP ")
+        .expect("(protection violation, read, instruction fetch, user)")
+        .expect("(fault-kernel-address): killed by #PF page fault at RIP ")
+        .expect("address 0xffff800000000000 (protection violation, read, user)")
+        .expect("(fault-divide): killed by #DE divide error at RIP ")
+        .expect("(fault-invalid-opcode): killed by #UD invalid opcode at RIP ")
+        .expect("ktest: user-faults: all 5 checks passed")
+        .expect_success();
+    // The write fault's address is the read-only datum the program announced.
+    let target = run.hex_after("fault-write-ro: writing to read-only data at ");
+    let reported = run.hex_after("(fault-write-ro): killed by #PF page fault at RIP ");
+    let address_line = run.serial.lines().find(|line| line.contains("(fault-write-ro): killed")).unwrap_or("");
+    assert!(address_line.contains(&format!("address {target:#x}")), "{address_line} should name {target:#x} (RIP {reported:#x})");
+    assert_eq!(run.serial.matches("sibling exited with 0, frames all back").count(), 5, "{}", run.serial);
+}
+
+#[test]
+fn broken_elf_files_are_each_refused_and_bad_system_calls_get_error_codes() {
+    let run = boot(Firmware::Bios, "test=bad-elf");
+    run.expect("ktest: bad-elf: corpus-truncated")
+        .expect("refused (unsupported-relocation): relocation 1 has unsupported type 7 (R_X86_64_JUMP_SLOT)")
+        .expect("refused (overlapping-segments)")
+        .expect("refused (write-and-execute)")
+        .expect("refused (wrong-machine)")
+        .expect("refused (outside-user-range)")
+        .expect("refused (bad-entry)")
+        .expect("broken files refused, no frame lost")
+        .expect("ktest: bad-elf: a valid program still runs after the refusals ... ok")
+        .expect_success();
+    let run = boot(Firmware::Bios, "test=bad-syscalls log=debug");
+    run.expect("bad-syscalls: unknown call 99 -> unknown-syscall ok")
+        .expect("bad-syscalls: write kernel address -> bad-address ok")
+        .expect("bad-syscalls: write past the end of user space -> bad-address ok")
+        .expect("bad-syscalls: wait with read-only status -> bad-address ok")
+        .expect("bad-syscalls: spawn unknown binary -> not-found ok")
+        .expect("bad-syscalls: 0 failures")
+        .expect("spawn-wait: 8 children spawned and reaped, 0 wrong")
+        .expect("ktest: bad-syscalls: all 2 checks passed")
+        .expect_success();
+    assert!(!run.serial.contains("FAILED"), "{}", run.serial);
+}
+
+#[test]
+fn spawn_and_context_switch_costs_are_reported_with_their_engine() {
+    boot(Firmware::Bios, "test=costs pcid=off")
+        .expect("translation: pcid mode unavailable (the CPU has no PCID)")
+        .expect("ktest: costs: spawn ")
+        .expect("ktest: costs: context switch ")
+        .expect("cycles per switch, yield system call included")
+        .expect("(QEMU TCG emulated cycles, not a hardware figure)")
         .expect_success();
 }

@@ -27,9 +27,14 @@ mod arch;
 mod config;
 mod drivers;
 mod ktest;
+mod loader;
 mod log;
 mod mm;
+mod process;
+mod ramdisk;
+mod scenario;
 mod shutdown;
+mod syscall;
 mod time;
 
 use bootloader_api::config::BootloaderConfig;
@@ -39,13 +44,14 @@ use shoal_boot::BootMemory;
 use spin::Once;
 
 use arch::x86_64::cpu::{self, CpuFeatures, EnabledFeatures};
-use arch::x86_64::{cr, gdt, idt, interrupts, port};
+use arch::x86_64::{context, cr, gdt, idt, interrupts, port, syscall_entry};
 use drivers::apic::{self, ApicInfo, Calibration};
 use mm::frame::{self, FrameSummary};
 use mm::kernel_image::KernelImage;
 use mm::layout::{self, PAGE_BYTES};
 use mm::paging::{self, SpaceSummary};
-use mm::heap;
+use mm::{heap, pcid};
+use process::scheduler;
 
 /// Bytes in a mebibyte, for reports.
 const MIB: u64 = 1024 * 1024;
@@ -153,6 +159,15 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
         Ok(space) => space,
         Err(error) => refuse("building the kernel page tables", error),
     };
+    // The ramdisk's physical pages are found through the bootloader's tables, so before the switch.
+    match boot.ramdisk {
+        Some((start, length)) => match paging::boot_ramdisk(start, length).map(ramdisk::init) {
+            Ok(Ok(files)) => info!("ramdisk: {files} files, {} KiB", length / 1024),
+            Ok(Err(error)) => refuse("ramdisk", error),
+            Err(error) => refuse("ramdisk", error),
+        },
+        None => warn!("no ramdisk: no user programs can be started"),
+    }
     BOOT_FACTS.call_once(|| BootFacts {
         args,
         features,
@@ -177,6 +192,13 @@ extern "C" fn kernel_main() -> ! {
     if let Err(error) = heap::init() {
         refuse("kernel heap", error);
     }
+    context::enable_fpu();
+    syscall_entry::init();
+    let pcid_mode = pcid::init(facts.enabled.pcide, facts.args.pcid);
+    println!("translation: pcid mode {}", pcid_mode.describe());
+    scheduler::init(facts.args.quantum_ticks);
+    idt::set_user_fault_handler(process::faults::kill_current);
+    idt::set_timer_handler(|mode| scheduler::on_timer_tick(mode == idt::Mode::User));
     let apic_info = match apic::init(&facts.features) {
         Ok(info) => info,
         Err(error) => refuse("local APIC", error),
@@ -249,8 +271,31 @@ fn demo(facts: &BootFacts) -> ! {
         waited += chunk;
         println!("timer: tick {} ({} of {ticks} waited)", time::ticks(), waited);
     }
-    println!("demo: {} ticks in total; done", time::ticks() - start);
-    shutdown::success()
+    println!("demo: {} ticks in total", time::ticks() - start);
+
+    let Some(text) = ramdisk::scenario("default") else {
+        refuse("demo", "the ramdisk has no scenarios/default");
+    };
+    let text = core::str::from_utf8(text).unwrap_or("");
+    let commands = match scenario::parse(text) {
+        Ok(commands) => commands,
+        Err(error) => refuse("scenario default", error),
+    };
+    println!("demo: running scenario `default` ({} commands)", commands.len());
+    let outcome = scenario::run(&commands, true);
+    println!(
+        "demo: {} processes ended after {} context switches; free frames {} before, {} after",
+        outcome.finished.len(),
+        outcome.switches,
+        outcome.free_frames_before,
+        outcome.free_frames_after
+    );
+    if outcome.all_clean() {
+        println!("demo: done");
+        shutdown::success()
+    } else {
+        shutdown::failure("a demo process failed or leaked frames")
+    }
 }
 
 #[panic_handler]

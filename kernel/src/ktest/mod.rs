@@ -14,6 +14,7 @@
 mod faults;
 mod memory;
 mod paging;
+mod processes;
 mod timer;
 
 use core::fmt;
@@ -70,6 +71,12 @@ const SUITES: &[Suite] = &[
     Suite { name: "memory", description: "frame allocator and heap hand out and take back memory exactly", run: memory::run },
     Suite { name: "timer", description: "the local APIC timer delivers periodic interrupts", run: timer::run },
     Suite { name: "breakpoint", description: "int3 is reported and execution continues", run: faults::breakpoint },
+    Suite { name: "preemption", description: "CPU-bound processes that never yield are preempted and all finish", run: processes::preemption },
+    Suite { name: "user-faults", description: "a faulting process is killed with a report while its sibling runs on", run: processes::user_faults },
+    Suite { name: "bad-elf", description: "every broken ELF file is refused with its own error", run: processes::bad_elf },
+    Suite { name: "bad-syscalls", description: "bad system-call arguments get error codes, never a kernel panic", run: processes::bad_syscalls },
+    Suite { name: "processes", description: "5000 processes at once, exact exit codes, every frame back", run: processes::many },
+    Suite { name: "costs", description: "spawn and context-switch costs (figures, not assertions)", run: processes::costs },
     Suite { name: "write-kernel-text", description: "a write to kernel text page-faults (fatal by design)", run: faults::write_kernel_text },
     Suite { name: "page-fault", description: "a read of an unmapped address page-faults (fatal by design)", run: faults::unmapped_read },
     Suite { name: "invalid-opcode", description: "ud2 raises #UD (fatal by design)", run: faults::invalid_opcode },
@@ -77,7 +84,16 @@ const SUITES: &[Suite] = &[
 ];
 
 /// The suites `test=all` runs: the ones that end normally.
-const ALL: &[&str] = &["paging", "memory", "timer", "breakpoint"];
+const ALL: &[&str] = &[
+    "paging",
+    "memory",
+    "timer",
+    "breakpoint",
+    "preemption",
+    "user-faults",
+    "bad-elf",
+    "bad-syscalls",
+];
 
 /// Every name `test=` accepts.
 pub const NAMES: &[&str] = &[
@@ -86,6 +102,12 @@ pub const NAMES: &[&str] = &[
     "memory",
     "timer",
     "breakpoint",
+    "preemption",
+    "user-faults",
+    "bad-elf",
+    "bad-syscalls",
+    "processes",
+    "costs",
     "write-kernel-text",
     "page-fault",
     "invalid-opcode",

@@ -3,10 +3,11 @@
 //! ```text
 //!  0x0000_0000_0000_0000 ┌──────────────────────────────┐
 //!                        │ null guard (never mapped)    │ 4 MiB
-//!  0x0000_0000_0040_0000 ├──────────────────────────────┤ USER_PRIVATE_START
+//!  0x0000_0000_0040_0000 ├──────────────────────────────┤ USER_PRIVATE_START = USER_IMAGE_BASE
 //!                        │ per-process private region:  │
-//!                        │ writable data of binaries,   │
-//!                        │ heap, user stacks            │
+//!                        │ the process's own image      │ (up to USER_IMAGE_END, 4 GiB)
+//!  0x0000_1000_0000_0000 │ heap (grows up)              │ USER_HEAP_START
+//!  0x0000_3fff_0000_0000 │ user stack (below its top)   │ USER_STACK_TOP
 //!  0x0000_4000_0000_0000 ├──────────────────────────────┤ GLOBAL_WINDOW_START (PML4 slot 128)
 //!                        │ GLOBAL SEGMENT window:       │ one PML4 slot = 512 GiB,
 //!                        │ identical in every process,  │ GLOBAL_SLOT_BYTES per binary
@@ -65,6 +66,19 @@ pub const GLOBAL_WINDOW_END: u64 = GLOBAL_WINDOW_START + PML4_SLOT_BYTES;
 /// Size of one binary's slot in the global window.
 pub const GLOBAL_SLOT_BYTES: u64 = HUGE_PAGE_BYTES;
 
+/// Where a process's own (private) binary image is loaded: a static PIE's address 0 goes here.
+pub const USER_IMAGE_BASE: u64 = USER_PRIVATE_START;
+/// End of the range a private binary image must fit in.
+pub const USER_IMAGE_END: u64 = 0x0000_0001_0000_0000;
+/// First address of a process's heap (grown by the `heap_grow` system call).
+pub const USER_HEAP_START: u64 = 0x0000_1000_0000_0000;
+/// Largest heap a process may grow.
+pub const USER_HEAP_MAX_BYTES: u64 = HUGE_PAGE_BYTES;
+/// Top of a process's user stack (the first address above it).
+pub const USER_STACK_TOP: u64 = 0x0000_3fff_0000_0000;
+/// Size of a process's user stack; the page below it is an unmapped guard page.
+pub const USER_STACK_BYTES: u64 = 64 * 1024;
+
 /// Where the direct map of physical memory starts: physical address `p` is at `DIRECT_MAP_START + p`.
 pub const DIRECT_MAP_START: u64 = KERNEL_HALF_START;
 /// Largest physical address range the direct map can cover (128 PML4 slots, 64 TiB).
@@ -79,8 +93,13 @@ pub const KERNEL_STACKS_START: u64 = 0xffff_c080_0000_0000;
 pub const KERNEL_STACKS_END: u64 = KERNEL_STACKS_START + PML4_SLOT_BYTES;
 /// Distance between two kernel stacks: a guard page plus the stack itself.
 pub const KERNEL_STACK_SLOT_BYTES: u64 = 64 * 1024;
-/// Usable bytes of one kernel stack (the rest of its slot is the guard page).
+/// Usable bytes of the boot stack (kernel stack 0; the rest of its slot is the guard page).
 pub const KERNEL_STACK_BYTES: u64 = KERNEL_STACK_SLOT_BYTES - PAGE_BYTES;
+/// Usable bytes of a process's kernel stack (kernel stack `1 + process slot`), above a guard
+/// page; the rest of the slot stays unmapped.
+pub const PROCESS_KERNEL_STACK_BYTES: u64 = 16 * 1024;
+/// The most processes that can exist at once (process slots 0..MAX_PROCESSES).
+pub const MAX_PROCESSES: u64 = 8192;
 /// First address of the device-register (MMIO) region.
 pub const MMIO_START: u64 = 0xffff_c100_0000_0000;
 /// End of the MMIO region.
@@ -164,6 +183,16 @@ const _: () = {
     assert!(DIRECT_MAP_START.is_multiple_of(HUGE_PAGE_BYTES));
     assert!(KERNEL_STACK_SLOT_BYTES.is_multiple_of(PAGE_BYTES));
     assert!(KERNEL_STACK_BYTES >= 4 * PAGE_BYTES);
+    assert!(PROCESS_KERNEL_STACK_BYTES + PAGE_BYTES <= KERNEL_STACK_SLOT_BYTES);
+    assert!(PROCESS_KERNEL_STACK_BYTES.is_multiple_of(PAGE_BYTES));
+    // Every process has its kernel-stack slot (slot 0 is the boot stack).
+    assert!(KERNEL_STACKS_START + (MAX_PROCESSES + 1) * KERNEL_STACK_SLOT_BYTES <= KERNEL_STACKS_END);
+    // The private user regions are in order and stay below the window.
+    assert!(USER_IMAGE_BASE >= USER_PRIVATE_START);
+    assert!(USER_IMAGE_END <= USER_HEAP_START);
+    assert!(USER_HEAP_START + USER_HEAP_MAX_BYTES <= USER_STACK_TOP - USER_STACK_BYTES - PAGE_BYTES);
+    assert!(USER_STACK_TOP <= USER_PRIVATE_END);
+    assert!(USER_STACK_TOP.is_multiple_of(PAGE_BYTES) && USER_HEAP_START.is_multiple_of(PAGE_BYTES));
     assert!(KERNEL_HEAP_BYTES.is_multiple_of(PAGE_BYTES));
     // The kernel image sits in the top 2 GiB, in PML4 slot 511.
     assert!(pml4_slot(KERNEL_IMAGE_BASE) == 511);

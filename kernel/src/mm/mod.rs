@@ -4,10 +4,15 @@
 //! - `frame`: the physical frame allocator (`OwnedFrame`);
 //! - `paging`: page tables and direct-map access (unsafe allowed);
 //! - `heap`: the kernel heap (unsafe allowed);
-//! - `kernel_image`: the kernel's own segments, for per-section permissions.
+//! - `kernel_image`: the kernel's own segments, for per-section permissions;
+//! - `address_space`: a process's page tables and frames; `pcid`: PCID leases;
+//! - `user_copy`: checked copies between kernel buffers and user memory.
 
+pub mod address_space;
 pub mod frame;
 pub mod heap;
 pub mod kernel_image;
 pub mod layout;
 pub mod paging;
+pub mod pcid;
+pub mod user_copy;

@@ -4,8 +4,9 @@
 //! with CR4.PCIDE=0 it flushes every non-global entry; with CR4.PCIDE=1 it flushes the new
 //! PCID's non-global entries unless bit 63 is set. [`Cr3Value`] carries the root table, the PCID
 //! and that keep-or-flush choice, so no caller ever assembles the raw bits. Bit 63 is written
-//! only when CR4.PCIDE is really on: QEMU TCG has no PCID and hangs on such a write. The boot
-//! switch writes CR3 in `stack::switch_address_space_and_stack`, together with the stack.
+//! only when CR4.PCIDE is really on: QEMU TCG has no PCID and hangs on such a write. [`write`]
+//! is the one function that switches address spaces; the boot switch writes CR3 in
+//! `stack::switch_address_space_and_stack`, together with the stack.
 
 use x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 use x86_64::structures::paging::PhysFrame;
@@ -27,6 +28,13 @@ impl Cr3Value {
     /// Returns the value for a root table with PCID 0 that flushes (the kernel's own tables).
     pub const fn kernel(root: PhysFrame) -> Cr3Value {
         Cr3Value { root, pcid: 0, keep_entries: false }
+    }
+
+    /// Returns the value for a process's root table tagged with `pcid` (1..=4095), keeping that
+    /// PCID's TLB entries when `keep_entries` is set. Without CR4.PCIDE both are ignored when
+    /// written, and the write flushes all non-global entries.
+    pub const fn tagged(root: PhysFrame, pcid: u16, keep_entries: bool) -> Cr3Value {
+        Cr3Value { root, pcid, keep_entries }
     }
 
     /// Returns the raw value to write, honouring whether CR4.PCIDE is on right now.
@@ -56,4 +64,17 @@ pub fn active_root() -> PhysFrame {
 pub fn read_raw() -> u64 {
     let (frame, low_bits) = Cr3::read_raw();
     frame.start_address().as_u64() | low_bits as u64
+}
+
+/// Makes `value` the active address space.
+///
+/// # Safety
+/// `value`'s root must be a valid PML4 whose kernel half is the kernel's (so this code, its
+/// stack and every kernel structure stay mapped at the same addresses), and it must stay valid
+/// while it is active.
+pub unsafe fn write(value: Cr3Value) {
+    let raw = value.raw_for_current_mode();
+    // SAFETY: the caller guarantees the root is a complete address space with the kernel half;
+    // the raw value sets bit 63 and PCID bits only when CR4.PCIDE=1, as the SDM requires.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) raw, options(nostack, preserves_flags)) };
 }

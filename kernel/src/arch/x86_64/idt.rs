@@ -3,8 +3,9 @@
 //! Every architectural exception (Intel SDM vol. 3A §6.15) has a handler that prints the
 //! vector, its name, the error code (decoded for page faults), RIP, CS, RSP, RFLAGS, CR2 for
 //! page faults, and whether the CPU was in kernel or user mode. A breakpoint (#BP) is reported
-//! and execution continues; every other exception in the kernel is fatal: the report is
-//! followed by the failure status line and the machine stops (`crate::fatal`).
+//! and execution continues. Any other exception in user mode goes to the handler the process
+//! layer registered (it kills only that process); in the kernel it is fatal: the report is
+//! followed by the failure status line and the machine stops (`shutdown::failure`).
 //! Double fault, NMI and machine check run on their own IST stacks (see `gdt.rs`).
 
 use core::fmt;
@@ -23,6 +24,20 @@ pub const SPURIOUS_VECTOR: u8 = 0xff;
 pub const PIC_VECTOR_BASE: u8 = 0x20;
 
 static IDT: Once<InterruptDescriptorTable> = Once::new();
+/// Called for an exception that hit user mode; ends the offending process, never returns.
+static USER_FAULT_HANDLER: Once<fn(&Exception) -> !> = Once::new();
+/// Called on every timer interrupt, after the end-of-interrupt, with the interrupted mode.
+static TIMER_HANDLER: Once<fn(Mode)> = Once::new();
+
+/// Registers what happens to an exception in user mode (the process layer kills the process).
+pub fn set_user_fault_handler(handler: fn(&Exception) -> !) {
+    USER_FAULT_HANDLER.call_once(|| handler);
+}
+
+/// Registers what runs on each timer interrupt (the scheduler's preemption check).
+pub fn set_timer_handler(handler: fn(Mode)) {
+    TIMER_HANDLER.call_once(|| handler);
+}
 
 /// Where the CPU was when the exception hit, from the privilege level of the saved CS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +49,8 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn of(frame: &InterruptStackFrame) -> Mode {
+    /// Returns the mode the interrupted code ran in.
+    pub fn of(frame: &InterruptStackFrame) -> Mode {
         if frame.code_segment.rpl() as u8 == 0 { Mode::Kernel } else { Mode::User }
     }
 }
@@ -96,6 +112,28 @@ impl Exception {
     }
 }
 
+impl Exception {
+    /// Returns the page-fault address and cause, or the error code, for a one-line report.
+    pub fn one_line_detail(&self) -> OneLineDetail {
+        OneLineDetail(*self)
+    }
+}
+
+/// The tail of a one-line exception report: `, address 0x... (cause)` or `, error code 0x...`.
+pub struct OneLineDetail(Exception);
+
+impl fmt::Display for OneLineDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(address), Some(code)) = (self.0.fault_address, self.0.error_code) {
+            write!(f, ", address {address:#x} ({})", PageFaultCause(code))
+        } else if let Some(code) = self.0.error_code {
+            write!(f, ", error code {code:#x}")
+        } else {
+            Ok(())
+        }
+    }
+}
+
 impl fmt::Display for Exception {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -150,8 +188,14 @@ impl fmt::Display for PageFaultCause {
     }
 }
 
-/// Reports an exception that the kernel cannot continue from, and stops.
+/// Handles an exception nothing can continue from: in user mode the offending process ends (the
+/// registered handler reports it); in the kernel the report is printed and the machine stops.
 fn fatal(exception: Exception) -> ! {
+    if exception.mode == Mode::User
+        && let Some(handler) = USER_FAULT_HANDLER.get()
+    {
+        handler(&exception);
+    }
     crate::drivers::serial::write_fatal(format_args!("{exception}\n"));
     crate::shutdown::failure("CPU exception in the kernel")
 }
@@ -213,9 +257,14 @@ extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, error_code: Pag
     fatal(exception);
 }
 
-extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
+extern "x86-interrupt" fn timer(frame: InterruptStackFrame) {
     crate::time::on_timer_interrupt();
+    // Acknowledge before the handler may switch to another process: the APIC delivers no further
+    // timer interrupt while this one is in service.
     super::apic::end_of_interrupt();
+    if let Some(handler) = TIMER_HANDLER.get() {
+        handler(Mode::of(&frame));
+    }
 }
 
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {

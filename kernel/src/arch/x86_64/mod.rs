@@ -5,13 +5,16 @@
 //! - `cr`: the typed CR3 value and the CR3 write; `tlb`: the named flush operations;
 //! - `gdt`, `idt`: descriptor tables, the TSS with IST stacks, exception reports;
 //! - `apic`: local APIC registers (x2APIC or xAPIC); `port`: the legacy devices' I/O ports;
-//! - `interrupts`: the interrupt flag; `stack`: moving onto a new stack.
+//! - `interrupts`: the interrupt flag; `stack`: moving onto a new stack;
+//! - `syscall_entry`, `trap`: SYSCALL/SYSRET entry and the saved user registers;
+//! - `context`: kernel-stack context switch, first entry to user mode, FPU state.
 //!
 //! This module imports nothing from processes, system calls or the benchmark harness.
 
 #![allow(unsafe_code)]
 
 pub mod apic;
+pub mod context;
 pub mod cpu;
 pub mod cr;
 pub mod gdt;
@@ -19,4 +22,6 @@ pub mod idt;
 pub mod interrupts;
 pub mod port;
 pub mod stack;
+pub mod syscall_entry;
 pub mod tlb;
+pub mod trap;

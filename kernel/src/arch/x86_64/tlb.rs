@@ -1,14 +1,22 @@
 //! TLB invalidation, one function per hardware effect, each saying what it does to global
 //! entries (Intel SDM vol. 3A §4.10.4).
 //!
+//! - [`flush_page`]: INVLPG; drops the entries for one page, global ones included.
 //! - [`flush_all_excluding_global`]: a CR3 reload; drops non-global entries of the current PCID
 //!   (of all PCIDs when CR4.PCIDE=0).
 //! - [`flush_all_including_global`]: INVPCID type 2 where the CPU has it, else a CR4.PGE toggle;
 //!   drops every entry of every PCID, global ones included.
 
+use x86_64::VirtAddr;
 use x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 
 use super::cpu::CpuFeatures;
+
+/// Invalidates the TLB entries for the page containing `address` (global ones too), for the
+/// current PCID.
+pub fn flush_page(address: VirtAddr) {
+    x86_64::instructions::tlb::flush(address);
+}
 
 /// Invalidates all non-global TLB entries of the current address space by reloading CR3.
 pub fn flush_all_excluding_global() {

@@ -16,16 +16,17 @@
 #![allow(unsafe_code)]
 
 pub mod probe;
+pub mod user;
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use memmap::PhysRange;
 use spin::Mutex;
-use x86_64::structures::paging::mapper::{MapToError, MappedFrame, TranslateResult};
+use x86_64::structures::paging::mapper::MapToError;
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags, PhysFrame,
-    Size1GiB, Size2MiB, Size4KiB, Translate,
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags, PhysFrame, Size1GiB,
+    Size2MiB, Size4KiB, Translate,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -191,6 +192,36 @@ pub fn kernel_file_bytes(physical: u64, length_bytes: u64) -> &'static [u8] {
     // memory, which the frame allocator never hands out and nothing writes after boot; the
     // direct map covers it. Bytes have no invalid values.
     unsafe { core::slice::from_raw_parts(pointer, length_bytes as usize) }
+}
+
+/// Returns the ramdisk the bootloader mapped at `virtual_start` as a direct-map slice.
+///
+/// Must run while the bootloader's tables are active (before `enter_kernel_space`): it finds
+/// the physical pages through them and checks that they are contiguous.
+///
+/// # Errors
+/// Returns [`MapError::ImagePageMissing`] when a page is unmapped or the pages are not
+/// physically contiguous.
+pub fn boot_ramdisk(virtual_start: u64, length_bytes: u64) -> Result<&'static [u8], MapError> {
+    let boot_root = cr::active_root();
+    let translate = |address: u64| {
+        with_mapper(boot_root, |boot| boot.translate_addr(VirtAddr::new(address)))
+            .ok_or(MapError::ImagePageMissing { address })
+    };
+    let physical_start = translate(virtual_start)?;
+    let mut offset = PAGE_BYTES - virtual_start % PAGE_BYTES;
+    while offset < length_bytes {
+        if translate(virtual_start + offset)? != physical_start + offset {
+            return Err(MapError::ImagePageMissing { address: virtual_start + offset });
+        }
+        offset += PAGE_BYTES;
+    }
+    let pointer: *const u8 = layout::direct_map(physical_start.as_u64()).as_ptr();
+    // SAFETY: the bootloader loaded the ramdisk into these physically contiguous frames (checked
+    // page by page above) and reports them as bootloader memory, which the frame allocator never
+    // hands out and nothing writes; the direct map covers them in both the bootloader's tables
+    // and the kernel's. Bytes have no invalid values.
+    Ok(unsafe { core::slice::from_raw_parts(pointer, length_bytes as usize) })
 }
 
 /// Copies `buffer.len()` bytes of physical RAM starting at `physical` into `buffer`.
@@ -363,6 +394,8 @@ pub fn build_kernel_space(
     let stack_bottom = layout::kernel_stack_bottom(0);
     map_fresh_pages(root_frame, stack_bottom, KERNEL_STACK_BYTES, kernel_leaf_flags(true, false))?;
     let stack_top = stack_bottom + KERNEL_STACK_BYTES;
+    // The process kernel stacks' tables, so that process stacks never allocate or free tables.
+    user::preallocate_kernel_stack_tables(root_frame)?;
 
     summary.table_frames = KERNEL_TABLE_FRAMES.load(Ordering::Relaxed);
     Ok(KernelSpace { root: root_frame, stack_top, summary })
@@ -479,20 +512,37 @@ pub struct Translation {
     pub page_bytes: u64,
 }
 
-/// Translates `address` through the kernel's active tables.
+/// Translates `address` through the kernel's own tables.
 pub fn translate(address: VirtAddr) -> Option<Translation> {
     let root = (*KERNEL_ROOT.lock())?;
-    with_mapper(root, |mapper| match mapper.translate(address) {
-        TranslateResult::Mapped { frame, offset, flags } => {
-            let (base, page_bytes) = match frame {
-                MappedFrame::Size4KiB(frame) => (frame.start_address(), Size4KiB::SIZE),
-                MappedFrame::Size2MiB(frame) => (frame.start_address(), Size2MiB::SIZE),
-                MappedFrame::Size1GiB(frame) => (frame.start_address(), Size1GiB::SIZE),
-            };
-            Some(Translation { physical: base + offset, flags, page_bytes })
-        }
-        _ => None,
-    })
+    user::translate_root(root, address)
+}
+
+/// Counts one page-table frame allocated for the kernel's own tables.
+fn count_kernel_table() {
+    KERNEL_TABLE_FRAMES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Returns whether NX is enabled (data mappings carry the NX bit).
+pub fn no_execute_enabled() -> bool {
+    NO_EXECUTE.load(Ordering::Relaxed)
+}
+
+/// Activates a user address space.
+pub fn activate_user_space(value: Cr3Value) {
+    // SAFETY: `Cr3Value`s for user spaces are built only by `AddressSpace::activate` from a root
+    // made by `user::new_user_root`, which links the kernel half (so this code, the stack and all
+    // kernel data stay mapped), and the `AddressSpace` keeps the root alive while it can be
+    // active (the scheduler switches to the kernel root before it drops one).
+    unsafe { cr::write(value) };
+}
+
+/// Activates the kernel's own tables (before a user address space is torn down).
+pub fn activate_kernel_space() {
+    if let Some(root) = *KERNEL_ROOT.lock() {
+        // SAFETY: the kernel's root maps the kernel half like every address space.
+        unsafe { cr::write(Cr3Value::kernel(root)) };
+    }
 }
 
 /// Returns the root the bootloader had in CR3 before the kernel switched to its own.

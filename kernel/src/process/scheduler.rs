@@ -1,0 +1,428 @@
+//! The process table, the round-robin run queue, and every process state change.
+//!
+//! The scheduler runs on the boot stack ([`run`]): it takes the process at the head of the run
+//! queue, activates its address space (with its PCID when the `pcid` mode is on), points RSP0 and
+//! the system-call stack at its kernel stack, restores its FPU state and switches to it. The
+//! process comes back to the scheduler when it yields, is preempted by the timer after its
+//! quantum, blocks in `wait`, or ends; the scheduler then saves its FPU state and requeues,
+//! parks or reaps it. Reaping happens here, on the boot stack, after switching to the kernel's
+//! page tables, so a process never frees the stack or tables it is running on (the xv6 pattern).
+//!
+//! Everything here runs with interrupts disabled (system calls enter with IF clear, the timer
+//! handler runs with IF clear, and [`run`] enables interrupts only while it halts), on one CPU,
+//! so the table's lock is never contended; it is never held across a context switch.
+
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use abi::{EndReason, ErrorCode, ExitStatus};
+use sched_queue::RunQueue;
+use spin::Mutex;
+use x86_64::VirtAddr;
+
+use super::spawn::{self, SpawnError};
+use super::{Finished, ProcessStats, SLOT_BITS, slot_of};
+use crate::arch::x86_64::context::{self, FpuState, SCHEDULER_CONTEXT, UserEntry};
+use crate::arch::x86_64::{gdt, interrupts, syscall_entry};
+use crate::mm::address_space::{Access, AddressSpace};
+use crate::mm::layout::{self, PAGE_BYTES, USER_HEAP_MAX_BYTES, USER_HEAP_START};
+use crate::mm::paging::{self, user::KernelStack};
+use crate::time;
+
+/// Where a process is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// In the run queue.
+    Runnable,
+    /// On the CPU.
+    Running,
+    /// Waiting in `wait` for the child with this pid.
+    WaitingFor(u64),
+    /// Ended; kept until its parent collects the status.
+    Zombie,
+}
+
+/// One process-table entry.
+struct Process {
+    pid: u64,
+    name: &'static str,
+    parent: Option<u64>,
+    state: State,
+    space: Option<AddressSpace>,
+    kernel_stack: Option<KernelStack>,
+    fpu: Box<FpuState>,
+    heap_end: u64,
+    status: ExitStatus,
+    stats: ProcessStats,
+}
+
+/// The scheduler's state.
+struct Scheduler {
+    table: Vec<Option<Process>>,
+    free_slots: Vec<u32>,
+    queue: RunQueue<'static>,
+    current: Option<usize>,
+    sequence: u64,
+    /// Processes that have not ended.
+    alive: usize,
+    quantum_ticks: u64,
+    ticks_in_quantum: u64,
+    /// Processes without a parent that ended, for the kernel code that started them.
+    orphans_finished: Vec<Finished>,
+    switches: u64,
+}
+
+static SCHEDULER: Mutex<Option<Scheduler>> = Mutex::new(None);
+
+/// Sets up an empty process table.
+pub fn init(quantum_ticks: u32) {
+    let capacity = layout::MAX_PROCESSES as usize;
+    let next = Box::leak(vec![0u32; capacity].into_boxed_slice());
+    let previous = Box::leak(vec![0u32; capacity].into_boxed_slice());
+    let queue = RunQueue::new(next, previous).expect("run-queue storage of equal lengths");
+    let mut table = Vec::with_capacity(capacity);
+    table.resize_with(capacity, || None);
+    *SCHEDULER.lock() = Some(Scheduler {
+        table,
+        free_slots: (0..capacity as u32).rev().collect(),
+        queue,
+        current: None,
+        sequence: 0,
+        alive: 0,
+        quantum_ticks: u64::from(quantum_ticks.max(1)),
+        ticks_in_quantum: 0,
+        orphans_finished: Vec::new(),
+        switches: 0,
+    });
+}
+
+/// Runs `operation` on the scheduler state.
+fn with<R>(operation: impl FnOnce(&mut Scheduler) -> R) -> R {
+    interrupts::without_interrupts(|| {
+        let mut guard = SCHEDULER.lock();
+        operation(guard.as_mut().expect("scheduler::init runs at boot"))
+    })
+}
+
+/// Starts a process of the ramdisk binary `name` with `argument`; `parent` is the pid of the
+/// process that asked, `None` for the kernel.
+///
+/// # Errors
+/// Returns a [`SpawnError`]; nothing is left allocated then.
+pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, SpawnError> {
+    let (name, file) = crate::ramdisk::find(name).ok_or(SpawnError::NotFound)?;
+    let slot = with(|scheduler| scheduler.free_slots.pop()).ok_or(SpawnError::TooManyProcesses)?;
+    let give_back = |slot: u32| with(|scheduler| scheduler.free_slots.push(slot));
+    let prepared = match spawn::prepare(file) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            give_back(slot);
+            return Err(error);
+        }
+    };
+    let stack = match KernelStack::new(u64::from(slot) + 1) {
+        Ok(stack) => stack,
+        Err(error) => {
+            give_back(slot);
+            return Err(SpawnError::OutOfMemory(error));
+        }
+    };
+    let entry = UserEntry {
+        instruction_pointer: prepared.image.entry,
+        stack_pointer: prepared.stack_pointer,
+        argument,
+    };
+    let space = prepared.image.space;
+    Ok(with(|scheduler| {
+        scheduler.sequence += 1;
+        let pid = (scheduler.sequence << SLOT_BITS) | u64::from(slot);
+        context::prepare_first_entry(slot as usize, &stack, entry);
+        scheduler.table[slot as usize] = Some(Process {
+            pid,
+            name,
+            parent,
+            state: State::Runnable,
+            space: Some(space),
+            kernel_stack: Some(stack),
+            fpu: Box::new(FpuState::initial()),
+            heap_end: USER_HEAP_START,
+            status: ExitStatus::default(),
+            stats: ProcessStats::default(),
+        });
+        scheduler.alive += 1;
+        // The slot was free, so it is not queued: this cannot fail.
+        let _ = scheduler.queue.push_back(slot);
+        pid
+    }))
+}
+
+/// Runs processes until none is alive; returns how many context switches it made.
+///
+/// Called from the kernel's main path on the boot stack (the scheduler's context).
+pub fn run() -> u64 {
+    loop {
+        interrupts::disable();
+        let next = with(|scheduler| {
+            let slot = scheduler.queue.pop_front()? as usize;
+            let process = scheduler.table[slot].as_mut()?;
+            process.state = State::Running;
+            process.stats.runs += 1;
+            if process.stats.first_run_tick.is_none() {
+                process.stats.first_run_tick = Some(time::ticks());
+            }
+            if let Some(space) = process.space.as_mut() {
+                space.activate();
+            }
+            if let Some(stack) = process.kernel_stack.as_ref() {
+                gdt::set_kernel_stack(stack.top());
+                syscall_entry::set_kernel_stack(stack.top());
+            }
+            process.fpu.restore();
+            scheduler.current = Some(slot);
+            scheduler.ticks_in_quantum = 0;
+            scheduler.switches += 1;
+            Some(slot)
+        });
+        match next {
+            Some(slot) => {
+                context::switch(SCHEDULER_CONTEXT, slot);
+                with(|scheduler| scheduler.after_run(slot));
+            }
+            None => {
+                if with(|scheduler| scheduler.alive) == 0 {
+                    return with(|scheduler| scheduler.switches);
+                }
+                // Nothing runnable, but processes are alive: they wait for children that
+                // wait for the timer... or for nothing; halt until the next interrupt.
+                interrupts::enable_and_wait();
+            }
+        }
+    }
+}
+
+impl Scheduler {
+    /// Handles a process that just came back to the scheduler.
+    fn after_run(&mut self, slot: usize) {
+        self.current = None;
+        let Some(process) = self.table[slot].as_mut() else { return };
+        process.fpu.save();
+        match process.state {
+            State::Running => {
+                process.state = State::Runnable;
+                let _ = self.queue.push_back(slot as u32);
+            }
+            State::Runnable | State::WaitingFor(_) => {}
+            State::Zombie => self.reap_resources(slot),
+        }
+    }
+
+    /// Frees an ended process's memory, and its table entry too when no parent will collect it.
+    fn reap_resources(&mut self, slot: usize) {
+        let Some(process) = self.table[slot].as_mut() else { return };
+        if process.space.as_ref().is_some_and(AddressSpace::is_active) {
+            paging::activate_kernel_space();
+        }
+        context::clear(slot);
+        process.space = None;
+        process.kernel_stack = None;
+        let parent_alive = process.parent.is_some_and(|parent| self.lookup(parent).is_some_and(|p| p.state != State::Zombie));
+        if !parent_alive {
+            self.release_slot(slot);
+        }
+    }
+
+    /// Removes a reaped entry: records it for the kernel when it has no parent, frees the slot.
+    fn release_slot(&mut self, slot: usize) {
+        if let Some(process) = self.table[slot].take() {
+            let finished = Finished { pid: process.pid, name: process.name, status: process.status, stats: process.stats };
+            let parent_alive = process.parent.is_some_and(|parent| self.lookup(parent).is_some());
+            if !parent_alive {
+                self.orphans_finished.push(finished);
+            }
+            self.free_slots.push(slot as u32);
+        }
+    }
+
+    /// Returns the live or zombie process with `pid`.
+    fn lookup(&self, pid: u64) -> Option<&Process> {
+        self.table.get(slot_of(pid))?.as_ref().filter(|process| process.pid == pid)
+    }
+
+    /// Returns the running process.
+    fn current_process(&mut self) -> Option<&mut Process> {
+        let slot = self.current?;
+        self.table[slot].as_mut()
+    }
+}
+
+/// Parks the running process with `state` and switches to the scheduler; returns when the
+/// process runs again (never, for a zombie).
+fn switch_to_scheduler(state: State) {
+    let slot = with(|scheduler| {
+        let slot = scheduler.current?;
+        if let Some(process) = scheduler.table[slot].as_mut() {
+            process.state = state;
+        }
+        Some(slot)
+    });
+    if let Some(slot) = slot {
+        interrupts::disable();
+        context::switch(slot, SCHEDULER_CONTEXT);
+    }
+}
+
+/// Gives the CPU to the next process (the `yield` system call).
+pub fn yield_current() {
+    switch_to_scheduler(State::Running);
+}
+
+/// Counts a timer tick; preempts the running process when it interrupted user mode and its
+/// quantum is used up.
+pub fn on_timer_tick(interrupted_user_mode: bool) {
+    if !interrupted_user_mode {
+        return;
+    }
+    let preempt = with(|scheduler| {
+        if scheduler.current.is_none() {
+            return false;
+        }
+        scheduler.ticks_in_quantum += 1;
+        if scheduler.ticks_in_quantum < scheduler.quantum_ticks {
+            return false;
+        }
+        if let Some(process) = scheduler.current_process() {
+            process.stats.preemptions += 1;
+        }
+        true
+    });
+    if preempt {
+        switch_to_scheduler(State::Running);
+    }
+}
+
+/// Ends the running process with `reason` and `code`. Never returns.
+pub fn exit_current(reason: EndReason, code: u64) -> ! {
+    with(|scheduler| {
+        let Some(slot) = scheduler.current else { return };
+        let Some(process) = scheduler.table[slot].as_mut() else { return };
+        process.status = ExitStatus { reason: reason as u64, code };
+        process.stats.end_tick = time::ticks();
+        let pid = process.pid;
+        let parent = process.parent;
+        scheduler.alive -= 1;
+        // Wake the parent if it waits for this process.
+        if let Some(parent) = parent {
+            let parent_slot = slot_of(parent);
+            if let Some(parent_process) = scheduler.table[parent_slot].as_mut().filter(|p| p.pid == parent)
+                && parent_process.state == State::WaitingFor(pid)
+            {
+                parent_process.state = State::Runnable;
+                let _ = scheduler.queue.push_back(parent_slot as u32);
+            }
+        }
+        // Children of this process lose their parent: the kernel collects them.
+        for index in 0..scheduler.table.len() {
+            let orphaned_zombie = match scheduler.table[index].as_mut() {
+                Some(child) if child.parent == Some(pid) => {
+                    child.parent = None;
+                    child.state == State::Zombie && child.space.is_none()
+                }
+                _ => false,
+            };
+            if orphaned_zombie {
+                scheduler.release_slot(index);
+            }
+        }
+    });
+    switch_to_scheduler(State::Zombie);
+    unreachable!("a zombie process was switched to");
+}
+
+/// Returns the running process's pid.
+pub fn current_pid() -> Option<u64> {
+    with(|scheduler| scheduler.current_process().map(|process| process.pid))
+}
+
+/// Returns the running process's pid and binary name.
+pub fn current_identity() -> Option<(u64, &'static str)> {
+    with(|scheduler| scheduler.current_process().map(|process| (process.pid, process.name)))
+}
+
+/// Runs `operation` on the running process's address space.
+///
+/// # Errors
+/// Returns [`ErrorCode::InvalidArgument`] when no process is running (a kernel path called it).
+pub fn with_current_space<R>(operation: impl FnOnce(&mut AddressSpace) -> R) -> Result<R, ErrorCode> {
+    with(|scheduler| {
+        let process = scheduler.current_process().ok_or(ErrorCode::InvalidArgument)?;
+        let space = process.space.as_mut().ok_or(ErrorCode::InvalidArgument)?;
+        Ok(operation(space))
+    })
+}
+
+/// Grows the running process's heap by `bytes` (a multiple of the page size); returns the
+/// address of the new memory.
+///
+/// # Errors
+/// Returns [`ErrorCode::LimitReached`] past the heap limit, [`ErrorCode::OutOfMemory`].
+pub fn grow_heap(bytes: u64) -> Result<u64, ErrorCode> {
+    with(|scheduler| {
+        let process = scheduler.current_process().ok_or(ErrorCode::InvalidArgument)?;
+        let start = process.heap_end;
+        let end = start.checked_add(bytes).ok_or(ErrorCode::LimitReached)?;
+        if end > USER_HEAP_START + USER_HEAP_MAX_BYTES {
+            return Err(ErrorCode::LimitReached);
+        }
+        let space = process.space.as_mut().ok_or(ErrorCode::InvalidArgument)?;
+        debug_assert!(bytes.is_multiple_of(PAGE_BYTES));
+        space.map_zeroed(VirtAddr::new(start), bytes, Access::DATA).map_err(|_| ErrorCode::OutOfMemory)?;
+        process.heap_end = end;
+        Ok(start)
+    })
+}
+
+/// Waits until child `pid` of the running process has ended and returns its status.
+///
+/// # Errors
+/// Returns [`ErrorCode::NoSuchChild`] when `pid` is not a child of the caller.
+pub fn wait_for_child(pid: u64) -> Result<ExitStatus, ErrorCode> {
+    loop {
+        let outcome = with(|scheduler| {
+            let me = scheduler.current_process().ok_or(ErrorCode::InvalidArgument)?.pid;
+            let child = scheduler.lookup(pid).filter(|child| child.parent == Some(me)).ok_or(ErrorCode::NoSuchChild)?;
+            if child.state == State::Zombie {
+                let status = child.status;
+                let slot = slot_of(pid);
+                if child.space.is_none() {
+                    // Reaped already: drop the entry.
+                    if let Some(entry) = scheduler.table[slot].take() {
+                        drop(entry);
+                        scheduler.free_slots.push(slot as u32);
+                    }
+                } else if let Some(entry) = scheduler.table[slot].as_mut() {
+                    // Not reaped yet (it ended a moment ago): forget the parent so the
+                    // scheduler frees it without reporting it to the kernel.
+                    entry.parent = None;
+                    entry.status = status;
+                }
+                Ok(Some(status))
+            } else {
+                Ok(None)
+            }
+        })?;
+        match outcome {
+            Some(status) => return Ok(status),
+            None => switch_to_scheduler(State::WaitingFor(pid)),
+        }
+    }
+}
+
+/// Returns (and forgets) every process without a parent that ended so far.
+pub fn take_finished() -> Vec<Finished> {
+    with(|scheduler| core::mem::take(&mut scheduler.orphans_finished))
+}

@@ -1,0 +1,53 @@
+//! The boot ramdisk: user binaries (`bin/<name>`) and scenario files (`scenarios/<name>`).
+//!
+//! The bootloader loads the archive `build.rs` packed; [`init`] finds its physical bytes (through
+//! the bootloader's tables, before the switch), validates it with the `ramdisk` crate, and keeps
+//! it for the kernel's life. The memory is reported as bootloader memory, so the frame allocator
+//! never hands it out.
+
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::format;
+
+use ramdisk::{Entry, Ramdisk, RamdiskError};
+use spin::Once;
+
+/// Folder of the user binaries inside the archive.
+pub const BINARY_FOLDER: &str = "bin/";
+/// Folder of the scenario files inside the archive.
+pub const SCENARIO_FOLDER: &str = "scenarios/";
+
+static RAMDISK: Once<Ramdisk<'static>> = Once::new();
+
+/// Validates and keeps the archive; returns the number of files in it.
+///
+/// # Errors
+/// Returns the archive's first problem (a large error, but returned once, at boot).
+#[allow(clippy::result_large_err)]
+pub fn init(bytes: &'static [u8]) -> Result<usize, RamdiskError> {
+    let ramdisk = Ramdisk::parse(bytes)?;
+    let count = ramdisk.len();
+    RAMDISK.call_once(|| ramdisk);
+    Ok(count)
+}
+
+/// Returns every file of the archive (none before [`init`]).
+pub fn entries() -> impl Iterator<Item = Entry<'static>> {
+    RAMDISK.get().into_iter().flat_map(|ramdisk| ramdisk.entries())
+}
+
+/// Returns the binary `name` as (its name, borrowed from the archive, and its bytes).
+pub fn find(name: &str) -> Option<(&'static str, &'static [u8])> {
+    let path = format!("{BINARY_FOLDER}{name}");
+    entries()
+        .find(|entry| entry.name == path)
+        .map(|entry| (&entry.name[BINARY_FOLDER.len()..], entry.bytes))
+}
+
+/// Returns the scenario file `name`.
+pub fn scenario(name: &str) -> Option<&'static [u8]> {
+    let path = format!("{SCENARIO_FOLDER}{name}");
+    entries().find(|entry| entry.name == path).map(|entry| entry.bytes)
+}

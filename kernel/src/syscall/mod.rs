@@ -1,0 +1,109 @@
+//! System calls: decode every argument, then perform (the seL4 decode/perform split).
+//!
+//! [`dispatch`] is called by the SYSCALL entry stub with the saved user registers. It looks the
+//! number up, and each handler checks all of its arguments (numbers, lengths, user pointers
+//! through `mm::user_copy`) before it acts; bad input returns an `abi::ErrorCode`, never a
+//! kernel panic. Results go back in `rax` (error code, 0 = success) and `rdx` (value), as the
+//! `abi` crate documents.
+
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec;
+
+use abi::{EXIT_STATUS_BYTES, EndReason, ErrorCode, ExitStatus, Syscall};
+
+use crate::arch::x86_64::cpu;
+use crate::arch::x86_64::trap::SyscallFrame;
+use crate::mm::layout::PAGE_BYTES;
+use crate::mm::user_copy;
+use crate::process::scheduler;
+
+/// Nanoseconds per second.
+const NANOSECONDS_PER_SECOND: u128 = 1_000_000_000;
+
+/// Handles one system call: reads the number and arguments from `frame`, writes the results.
+pub fn dispatch(frame: &mut SyscallFrame) {
+    let arguments = frame.arguments();
+    let result = match Syscall::from_number(frame.rax) {
+        None => Err(ErrorCode::UnknownSyscall),
+        Some(Syscall::Exit) => scheduler::exit_current(EndReason::Exited, arguments[0]),
+        Some(Syscall::Yield) => {
+            scheduler::yield_current();
+            Ok(0)
+        }
+        Some(Syscall::Write) => write(arguments[0], arguments[1]),
+        Some(Syscall::GetPid) => scheduler::current_pid().ok_or(ErrorCode::InvalidArgument),
+        Some(Syscall::Clock) => Ok(clock_nanoseconds()),
+        Some(Syscall::HeapGrow) => heap_grow(arguments[0]),
+        Some(Syscall::Spawn) => spawn(arguments[0], arguments[1], arguments[2]),
+        Some(Syscall::Wait) => wait(arguments[0], arguments[1]),
+    };
+    match result {
+        Ok(value) => frame.set_result(ErrorCode::Success.value(), value),
+        Err(code) => frame.set_result(code.value(), 0),
+    }
+}
+
+/// `write(pointer, length)`: copies the bytes in, then prints them.
+fn write(pointer: u64, length: u64) -> Result<u64, ErrorCode> {
+    if length > abi::WRITE_MAX_BYTES {
+        return Err(ErrorCode::TooLarge);
+    }
+    let mut buffer = vec![0u8; length as usize];
+    scheduler::with_current_space(|space| user_copy::copy_from_user(space, pointer, &mut buffer))??;
+    crate::print!("{}", alloc::string::String::from_utf8_lossy(&buffer));
+    Ok(length)
+}
+
+/// `clock()`: nanoseconds since boot from the TSC and its calibrated rate.
+fn clock_nanoseconds() -> u64 {
+    let tsc_hz = crate::boot_facts().apic.get().map_or(0, |(_, calibration)| calibration.tsc_hz);
+    if tsc_hz == 0 {
+        return 0;
+    }
+    let nanoseconds = u128::from(cpu::read_tsc()) * NANOSECONDS_PER_SECOND / u128::from(tsc_hz);
+    u64::try_from(nanoseconds).unwrap_or(u64::MAX)
+}
+
+/// `heap_grow(bytes)`: decode the size, then map.
+fn heap_grow(bytes: u64) -> Result<u64, ErrorCode> {
+    if bytes == 0 {
+        return Err(ErrorCode::InvalidArgument);
+    }
+    if bytes > abi::HEAP_GROW_MAX_BYTES {
+        return Err(ErrorCode::TooLarge);
+    }
+    scheduler::grow_heap(bytes.div_ceil(PAGE_BYTES) * PAGE_BYTES)
+}
+
+/// `spawn(name_pointer, name_length, argument)`.
+fn spawn(name_pointer: u64, name_length: u64, argument: u64) -> Result<u64, ErrorCode> {
+    if name_length == 0 {
+        return Err(ErrorCode::InvalidArgument);
+    }
+    if name_length > abi::NAME_MAX_BYTES {
+        return Err(ErrorCode::TooLarge);
+    }
+    let mut name = [0u8; abi::NAME_MAX_BYTES as usize];
+    let name = &mut name[..name_length as usize];
+    scheduler::with_current_space(|space| user_copy::copy_from_user(space, name_pointer, name))??;
+    let name = core::str::from_utf8(name).map_err(|_| ErrorCode::InvalidArgument)?;
+    let parent = scheduler::current_pid();
+    scheduler::spawn(name, argument, parent).map_err(|error| {
+        crate::debug!("spawn {name:?} refused: {error}");
+        error.code()
+    })
+}
+
+/// `wait(pid, status_pointer)`: checks the status pointer first, then waits.
+fn wait(pid: u64, status_pointer: u64) -> Result<u64, ErrorCode> {
+    scheduler::with_current_space(|space| user_copy::check_writable(space, status_pointer, EXIT_STATUS_BYTES))??;
+    let status: ExitStatus = scheduler::wait_for_child(pid)?;
+    let mut bytes = [0u8; EXIT_STATUS_BYTES as usize];
+    bytes[0..8].copy_from_slice(&status.reason.to_le_bytes());
+    bytes[8..16].copy_from_slice(&status.code.to_le_bytes());
+    scheduler::with_current_space(|space| user_copy::copy_to_user(space, status_pointer, &bytes))??;
+    Ok(0)
+}

@@ -1,0 +1,128 @@
+//! The shoal userland runtime: what every user program links against.
+//!
+//! - the entry point: a program defines `fn main(argument: u64) -> u64` and invokes
+//!   [`entry!`]; the kernel starts the process at `_start` with `argument` in `rdi`, and the
+//!   runtime exits with `main`'s return value;
+//! - system-call wrappers over the shared [`abi`] crate ([`syscall`]);
+//! - a global allocator whose memory comes from the `heap_grow` system call;
+//! - a panic handler that prints the message and exits with [`PANIC_EXIT_CODE`];
+//! - `print!`/`println!` to the console.
+//!
+//! Programs are built for x86_64-unknown-none as static position-independent executables; the
+//! kernel applies their R_X86_64_RELATIVE relocations when it loads them.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod syscall;
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::fmt::{self, Write};
+
+pub use abi;
+
+/// Exit code of a program that panicked.
+pub const PANIC_EXIT_CODE: u64 = 101;
+/// Bytes the heap grows by at a time (at least).
+const HEAP_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Defines `_start`, which calls `$main(argument)` and exits with its result.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        /// The process entry point: the kernel jumps here with the spawn argument in `rdi`.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn _start(argument: u64) -> ! {
+            let main: fn(u64) -> u64 = $main;
+            $crate::syscall::exit(main(argument))
+        }
+    };
+}
+
+/// Writes formatted text to the console in one `write` call per 256 bytes.
+pub fn print_fmt(arguments: fmt::Arguments<'_>) {
+    struct Console {
+        buffer: [u8; 256],
+        used: usize,
+    }
+    impl Console {
+        fn flush(&mut self) {
+            if self.used > 0 {
+                // A console write failure has nowhere to be reported; drop the text.
+                let _ = syscall::write(&self.buffer[..self.used]);
+                self.used = 0;
+            }
+        }
+    }
+    impl Write for Console {
+        fn write_str(&mut self, text: &str) -> fmt::Result {
+            for &byte in text.as_bytes() {
+                if self.used == self.buffer.len() {
+                    self.flush();
+                }
+                self.buffer[self.used] = byte;
+                self.used += 1;
+            }
+            Ok(())
+        }
+    }
+    let mut console = Console { buffer: [0; 256], used: 0 };
+    let _ = console.write_fmt(arguments);
+    console.flush();
+}
+
+/// Prints to the console.
+#[macro_export]
+macro_rules! print {
+    ($($argument:tt)*) => ($crate::print_fmt(format_args!($($argument)*)));
+}
+
+/// Prints to the console, with a newline.
+#[macro_export]
+macro_rules! println {
+    () => ($crate::print!("\n"));
+    ($($argument:tt)*) => ($crate::print_fmt(format_args!("{}\n", format_args!($($argument)*))));
+}
+
+/// The global allocator: a linked-list heap that grows through `heap_grow`.
+struct Heap(linked_list_allocator::LockedHeap);
+
+// SAFETY: allocation is delegated to `linked_list_allocator`, whose memory always comes from
+// `heap_grow`: fresh, zeroed, writable pages that only this process maps and nothing else uses.
+unsafe impl GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let mut heap = self.0.lock();
+        if let Ok(block) = heap.allocate_first_fit(layout) {
+            return block.as_ptr();
+        }
+        let grow_bytes = (layout.size() + layout.align()).max(HEAP_CHUNK_BYTES);
+        let Ok(start) = syscall::heap_grow(grow_bytes as u64) else {
+            return core::ptr::null_mut();
+        };
+        if heap.size() == 0 {
+            // SAFETY: `start` is the start of `grow_bytes` fresh bytes mapped for this process.
+            unsafe { heap.init(start as *mut u8, grow_bytes) };
+        } else {
+            // SAFETY: the kernel maps heap growth contiguously after the previous end, which is
+            // where the allocator's region ends; `extend` adds exactly the new bytes.
+            unsafe { heap.extend(grow_bytes) };
+        }
+        heap.allocate_first_fit(layout).map_or(core::ptr::null_mut(), |block| block.as_ptr())
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        if let Some(pointer) = core::ptr::NonNull::new(pointer) {
+            // SAFETY: the caller passes a block this allocator returned, with its layout.
+            unsafe { self.0.lock().deallocate(pointer, layout) };
+        }
+    }
+}
+
+#[global_allocator]
+static HEAP: Heap = Heap(linked_list_allocator::LockedHeap::empty());
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    println!("panic: {info}");
+    syscall::exit(PANIC_EXIT_CODE)
+}

@@ -1,0 +1,97 @@
+//! System-call wrappers: one function per call of [`abi::Syscall`], following the register
+//! convention documented in the `abi` crate.
+
+use abi::{ErrorCode, ExitStatus, Syscall};
+
+/// Issues a raw system call; returns (error code value, result value).
+///
+/// Public so that tests of the kernel's argument checking can pass arbitrary values.
+pub fn raw(number: u64, arguments: [u64; 6]) -> (u64, u64) {
+    let error: u64;
+    let value: u64;
+    // SAFETY: SYSCALL transfers to the kernel, which preserves every register but rax, rdx
+    // (results), rcx and r11 (clobbered by the instruction), and reads memory only through its
+    // own validated copies; the kernel never writes user memory it was not asked to.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") number => error,
+            in("rdi") arguments[0],
+            in("rsi") arguments[1],
+            inlateout("rdx") arguments[2] => value,
+            in("r10") arguments[3],
+            in("r8") arguments[4],
+            in("r9") arguments[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack)
+        );
+    }
+    (error, value)
+}
+
+/// Converts a raw result into a `Result`.
+fn result(raw_result: (u64, u64)) -> Result<u64, ErrorCode> {
+    match raw_result.0 {
+        0 => Ok(raw_result.1),
+        code => Err(ErrorCode::from_value(code).unwrap_or(ErrorCode::InvalidArgument)),
+    }
+}
+
+/// Ends the process with `code`.
+pub fn exit(code: u64) -> ! {
+    raw(Syscall::Exit.number(), [code, 0, 0, 0, 0, 0]);
+    // The kernel never returns from exit; if it did, spin rather than run on.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Gives the CPU to the next runnable process.
+pub fn yield_now() {
+    let _ = raw(Syscall::Yield.number(), [0; 6]);
+}
+
+/// Writes `bytes` to the console; returns the number written.
+///
+/// # Errors
+/// Returns the kernel's error code (`TooLarge` over `abi::WRITE_MAX_BYTES`, `BadAddress`).
+pub fn write(bytes: &[u8]) -> Result<u64, ErrorCode> {
+    result(raw(Syscall::Write.number(), [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0]))
+}
+
+/// Returns the caller's process id.
+pub fn getpid() -> u64 {
+    raw(Syscall::GetPid.number(), [0; 6]).1
+}
+
+/// Returns nanoseconds since boot.
+pub fn clock_nanoseconds() -> u64 {
+    raw(Syscall::Clock.number(), [0; 6]).1
+}
+
+/// Grows the heap by at least `bytes`; returns the address of the new memory.
+///
+/// # Errors
+/// Returns `LimitReached`, `OutOfMemory` or `InvalidArgument`.
+pub fn heap_grow(bytes: u64) -> Result<u64, ErrorCode> {
+    result(raw(Syscall::HeapGrow.number(), [bytes, 0, 0, 0, 0, 0]))
+}
+
+/// Starts a process of the binary `name` with `argument`; returns its process id.
+///
+/// # Errors
+/// Returns `NotFound`, `BadExecutable`, `LimitReached`, `OutOfMemory`, ...
+pub fn spawn(name: &str, argument: u64) -> Result<u64, ErrorCode> {
+    result(raw(Syscall::Spawn.number(), [name.as_ptr() as u64, name.len() as u64, argument, 0, 0, 0]))
+}
+
+/// Waits until child `pid` has ended; returns how it ended.
+///
+/// # Errors
+/// Returns `NoSuchChild` when `pid` is not a child of the caller.
+pub fn wait(pid: u64) -> Result<ExitStatus, ErrorCode> {
+    let mut status = ExitStatus::default();
+    result(raw(Syscall::Wait.number(), [pid, &mut status as *mut ExitStatus as u64, 0, 0, 0, 0]))?;
+    Ok(status)
+}
