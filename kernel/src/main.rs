@@ -50,6 +50,7 @@ use mm::frame::{self, FrameSummary};
 use mm::kernel_image::KernelImage;
 use mm::layout::{self, PAGE_BYTES};
 use mm::paging::{self, SpaceSummary};
+use mm::global_segment::{self, GlobalError};
 use mm::{heap, pcid};
 use process::scheduler;
 
@@ -197,6 +198,13 @@ extern "C" fn kernel_main() -> ! {
     let pcid_mode = pcid::init(facts.enabled.pcide, facts.args.pcid);
     println!("translation: pcid mode {}", pcid_mode.describe());
     scheduler::init(facts.args.quantum_ticks);
+    let mode = global_segment::Mode { global: facts.args.global, share_tables: facts.args.share_tables };
+    match global_segment::init(mode, &facts.features, facts.enabled.pge) {
+        Ok(()) => println!("translation: global segment {mode}"),
+        Err(error @ GlobalError::GlobalUnavailable) => refuse("global=on", error),
+        Err(error) => refuse("global segment", error),
+    }
+    load_binaries();
     idt::set_user_fault_handler(process::faults::kill_current);
     idt::set_timer_handler(|mode| scheduler::on_timer_tick(mode == idt::Mode::User));
     let apic_info = match apic::init(&facts.features) {
@@ -226,6 +234,22 @@ extern "C" fn kernel_main() -> ! {
         Some(suite) => ktest::run(suite),
         None => demo(facts),
     }
+}
+
+/// Loads every program of the ramdisk into the global segment (not the broken-ELF corpus).
+fn load_binaries() {
+    for name in ramdisk::binaries().filter(|name| !name.starts_with(ramdisk::CORPUS_PREFIX)) {
+        if let Err(error) = global_segment::load(name) {
+            warn!("binary {name} not loaded: {error}");
+        }
+    }
+    for binary in global_segment::binaries() {
+        debug!(
+            "global segment: slot {} {}: {} read-only pages, {} writable pages, {} shared tables",
+            binary.slot, binary.name, binary.read_only_pages, binary.writable_pages, binary.shared_tables
+        );
+    }
+    println!("global segment: {} binaries loaded", global_segment::binaries().len());
 }
 
 /// Prints the memory summary line(s) of the boot log.

@@ -51,3 +51,11 @@ pub fn scenario(name: &str) -> Option<&'static [u8]> {
     let path = format!("{SCENARIO_FOLDER}{name}");
     entries().find(|entry| entry.name == path).map(|entry| entry.bytes)
 }
+
+/// Returns the names of the binaries, in archive order.
+pub fn binaries() -> impl Iterator<Item = &'static str> {
+    entries().filter_map(|entry| entry.name.strip_prefix(BINARY_FOLDER))
+}
+
+/// The prefix of the broken ELF files of the corpus (loaded only by the `bad-elf` tests).
+pub const CORPUS_PREFIX: &str = "corpus-";

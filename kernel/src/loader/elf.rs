@@ -1,79 +1,105 @@
-//! Loads a static position-independent ELF executable into a fresh address space.
+//! Turns a validated ELF file into relocated page frames, once per binary.
 //!
-//! `elf_check::plan` validates the whole file first (headers, segments in the user image range,
-//! W^X, no overlap, only R_X86_64_RELATIVE relocations) and returns a plan that cannot fail
-//! later. The loader then maps each segment's pages with the segment's permissions, copies the
-//! file bytes (the rest stays zero: bss), and applies the relocations for the chosen base.
-//! Every malformed file ends in a typed error; none can stop the kernel.
+//! `elf_check::plan` validates the whole file first (headers, segments inside the slot, W^X, no
+//! overlap, only R_X86_64_RELATIVE relocations) and returns a plan that cannot fail later. The
+//! loader then copies each segment's bytes into fresh frames (the rest stays zero: bss), applies
+//! the relocations for the chosen base, and says which pages stay read-only: those of
+//! non-writable segments, and those PT_GNU_RELRO covers entirely (written only by the
+//! relocations, identical for every process). `mm::global_segment` maps the result.
+//! Every malformed file ends in a typed error before any frame is taken; none can stop the kernel.
 
 #![deny(unsafe_code)]
 
-use core::fmt;
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 use elf_check::{ElfError, Placement};
-use x86_64::VirtAddr;
 
-use crate::mm::address_space::{Access, AddressSpace};
-use crate::mm::layout::{USER_IMAGE_BASE, USER_IMAGE_END};
-use crate::mm::paging::MapError;
+use crate::mm::frame::{self, OwnedFrame};
+use crate::mm::layout::PAGE_BYTES;
+use crate::mm::paging::window;
 
 /// Why a binary could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {
     /// The file is not a valid executable for shoal.
     Elf(ElfError),
-    /// Memory ran out while mapping it.
-    Map(MapError),
+    /// Frames ran out.
+    OutOfMemory,
 }
 
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Elf(error) => write!(f, "{error}"),
-            LoadError::Map(error) => write!(f, "mapping the image: {error}"),
-        }
-    }
+/// One page of a loaded image.
+#[derive(Debug)]
+pub struct LoadedPage {
+    /// Its virtual address.
+    pub address: u64,
+    /// Its contents, relocated.
+    pub frame: OwnedFrame,
+    /// Whether it stays read-only (shared) or is writable (copied per process).
+    pub read_only: bool,
+    /// Whether it is executable.
+    pub executable: bool,
 }
 
-impl From<MapError> for LoadError {
-    fn from(error: MapError) -> LoadError {
-        LoadError::Map(error)
-    }
-}
-
-/// A loaded image: its address space and entry point.
+/// A loaded image: its pages in address order and its entry point.
 #[derive(Debug)]
 pub struct LoadedImage {
-    /// The address space holding the image (and nothing else yet).
-    pub space: AddressSpace,
+    /// Every page, in address order.
+    pub pages: Vec<LoadedPage>,
     /// The relocated entry point.
-    pub entry: VirtAddr,
+    pub entry: u64,
 }
 
-/// Returns where private images go.
-pub fn private_placement() -> Placement {
-    Placement { base: USER_IMAGE_BASE, allowed: USER_IMAGE_BASE..USER_IMAGE_END }
-}
-
-/// Validates `file`, then loads it at `USER_IMAGE_BASE` into a new address space.
+/// Validates `file` for `placement`, then copies and relocates it into fresh frames.
 ///
 /// # Errors
-/// Returns [`LoadError::Elf`] for a malformed file (before any memory is touched) and
-/// [`LoadError::Map`] when memory runs out.
-pub fn load(file: &[u8]) -> Result<LoadedImage, LoadError> {
-    let plan = elf_check::plan(file, &private_placement()).map_err(LoadError::Elf)?;
-    let mut space = AddressSpace::new()?;
+/// Returns [`LoadError::Elf`] for a malformed file (before any frame is taken) and
+/// [`LoadError::OutOfMemory`] when frames run out.
+pub fn load(file: &[u8], placement: &Placement) -> Result<LoadedImage, LoadError> {
+    let plan = elf_check::plan(file, placement).map_err(LoadError::Elf)?;
+    let relro = plan.read_only_after_relocation();
+    let mut pages: BTreeMap<u64, LoadedPage> = BTreeMap::new();
     for segment in plan.segments() {
-        let access = Access { write: segment.writable, execute: segment.executable };
-        space.map_zeroed(VirtAddr::new(segment.page_start), segment.page_end - segment.page_start, access)?;
         // `plan` checked that the file range is in bounds for this file.
         let data = segment.file_data(file).unwrap_or(&[]);
-        space.write_bytes(VirtAddr::new(segment.virtual_address), data)?;
+        let segment_end = segment.virtual_address + segment.memory_bytes;
+        let mut address = segment.page_start;
+        while address < segment.page_end {
+            let mut frame = frame::allocate_zeroed().ok_or(LoadError::OutOfMemory)?;
+            let copy_start = address.max(segment.virtual_address);
+            let copy_end = (address + PAGE_BYTES).min(segment.virtual_address + data.len() as u64);
+            if copy_start < copy_end {
+                let from = (copy_start - segment.virtual_address) as usize;
+                let to = (copy_end - segment.virtual_address) as usize;
+                window::write_into(&mut frame, (copy_start - address) as usize, &data[from..to]);
+            }
+            // The part of this page that belongs to the segment is read-only after relocation
+            // when PT_GNU_RELRO covers all of it (its ends need not be page aligned).
+            let used_start = address.max(segment.virtual_address);
+            let used_end = (address + PAGE_BYTES).min(segment_end);
+            let in_relro = relro.as_ref().is_some_and(|range| used_start >= range.start && used_end <= range.end);
+            let read_only = !segment.writable || in_relro;
+            pages.insert(address, LoadedPage { address, frame, read_only, executable: segment.executable });
+            address += PAGE_BYTES;
+        }
     }
     for relocation in plan.relocations(file) {
         // `plan` walked every relocation of this very file already, so none can fail here.
         let Ok(relocation) = relocation else { break };
-        space.write_bytes(VirtAddr::new(relocation.target), &relocation.value.to_le_bytes())?;
+        let bytes = relocation.value.to_le_bytes();
+        let mut written = 0usize;
+        while written < bytes.len() {
+            let address = relocation.target + written as u64;
+            let page_address = address & !(PAGE_BYTES - 1);
+            let in_page = ((page_address + PAGE_BYTES - address) as usize).min(bytes.len() - written);
+            // `plan` checked that every target lies inside a loaded segment.
+            if let Some(page) = pages.get_mut(&page_address) {
+                window::write_into(&mut page.frame, (address - page_address) as usize, &bytes[written..written + in_page]);
+            }
+            written += in_page;
+        }
     }
-    Ok(LoadedImage { space, entry: VirtAddr::new(plan.entry()) })
+    Ok(LoadedImage { pages: pages.into_values().collect(), entry: plan.entry() })
 }

@@ -1,6 +1,6 @@
 //! Loading user binaries: ELF images into address spaces.
 //!
-//! `elf` validates a file with the pure `elf-check` crate before anything is mapped, then maps
-//! and fills the pages and applies the relocations.
+//! `elf` validates a file with the pure `elf-check` crate before any frame is taken, then copies
+//! and relocates the pages; `mm::global_segment` maps them once for every process.
 
 pub mod elf;

@@ -57,6 +57,8 @@ pub struct AddressSpace {
     tables: Vec<OwnedFrame>,
     pages: Vec<OwnedFrame>,
     lease: Option<Lease>,
+    /// The global-segment slot of the binary this space runs, once attached.
+    binary_slot: Option<usize>,
 }
 
 impl AddressSpace {
@@ -71,6 +73,7 @@ impl AddressSpace {
             tables: Vec::new(),
             pages: Vec::new(),
             lease: None,
+            binary_slot: None,
         })
     }
 
@@ -98,21 +101,41 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Writes `bytes` at `address` into this space's own frames, whatever the page permissions
-    /// (the loader writes read-only pages while it builds them).
-    ///
-    /// # Errors
-    /// Returns [`MapError::OutOfRegion`] when a byte is not mapped.
-    pub fn write_bytes(&mut self, address: VirtAddr, bytes: &[u8]) -> Result<(), MapError> {
-        let mut done = 0usize;
-        while done < bytes.len() {
-            let current = address + done as u64;
-            let in_page = ((PAGE_BYTES - current.as_u64() % PAGE_BYTES) as usize).min(bytes.len() - done);
-            let translation = self.translate(current).ok_or(MapError::OutOfRegion { address: current.as_u64() })?;
-            paging::user::write_physical(translation.physical, &bytes[done..done + in_page]);
-            done += in_page;
-        }
-        Ok(())
+    /// Takes ownership of a page-table frame linked into this space; returns its address.
+    pub fn adopt_table(&mut self, table: OwnedFrame) -> x86_64::PhysAddr {
+        let address = table.start_address();
+        self.tables.push(table);
+        address
+    }
+
+    /// Takes ownership of a data frame mapped into this space.
+    pub fn adopt_page(&mut self, page: OwnedFrame) {
+        self.pages.push(page);
+    }
+
+    /// Writes entry `index` of this space's PML4 (the global-segment window's entry).
+    pub fn set_root_entry(&mut self, index: usize, target: x86_64::PhysAddr, flags: PageTableFlags) {
+        paging::window::set_entry(&mut self.root, index, target, flags);
+    }
+
+    /// Records the global-segment slot this space is attached to (released on drop).
+    pub fn set_binary_slot(&mut self, slot: usize) {
+        self.binary_slot = Some(slot);
+    }
+
+    /// Returns how many page-table frames this space owns (its PML4 included).
+    pub fn table_frames(&self) -> usize {
+        self.tables.len() + 1
+    }
+
+    /// Returns how many data frames this space owns.
+    pub fn page_frames(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Returns the frame of this space's PML4.
+    pub fn root_frame(&self) -> PhysFrame {
+        PhysFrame::containing_address(self.root.start_address())
     }
 
     /// Translates `address` in this space.
@@ -137,5 +160,8 @@ impl Drop for AddressSpace {
     fn drop(&mut self) {
         debug_assert!(!self.is_active(), "an address space is dropped while active");
         pcid::release(self.id, self.lease.take());
+        if let Some(slot) = self.binary_slot {
+            super::global_segment::detach(slot);
+        }
     }
 }

@@ -6,10 +6,12 @@
 //! - `heap`: the kernel heap (unsafe allowed);
 //! - `kernel_image`: the kernel's own segments, for per-section permissions;
 //! - `address_space`: a process's page tables and frames; `pcid`: PCID leases;
+//! - `global_segment`: binaries loaded once into the window, shared by every process;
 //! - `user_copy`: checked copies between kernel buffers and user memory.
 
 pub mod address_space;
 pub mod frame;
+pub mod global_segment;
 pub mod heap;
 pub mod kernel_image;
 pub mod layout;

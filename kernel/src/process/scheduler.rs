@@ -115,10 +115,10 @@ fn with<R>(operation: impl FnOnce(&mut Scheduler) -> R) -> R {
 /// # Errors
 /// Returns a [`SpawnError`]; nothing is left allocated then.
 pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, SpawnError> {
-    let (name, file) = crate::ramdisk::find(name).ok_or(SpawnError::NotFound)?;
+    let (name, _) = crate::ramdisk::find(name).ok_or(SpawnError::NotFound)?;
     let slot = with(|scheduler| scheduler.free_slots.pop()).ok_or(SpawnError::TooManyProcesses)?;
     let give_back = |slot: u32| with(|scheduler| scheduler.free_slots.push(slot));
-    let prepared = match spawn::prepare(file) {
+    let prepared = match spawn::prepare(name) {
         Ok(prepared) => prepared,
         Err(error) => {
             give_back(slot);
@@ -133,11 +133,11 @@ pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, Spaw
         }
     };
     let entry = UserEntry {
-        instruction_pointer: prepared.image.entry,
+        instruction_pointer: prepared.entry,
         stack_pointer: prepared.stack_pointer,
         argument,
     };
-    let space = prepared.image.space;
+    let space = prepared.space;
     Ok(with(|scheduler| {
         scheduler.sequence += 1;
         let pid = (scheduler.sequence << SLOT_BITS) | u64::from(slot);

@@ -1,4 +1,4 @@
-//! Starting a process from a binary in the ramdisk.
+//! Starting a process from a binary loaded in the global segment.
 
 #![deny(unsafe_code)]
 
@@ -7,8 +7,8 @@ use core::fmt;
 use abi::ErrorCode;
 use x86_64::VirtAddr;
 
-use crate::loader::elf::{self, LoadError};
-use crate::mm::address_space::Access;
+use crate::mm::address_space::{Access, AddressSpace};
+use crate::mm::global_segment::{self, GlobalError};
 use crate::mm::layout::{PAGE_BYTES, USER_STACK_BYTES, USER_STACK_TOP};
 use crate::mm::paging::MapError;
 
@@ -23,6 +23,8 @@ pub enum SpawnError {
     OutOfMemory(MapError),
     /// Every process slot is in use.
     TooManyProcesses,
+    /// The global window cannot take the binary now (full, or in use while it would change).
+    Window(GlobalError),
 }
 
 impl fmt::Display for SpawnError {
@@ -32,6 +34,7 @@ impl fmt::Display for SpawnError {
             SpawnError::BadExecutable(error) => write!(f, "not a valid executable: {error}"),
             SpawnError::OutOfMemory(error) => write!(f, "out of memory: {error}"),
             SpawnError::TooManyProcesses => write!(f, "every process slot is in use"),
+            SpawnError::Window(error) => write!(f, "global segment: {error}"),
         }
     }
 }
@@ -43,40 +46,47 @@ impl SpawnError {
             SpawnError::NotFound => ErrorCode::NotFound,
             SpawnError::BadExecutable(_) => ErrorCode::BadExecutable,
             SpawnError::OutOfMemory(_) => ErrorCode::OutOfMemory,
-            SpawnError::TooManyProcesses => ErrorCode::LimitReached,
+            SpawnError::TooManyProcesses | SpawnError::Window(_) => ErrorCode::LimitReached,
         }
     }
 }
 
-impl From<LoadError> for SpawnError {
-    fn from(error: LoadError) -> SpawnError {
+impl From<GlobalError> for SpawnError {
+    fn from(error: GlobalError) -> SpawnError {
         match error {
-            LoadError::Elf(error) => SpawnError::BadExecutable(error),
-            LoadError::Map(error) => SpawnError::OutOfMemory(error),
+            GlobalError::NotFound | GlobalError::NotLoaded => SpawnError::NotFound,
+            GlobalError::Elf(error) => SpawnError::BadExecutable(error),
+            GlobalError::OutOfMemory => SpawnError::OutOfMemory(MapError::OutOfFrames),
+            other => SpawnError::Window(other),
         }
     }
 }
 
-/// A loaded, not yet started process image: address space with image and stack, and entry.
+/// A process image ready to start: its address space (window attached, stack mapped) and where
+/// it starts.
 pub struct Prepared {
-    /// The image and its address space.
-    pub image: elf::LoadedImage,
+    /// The address space.
+    pub space: AddressSpace,
+    /// The entry point.
+    pub entry: VirtAddr,
     /// The initial user stack pointer.
     pub stack_pointer: VirtAddr,
 }
 
-/// Loads `file` and maps a user stack below a guard page.
+/// Builds the address space of a new process of binary `name`: attaches the global window (no
+/// ELF parsing, no copy of a read-only page) and maps a user stack below a guard page.
 ///
 /// # Errors
-/// Returns a [`SpawnError`] for a bad executable or when memory runs out.
-pub fn prepare(file: &[u8]) -> Result<Prepared, SpawnError> {
-    let mut image = elf::load(file)?;
+/// Returns a [`SpawnError`] for an unknown or bad binary or when memory runs out.
+pub fn prepare(name: &str) -> Result<Prepared, SpawnError> {
+    let mut space = AddressSpace::new().map_err(SpawnError::OutOfMemory)?;
+    let attached = global_segment::attach(&mut space, name)?;
     let stack_bottom = VirtAddr::new(USER_STACK_TOP - USER_STACK_BYTES);
-    image.space.map_zeroed(stack_bottom, USER_STACK_BYTES, Access::DATA).map_err(SpawnError::OutOfMemory)?;
+    space.map_zeroed(stack_bottom, USER_STACK_BYTES, Access::DATA).map_err(SpawnError::OutOfMemory)?;
     // The System V ABI expects `rsp + 8` to be 16-byte aligned at a function's first
     // instruction, as if a call had pushed a return address.
     const RETURN_ADDRESS_BYTES: u64 = 8;
     let stack_pointer = VirtAddr::new(USER_STACK_TOP - RETURN_ADDRESS_BYTES);
     debug_assert!(USER_STACK_TOP.is_multiple_of(PAGE_BYTES));
-    Ok(Prepared { image, stack_pointer })
+    Ok(Prepared { space, entry: attached.entry, stack_pointer })
 }

@@ -76,7 +76,7 @@ use goblin::elf64::header::{
     EV_CURRENT, Header, SELFMAG, SIZEOF_EHDR, SIZEOF_IDENT,
 };
 use goblin::elf64::program_header::{
-    PF_W, PF_X, PT_DYNAMIC, PT_INTERP, PT_LOAD, ProgramHeader, SIZEOF_PHDR,
+    PF_W, PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_INTERP, PT_LOAD, ProgramHeader, SIZEOF_PHDR,
 };
 use goblin::elf64::reloc::{R_X86_64_NONE, R_X86_64_RELATIVE, Rela, SIZEOF_RELA};
 use scroll::{LE, Pread};
@@ -200,6 +200,8 @@ pub struct LoadPlan {
     relocation_table: Option<RelocationTable>,
     /// Number of `R_X86_64_RELATIVE` relocations the table holds.
     relocation_count: usize,
+    /// The relocated `PT_GNU_RELRO` range: read-only once the relocations are applied.
+    read_only_after_relocation: Option<Range<u64>>,
 }
 
 impl LoadPlan {
@@ -232,6 +234,12 @@ impl LoadPlan {
             .min();
         let end = self.segments().iter().map(|segment| segment.page_end).max();
         start.unwrap_or(0)..end.unwrap_or(0)
+    }
+
+    /// Returns the relocated `PT_GNU_RELRO` range, if the file has one: the bytes there are
+    /// written only by the relocations and may be mapped read-only afterwards.
+    pub fn read_only_after_relocation(&self) -> Option<Range<u64>> {
+        self.read_only_after_relocation.clone()
     }
 
     /// Returns the number of relocations [`LoadPlan::relocations`] yields (`R_X86_64_NONE`
@@ -1137,6 +1145,7 @@ pub fn plan(file: &[u8], placement: &Placement) -> Result<LoadPlan, ElfError> {
         segment_count: 0,
         relocation_table: None,
         relocation_count: 0,
+        read_only_after_relocation: None,
     };
     let mut dynamic: Option<(usize, ProgramHeader)> = None;
     for index in 0..usize::from(header.e_phnum) {
@@ -1155,6 +1164,17 @@ pub fn plan(file: &[u8], placement: &Placement) -> Result<LoadPlan, ElfError> {
         match program_header.p_type {
             PT_INTERP => return Err(ElfError::Interpreter { index }),
             PT_LOAD => plan.add_segment(file, index, &program_header, placement)?,
+            PT_GNU_RELRO => {
+                let overflow = ElfError::AddressOverflow {
+                    index,
+                    virtual_address: program_header.p_vaddr,
+                    memory_bytes: program_header.p_memsz,
+                    base: placement.base,
+                };
+                let start = placement.base.checked_add(program_header.p_vaddr).ok_or_else(|| overflow.clone())?;
+                let end = start.checked_add(program_header.p_memsz).ok_or(overflow)?;
+                plan.read_only_after_relocation = Some(start..end);
+            }
             PT_DYNAMIC => {
                 if let Some((first_index, _)) = dynamic {
                     return Err(ElfError::MultipleDynamicSegments { index, first_index });

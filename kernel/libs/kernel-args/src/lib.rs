@@ -95,6 +95,10 @@ pub struct KernelArgs {
     pub pcid: bool,
     /// Key `quantum_ticks`: timer ticks a process runs before it is preempted.
     pub quantum_ticks: u32,
+    /// Key `global`: whether the global segment's read-only pages carry the global bit.
+    pub global: bool,
+    /// Key `share_tables`: whether the global segment's page tables are shared.
+    pub share_tables: bool,
 }
 
 /// Default of [`KernelArgs::log_level`].
@@ -122,6 +126,8 @@ impl Default for KernelArgs {
             ticks: DEFAULT_TICKS,
             pcid: true,
             quantum_ticks: DEFAULT_QUANTUM_TICKS,
+            global: true,
+            share_tables: true,
         }
     }
 }
@@ -250,14 +256,10 @@ pub const KEYS: &[KeyInfo] = &[
         default: "on",
         meaning: "tag address spaces with PCIDs where the CPU has them (the `pcid` translation mode)",
         apply: |args, value, _| {
-            args.pcid = match value {
-                "on" => true,
-                "off" => false,
-                _ => return Err(Expected::Description(ON_OFF_VALUES)),
-            };
+            args.pcid = parse_on_off(value)?;
             Ok(())
         },
-        current_value: |args| Some(CurrentValue::Text(if args.pcid { "on" } else { "off" })),
+        current_value: |args| Some(on_off(args.pcid)),
     },
     KeyInfo {
         name: "quantum_ticks",
@@ -271,7 +273,43 @@ pub const KEYS: &[KeyInfo] = &[
         },
         current_value: |args| Some(CurrentValue::Integer(args.quantum_ticks)),
     },
+    KeyInfo {
+        name: "global",
+        values: ON_OFF_VALUES,
+        default: "on",
+        meaning: "the global segment's read-only pages carry the global bit (the `global` translation mode)",
+        apply: |args, value, _| {
+            args.global = parse_on_off(value)?;
+            Ok(())
+        },
+        current_value: |args| Some(on_off(args.global)),
+    },
+    KeyInfo {
+        name: "share_tables",
+        values: ON_OFF_VALUES,
+        default: "on",
+        meaning: "the global segment's page tables are shared by every process (the `share_tables` mode)",
+        apply: |args, value, _| {
+            args.share_tables = parse_on_off(value)?;
+            Ok(())
+        },
+        current_value: |args| Some(on_off(args.share_tables)),
+    },
 ];
+
+/// Parses `on` or `off`.
+fn parse_on_off(value: &str) -> Result<bool, Expected<'static>> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(Expected::Description(ON_OFF_VALUES)),
+    }
+}
+
+/// Returns `on` or `off` for printing.
+fn on_off(value: bool) -> CurrentValue {
+    CurrentValue::Text(if value { "on" } else { "off" })
+}
 
 /// Number of entries in [`KEYS`].
 const KEY_COUNT: usize = KEYS.len();

@@ -36,6 +36,8 @@ fn empty_input_gives_the_defaults() {
         ticks: 20,
         pcid: true,
         quantum_ticks: 1,
+        global: true,
+        share_tables: true,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -52,7 +54,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -230,13 +232,15 @@ fn all_keys_together_in_any_order() {
         ticks: 7,
         pcid: false,
         quantum_ticks: 3,
+        global: false,
+        share_tables: true,
     };
     assert_eq!(
-        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3"),
+        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off"),
         Ok(expected)
     );
     assert_eq!(
-        parse_known("quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
+        parse_known("global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
         Ok(expected)
     );
 }
@@ -247,7 +251,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -335,6 +339,8 @@ fn whitespace_variants_are_accepted() {
         ticks: 5,
         pcid: true,
         quantum_ticks: 1,
+        global: true,
+        share_tables: true,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -426,7 +432,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -435,10 +441,12 @@ fn canonical_form_lists_every_key_in_table_order() {
         ticks: 0,
         pcid: false,
         quantum_ticks: 1000,
+        global: false,
+        share_tables: false,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }

@@ -17,6 +17,7 @@
 
 pub mod probe;
 pub mod user;
+pub mod window;
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};

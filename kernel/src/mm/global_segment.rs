@@ -1,0 +1,582 @@
+//! The global segment: each binary loaded once into a slot of the window, its read-only pages
+//! and their page tables shared by every address space.
+//!
+//! ```text
+//!  PML4[128] ──► window PDPT (one per address space; a copy of the template)
+//!                 ├─ slot i (1 GiB) ──► PD of binary i: the template, shared   (share_tables=on)
+//!                 │                      ├─ 2 MiB read-only region ──► shared PT ──► RO frames
+//!                 │                      └─ mixed region ──► template PT (RO entries only)
+//!                 └─ slot of the process's own binary ──► private PD
+//!                                        ├─ read-only region ──► the same shared PT
+//!                                        ├─ mixed region ──► private PT: the RO entries copied,
+//!                                        │                  plus private writable pages
+//!                                        └─ writable region ──► private PT ──► private frames
+//! ```
+//!
+//! Loading ([`load`]) validates the ELF once (`elf-check`), copies its bytes into frames once,
+//! applies the relocations once, records a SHA-256 digest of the read-only image, keeps a
+//! pristine copy of every writable page, and builds the shared tables. A page is read-only when
+//! its segment is not writable, or when PT_GNU_RELRO covers all of it (relocated once, identical
+//! for everyone). Userland built here is linked so that read-only and writable segments never
+//! share a 2 MiB region (`userland/programs/build.rs`), so whole page tables are shared; a
+//! foreign ELF with a mixed region still loads, with a private table for that region whose
+//! read-only entries are identical across processes.
+//!
+//! Spawning ([`attach`]) parses nothing and copies no read-only page: it builds the process's
+//! window PDPT and its own binary's PD (copies of 4 KiB templates), the private tables of the
+//! writable regions, and the private copies of the writable pages. With `share_tables=off` it
+//! also copies every shared PD and PT (what Linux does for a shared library): the same frames,
+//! private tables. With `global=on` every read-only leaf carries G (only while CR4.PGE is on).
+//!
+//! The registry changes (load, unload, mode) only while no address space is attached, so every
+//! live address space always maps the window identically. Unloading invalidates every
+//! translation, global ones included, before the frames are freed or the slot reused.
+
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use elf_check::{ElfError, Placement};
+use sha2::{Digest, Sha256};
+use spin::Mutex;
+use x86_64::structures::paging::{PageTableFlags, PhysFrame};
+use x86_64::{PhysAddr, VirtAddr};
+
+use super::address_space::AddressSpace;
+use super::frame::{self, OwnedFrame};
+use super::layout::{GLOBAL_SLOT_BYTES, GLOBAL_WINDOW_END, GLOBAL_WINDOW_START, LARGE_PAGE_BYTES, PAGE_BYTES};
+use super::paging::{self, window};
+use crate::loader::elf::{self, LoadError};
+use crate::arch::x86_64::cpu::CpuFeatures;
+use crate::arch::x86_64::tlb;
+
+/// Slots in the window.
+pub const SLOT_COUNT: usize = ((GLOBAL_WINDOW_END - GLOBAL_WINDOW_START) / GLOBAL_SLOT_BYTES) as usize;
+/// The PML4 entry that maps the window.
+pub const WINDOW_PML4_INDEX: usize = super::layout::pml4_slot(GLOBAL_WINDOW_START);
+/// Bytes of a SHA-256 digest.
+pub const DIGEST_BYTES: usize = 32;
+
+/// Flags of intermediate entries in the window: the leaves decide the permissions.
+const TABLE_FLAGS: PageTableFlags =
+    PageTableFlags::PRESENT.union(PageTableFlags::WRITABLE).union(PageTableFlags::USER_ACCESSIBLE);
+
+/// The translation modes of the window (the experiment's knobs, with `pcid`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode {
+    /// Read-only leaves carry the global bit.
+    pub global: bool,
+    /// The window's tables are shared between address spaces.
+    pub share_tables: bool,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on_off = |value: bool| if value { "on" } else { "off" };
+        write!(f, "global={} share_tables={}", on_off(self.global), on_off(self.share_tables))
+    }
+}
+
+/// Why a registry operation failed.
+#[derive(Debug)]
+pub enum GlobalError {
+    /// The ramdisk has no binary of that name.
+    NotFound,
+    /// The binary is not loaded.
+    NotLoaded,
+    /// The file is not a valid executable.
+    Elf(ElfError),
+    /// Frames ran out.
+    OutOfMemory,
+    /// Every slot of the window is taken.
+    WindowFull,
+    /// Address spaces are attached: the registry and the modes change only between experiments.
+    InUse {
+        /// Attached address spaces.
+        attached: usize,
+    },
+    /// The global mode needs CR4.PGE, which this CPU lacks.
+    GlobalUnavailable,
+}
+
+impl fmt::Display for GlobalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GlobalError::NotFound => write!(f, "no such binary in the ramdisk"),
+            GlobalError::NotLoaded => write!(f, "the binary is not loaded"),
+            GlobalError::Elf(error) => write!(f, "not a valid executable: {error}"),
+            GlobalError::OutOfMemory => write!(f, "out of frames"),
+            GlobalError::WindowFull => write!(f, "every slot of the global window is taken"),
+            GlobalError::InUse { attached } => {
+                write!(f, "{attached} address spaces use the window; it changes only between experiments")
+            }
+            GlobalError::GlobalUnavailable => write!(f, "the CPU has no global pages (CR4.PGE)"),
+        }
+    }
+}
+
+/// What occupies a 2 MiB region of a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RegionKind {
+    /// Only read-only pages: one shared page table.
+    ReadOnly,
+    /// Both: a template table of the read-only entries; owners get a private copy.
+    Mixed,
+    /// Only writable pages: a private table per process.
+    Writable,
+}
+
+struct Region {
+    /// Index of the region in the slot's page directory.
+    index: usize,
+    kind: RegionKind,
+    /// The shared table (ReadOnly) or the template table (Mixed).
+    table: Option<OwnedFrame>,
+    /// Writable pages of the region: address and pristine copy.
+    writable: Vec<(u64, OwnedFrame)>,
+}
+
+struct ReadOnlyPage {
+    address: u64,
+    frame: OwnedFrame,
+    executable: bool,
+}
+
+/// A binary loaded in a slot.
+struct Binary {
+    name: &'static str,
+    slot: usize,
+    entry: u64,
+    read_only: Vec<ReadOnlyPage>,
+    regions: Vec<Region>,
+    directory: OwnedFrame,
+    digest: [u8; DIGEST_BYTES],
+    users: usize,
+}
+
+struct Registry {
+    mode: Mode,
+    global_available: bool,
+    /// The template PDPT of the window.
+    window: OwnedFrame,
+    binaries: Vec<Option<Binary>>,
+    attached: usize,
+    features: CpuFeatures,
+}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// Returns the base address of slot `slot`.
+pub const fn slot_base(slot: usize) -> u64 {
+    GLOBAL_WINDOW_START + slot as u64 * GLOBAL_SLOT_BYTES
+}
+
+/// Returns the index of `address`'s entry in the window PDPT (its slot).
+const fn slot_of(address: u64) -> usize {
+    ((address - GLOBAL_WINDOW_START) / GLOBAL_SLOT_BYTES) as usize
+}
+
+/// Returns the index of `address`'s 2 MiB region within its slot.
+const fn region_of(address: u64) -> usize {
+    ((address % GLOBAL_SLOT_BYTES) / LARGE_PAGE_BYTES) as usize
+}
+
+/// Returns the index of `address`'s page within its 2 MiB region.
+const fn page_of(address: u64) -> usize {
+    ((address % LARGE_PAGE_BYTES) / PAGE_BYTES) as usize
+}
+
+/// Sets up an empty window in `mode`.
+///
+/// # Errors
+/// Returns [`GlobalError::GlobalUnavailable`] for `global=on` without PGE.
+pub fn init(mode: Mode, features: &CpuFeatures, pge_enabled: bool) -> Result<(), GlobalError> {
+    if mode.global && !pge_enabled {
+        return Err(GlobalError::GlobalUnavailable);
+    }
+    let window = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+    let mut binaries = Vec::with_capacity(SLOT_COUNT);
+    binaries.resize_with(SLOT_COUNT, || None);
+    *REGISTRY.lock() = Some(Registry { mode, global_available: pge_enabled, window, binaries, attached: 0, features: *features });
+    Ok(())
+}
+
+fn with<R>(operation: impl FnOnce(&mut Registry) -> R) -> R {
+    crate::arch::x86_64::interrupts::without_interrupts(|| {
+        let mut guard = REGISTRY.lock();
+        operation(guard.as_mut().expect("global_segment::init runs at boot"))
+    })
+}
+
+/// Returns the current mode.
+pub fn mode() -> Mode {
+    with(|registry| registry.mode)
+}
+
+/// Flags of a read-only leaf in `mode`.
+fn read_only_flags(executable: bool, global: bool) -> PageTableFlags {
+    let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+    if global {
+        flags |= PageTableFlags::GLOBAL;
+    }
+    if !executable && paging::no_execute_enabled() {
+        flags |= PageTableFlags::NO_EXECUTE;
+    }
+    flags
+}
+
+/// Flags of a private writable leaf.
+fn writable_flags(executable: bool) -> PageTableFlags {
+    let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE | PageTableFlags::WRITABLE;
+    if !executable && paging::no_execute_enabled() {
+        flags |= PageTableFlags::NO_EXECUTE;
+    }
+    flags
+}
+
+/// Loads the ramdisk binary `name` into the lowest free slot (or returns its slot if loaded).
+///
+/// # Errors
+/// Returns a [`GlobalError`]; nothing stays allocated then.
+pub fn load(name: &str) -> Result<usize, GlobalError> {
+    let (name, file) = crate::ramdisk::find(name).ok_or(GlobalError::NotFound)?;
+    with(|registry| {
+        if let Some(slot) = registry.find(name) {
+            return Ok(slot);
+        }
+        if registry.attached > 0 {
+            return Err(GlobalError::InUse { attached: registry.attached });
+        }
+        let slot = registry.binaries.iter().position(Option::is_none).ok_or(GlobalError::WindowFull)?;
+        let binary = build_binary(name, file, slot, registry.mode.global)?;
+        window::set_entry(&mut registry.window, slot, binary.directory.start_address(), TABLE_FLAGS);
+        registry.binaries[slot] = Some(binary);
+        Ok(slot)
+    })
+}
+
+/// Loads `file` (validated by `loader::elf`) and builds its shared tables for `slot`.
+fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool) -> Result<Binary, GlobalError> {
+    let base = slot_base(slot);
+    let image = elf::load(file, &Placement { base, allowed: base..base + GLOBAL_SLOT_BYTES }).map_err(|error| match error {
+        LoadError::Elf(error) => GlobalError::Elf(error),
+        LoadError::OutOfMemory => GlobalError::OutOfMemory,
+    })?;
+    let mut read_only = Vec::new();
+    let mut writable_pages: Vec<(u64, OwnedFrame)> = Vec::new();
+    for page in image.pages {
+        if page.read_only {
+            read_only.push(ReadOnlyPage { address: page.address, frame: page.frame, executable: page.executable });
+        } else {
+            // W^X was checked by elf-check: a writable page is never executable.
+            writable_pages.push((page.address, page.frame));
+        }
+    }
+    let digest = digest_of(&read_only);
+
+    let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+    let mut region_indices: Vec<usize> = read_only
+        .iter()
+        .map(|page| region_of(page.address))
+        .chain(writable_pages.iter().map(|(address, _)| region_of(*address)))
+        .collect();
+    region_indices.sort_unstable();
+    region_indices.dedup();
+    let mut regions = Vec::new();
+    for index in region_indices {
+        let has_read_only = read_only.iter().any(|page| region_of(page.address) == index);
+        let (writable, rest): (Vec<_>, Vec<_>) = writable_pages.into_iter().partition(|(address, _)| region_of(*address) == index);
+        writable_pages = rest;
+        let kind = match (has_read_only, !writable.is_empty()) {
+            (true, false) => RegionKind::ReadOnly,
+            (true, true) => RegionKind::Mixed,
+            _ => RegionKind::Writable,
+        };
+        let table = if has_read_only {
+            let mut table = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+            for page in read_only.iter().filter(|page| region_of(page.address) == index) {
+                window::set_entry(&mut table, page_of(page.address), page.frame.start_address(), read_only_flags(page.executable, global));
+            }
+            window::set_entry(&mut directory, index, table.start_address(), TABLE_FLAGS);
+            Some(table)
+        } else {
+            None
+        };
+        regions.push(Region { index, kind, table, writable });
+    }
+    Ok(Binary { name, slot, entry: image.entry, read_only, regions, directory, digest, users: 0 })
+}
+
+/// Returns the SHA-256 digest of a binary's read-only image (addresses and bytes, in order).
+fn digest_of(pages: &[ReadOnlyPage]) -> [u8; DIGEST_BYTES] {
+    let mut hasher = Sha256::new();
+    let mut buffer = [0u8; PAGE_BYTES as usize];
+    for page in pages {
+        hasher.update(page.address.to_le_bytes());
+        paging::read_physical(page.frame.start_address(), &mut buffer);
+        hasher.update(buffer);
+    }
+    hasher.finalize().into()
+}
+
+impl Registry {
+    fn find(&self, name: &str) -> Option<usize> {
+        self.binaries.iter().flatten().find(|binary| binary.name == name).map(|binary| binary.slot)
+    }
+}
+
+/// What [`attach`] set up: where the process starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Attached {
+    /// The binary's slot.
+    pub slot: usize,
+    /// The relocated entry point.
+    pub entry: VirtAddr,
+}
+
+/// Links the window into `space` for a process of binary `name` (loading it first if nothing
+/// is attached yet), with private copies of the binary's writable pages.
+///
+/// # Errors
+/// Returns a [`GlobalError`]; `space` then holds whatever frames were already attached, which
+/// its drop frees.
+pub fn attach(space: &mut AddressSpace, name: &str) -> Result<Attached, GlobalError> {
+    let slot = match with(|registry| registry.find(name)) {
+        Some(slot) => slot,
+        None => load(name)?,
+    };
+    with(|registry| {
+        let mode = registry.mode;
+        let mut pdpt = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+        let window_frame = PhysFrame::containing_address(registry.window.start_address());
+        window::copy_table(window_frame, &mut pdpt);
+        // Other binaries' slots: shared PDs, or private copies of every PD and PT.
+        if !mode.share_tables {
+            for binary in registry.binaries.iter().flatten().filter(|binary| binary.slot != slot) {
+                let directory = copy_directory(binary, space)?;
+                window::set_entry(&mut pdpt, binary.slot, directory, TABLE_FLAGS);
+            }
+        }
+        let binary = registry.binaries[slot].as_mut().ok_or(GlobalError::NotLoaded)?;
+        let directory = private_directory(binary, mode, space)?;
+        window::set_entry(&mut pdpt, slot, directory, TABLE_FLAGS);
+        let pdpt_address = space.adopt_table(pdpt);
+        space.set_root_entry(WINDOW_PML4_INDEX, pdpt_address, TABLE_FLAGS);
+        space.set_binary_slot(slot);
+        binary.users += 1;
+        registry.attached += 1;
+        Ok(Attached { slot, entry: VirtAddr::new(binary.entry) })
+    })
+}
+
+/// Copies a binary's PD and every table below it into frames owned by `space`.
+fn copy_directory(binary: &Binary, space: &mut AddressSpace) -> Result<PhysAddr, GlobalError> {
+    let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+    window::copy_table(PhysFrame::containing_address(binary.directory.start_address()), &mut directory);
+    for region in &binary.regions {
+        if let Some(table) = &region.table {
+            let mut copy = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+            window::copy_table(PhysFrame::containing_address(table.start_address()), &mut copy);
+            let address = space.adopt_table(copy);
+            window::set_entry(&mut directory, region.index, address, TABLE_FLAGS);
+        }
+    }
+    Ok(space.adopt_table(directory))
+}
+
+/// Builds the process's own PD for its binary: shared read-only tables (or copies), private
+/// tables for mixed and writable regions, private copies of the writable pages.
+fn private_directory(binary: &Binary, mode: Mode, space: &mut AddressSpace) -> Result<PhysAddr, GlobalError> {
+    let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+    window::copy_table(PhysFrame::containing_address(binary.directory.start_address()), &mut directory);
+    for region in &binary.regions {
+        let private_table = match (region.kind, &region.table) {
+            (RegionKind::ReadOnly, Some(_)) if mode.share_tables => None,
+            (_, Some(table)) => {
+                let mut copy = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+                window::copy_table(PhysFrame::containing_address(table.start_address()), &mut copy);
+                Some(copy)
+            }
+            (_, None) => Some(frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?),
+        };
+        let Some(mut table) = private_table else { continue };
+        for (address, pristine) in &region.writable {
+            let mut page = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
+            window::copy_frame(pristine, &mut page);
+            window::set_entry(&mut table, page_of(*address), page.start_address(), writable_flags(false));
+            space.adopt_page(page);
+        }
+        let address = space.adopt_table(table);
+        window::set_entry(&mut directory, region.index, address, TABLE_FLAGS);
+    }
+    Ok(space.adopt_table(directory))
+}
+
+/// Records that an address space attached to `slot` is gone.
+pub fn detach(slot: usize) {
+    with(|registry| {
+        if let Some(binary) = registry.binaries[slot].as_mut() {
+            binary.users = binary.users.saturating_sub(1);
+        }
+        registry.attached = registry.attached.saturating_sub(1);
+    });
+}
+
+/// Unloads binary `name`: only when no process uses the window. Every translation of the window,
+/// global ones included, is invalidated before its frames are freed or its slot reused.
+///
+/// # Errors
+/// Returns [`GlobalError::NotLoaded`] or [`GlobalError::InUse`].
+pub fn unload(name: &str) -> Result<(), GlobalError> {
+    let binary = with(|registry| {
+        let slot = registry.find(name).ok_or(GlobalError::NotLoaded)?;
+        if registry.attached > 0 {
+            return Err(GlobalError::InUse { attached: registry.attached });
+        }
+        window::clear_entry(&mut registry.window, slot);
+        // INVPCID type 2 where the CPU has it, else a CR4.PGE toggle: on every CPU (shoal runs
+        // on one). Only after this may the frames be freed and the slot reused.
+        tlb::flush_all_including_global(&registry.features);
+        registry.binaries[slot].take().ok_or(GlobalError::NotLoaded)
+    })?;
+    drop(binary);
+    Ok(())
+}
+
+/// Switches the translation mode between experiments: rewrites the G bit of every read-only
+/// leaf and invalidates every translation, global ones included.
+///
+/// # Errors
+/// Returns [`GlobalError::InUse`] while address spaces are attached, and
+/// [`GlobalError::GlobalUnavailable`] for `global=on` without PGE.
+pub fn set_mode(mode: Mode) -> Result<(), GlobalError> {
+    with(|registry| {
+        if registry.attached > 0 {
+            return Err(GlobalError::InUse { attached: registry.attached });
+        }
+        if mode.global && !registry.global_available {
+            return Err(GlobalError::GlobalUnavailable);
+        }
+        if mode.global != registry.mode.global {
+            for binary in registry.binaries.iter_mut().flatten() {
+                for region in binary.regions.iter_mut() {
+                    if let Some(table) = region.table.as_mut() {
+                        window::set_flag_on_present_entries(table, PageTableFlags::GLOBAL, mode.global);
+                    }
+                }
+            }
+        }
+        registry.mode = mode;
+        tlb::flush_all_including_global(&registry.features);
+        Ok(())
+    })
+}
+
+/// Recomputes binary `name`'s read-only digest and compares it with the one taken at load.
+///
+/// # Errors
+/// Returns [`GlobalError::NotLoaded`].
+pub fn verify(name: &str) -> Result<bool, GlobalError> {
+    with(|registry| {
+        let slot = registry.find(name).ok_or(GlobalError::NotLoaded)?;
+        let binary = registry.binaries[slot].as_ref().ok_or(GlobalError::NotLoaded)?;
+        Ok(digest_of(&binary.read_only) == binary.digest)
+    })
+}
+
+/// Facts about a loaded binary, for reports.
+#[derive(Clone, Debug)]
+pub struct BinaryInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// Its slot.
+    pub slot: usize,
+    /// Read-only pages (shared).
+    pub read_only_pages: usize,
+    /// Writable pages (a private copy per process).
+    pub writable_pages: usize,
+    /// Shared page tables (read-only regions) and template tables (mixed regions).
+    pub shared_tables: usize,
+    /// Regions by kind: read-only, mixed, writable.
+    pub regions: (usize, usize, usize),
+    /// Processes using it.
+    pub users: usize,
+    /// The SHA-256 digest of the read-only image.
+    pub digest: [u8; DIGEST_BYTES],
+}
+
+/// Returns facts about every loaded binary.
+pub fn binaries() -> Vec<BinaryInfo> {
+    with(|registry| {
+        registry.binaries.iter().flatten().map(|binary| {
+            let count = |kind| binary.regions.iter().filter(|region| region.kind == kind).count();
+            BinaryInfo {
+                name: binary.name,
+                slot: binary.slot,
+                read_only_pages: binary.read_only.len(),
+                writable_pages: binary.regions.iter().map(|region| region.writable.len()).sum(),
+                shared_tables: binary.regions.iter().filter(|region| region.table.is_some()).count() + 1,
+                regions: (count(RegionKind::ReadOnly), count(RegionKind::Mixed), count(RegionKind::Writable)),
+                users: binary.users,
+                digest: binary.digest,
+            }
+        }).collect()
+    })
+}
+
+/// One shared read-only page: where it is mapped and how it must look in every address space.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpectedMapping {
+    /// Virtual address.
+    pub address: u64,
+    /// The shared frame.
+    pub physical: PhysAddr,
+    /// The leaf flags every address space must show.
+    pub flags: PageTableFlags,
+}
+
+/// Returns every shared read-only page with the mapping all address spaces must show.
+pub fn expected_mappings() -> Vec<ExpectedMapping> {
+    with(|registry| {
+        let global = registry.mode.global;
+        registry.binaries.iter().flatten().flat_map(|binary| {
+            binary.read_only.iter().map(move |page| ExpectedMapping {
+                address: page.address,
+                physical: page.frame.start_address(),
+                flags: read_only_flags(page.executable, global),
+            })
+        }).collect()
+    })
+}
+
+/// Returns, for share-tables checks, the frames of the shared tables of every binary:
+/// (slot, template PD, [(region index, shared PT)] for read-only regions).
+pub fn shared_table_frames() -> Vec<(usize, PhysAddr, Vec<(usize, PhysAddr)>)> {
+    with(|registry| {
+        registry.binaries.iter().flatten().map(|binary| {
+            let tables = binary.regions.iter()
+                .filter(|region| region.kind == RegionKind::ReadOnly)
+                .filter_map(|region| region.table.as_ref().map(|table| (region.index, table.start_address())))
+                .collect();
+            (binary.slot, binary.directory.start_address(), tables)
+        }).collect()
+    })
+}
+
+/// Returns how many address spaces are attached.
+pub fn attached() -> usize {
+    with(|registry| registry.attached)
+}
+
+/// Returns whether `address` lies in the window.
+pub const fn in_window(address: u64) -> bool {
+    address >= GLOBAL_WINDOW_START && address < GLOBAL_WINDOW_END
+}
+
+/// Returns the slot containing `address` (which must be in the window).
+pub const fn slot_containing(address: u64) -> usize {
+    slot_of(address)
+}
