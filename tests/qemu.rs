@@ -129,17 +129,17 @@ fn check_demo(run: &Run) {
         .expect("timer: tick 3 (3 of 3 waited)")
         .expect("translation: pcid mode unavailable (the CPU has no PCID)")
         .expect("ramdisk: ")
-        .expect("demo: running scenario `default` (5 commands)")
+        .expect("demo: running scenario `default` (7 commands)")
         .expect("hello from process ")
         .expect("alloc-exerciser: 1 MiB block, 1000 boxes, a string: all correct")
         .expect("spawn-wait: 3 children spawned and reaped, 0 wrong")
         .expect(") exited with 0")
-        .expect("demo: 9 processes ended after ")
+        .expect("demo: 29 processes ended after ")
         .expect("demo: done")
         .expect_success();
     // Every frame the demo's processes used came back.
-    let before = run.decimal_after("demo: 9 processes ended", "free frames ");
-    let after = run.decimal_after("demo: 9 processes ended", "before, ");
+    let before = run.decimal_after("demo: 29 processes ended", "free frames ");
+    let after = run.decimal_after("demo: 29 processes ended", "before, ");
     assert_eq!(before, after, "{}", run.serial);
     assert!(run.runner_log.contains("qemu-system-x86_64 -machine q35"), "runner prints the QEMU command:\n{}", run.runner_log);
 }
@@ -396,4 +396,54 @@ fn spawn_and_context_switch_costs_are_reported_with_their_engine() {
         .expect("cycles per switch, yield system call included")
         .expect("(QEMU TCG emulated cycles, not a hardware figure)")
         .expect_success();
+}
+
+#[test]
+fn the_window_is_mapped_identically_in_every_mode_for_1_10_and_1000_processes() {
+    let run = boot_with(Firmware::Bios, "test=global-segment", &["--memory", "2048"]);
+    for mode in ["global=on share_tables=on", "global=off share_tables=on", "global=on share_tables=off", "global=off share_tables=off"] {
+        for density in [1, 10, 1000] {
+            run.expect(&format!("ktest: global-segment: {mode}: {density} processes of hello and yield-loop map the window identically"));
+        }
+    }
+    run.expect("ktest: global-segment: the read-only digests are unchanged after 4 modes x 1011 processes ... ok")
+        .expect("ktest: global-segment: all 13 checks passed")
+        .expect_success();
+}
+
+#[test]
+fn page_tables_per_process_do_not_grow_with_binary_size_when_shared() {
+    let run = boot_with(Firmware::Bios, "test=global-tables", &["--memory", "2048"]);
+    run.expect("global=on share_tables=on: hello (4 read-only pages): 6 page-table pages per process (layout predicts 6)")
+        .expect("global=on share_tables=on: big-rodata (4101 read-only pages): 6 page-table pages per process (layout predicts 6)")
+        .expect("ktest: global-tables: a spawn allocates exactly the private frames, no read-only page ... ok")
+        .expect("ktest: global-tables: shared tables: equal for both sizes; private tables: more for the large binary ... ok")
+        .expect("ktest: global-tables: all 9 checks passed")
+        .expect_success();
+    // Without sharing, the large binary's process owns more tables than the small one's.
+    let small = run.decimal_after("share_tables=off: hello (", "read-only pages): ");
+    let large = run.decimal_after("share_tables=off: big-rodata (", "read-only pages): ");
+    assert!(large > small, "{large} tables for big-rodata, {small} for hello, without sharing");
+}
+
+#[test]
+fn a_slot_reused_after_an_unload_never_shows_a_stale_translation() {
+    let run = boot_with(Firmware::Bios, "test=global-stale", &["--memory", "2048"]);
+    for mode in ["global=on share_tables=on", "global=off share_tables=on", "global=on share_tables=off", "global=off share_tables=off"] {
+        run.expect(&format!("ktest: global-segment: {mode}: slot "));
+    }
+    run.expect("ktest: global-stale: all 4 checks passed").expect_success();
+}
+
+#[test]
+fn the_demo_prints_the_global_segment_report_with_invariants_holding() {
+    let run = boot(Firmware::Bios, "ticks=1");
+    run.expect("translation: global segment global=on share_tables=on")
+        .expect("report: global segment, global=on share_tables=on, ")
+        .expect("report: process ")
+        .expect("invariants hold")
+        .expect("report: 29 address spaces, ")
+        .expect("invariants hold in every address space")
+        .expect_success();
+    assert!(!run.serial.contains("BROKEN"), "{}", run.serial);
 }

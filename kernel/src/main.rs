@@ -26,6 +26,7 @@ extern crate alloc;
 mod arch;
 mod config;
 mod drivers;
+mod introspection;
 mod ktest;
 mod loader;
 mod log;
@@ -236,9 +237,11 @@ extern "C" fn kernel_main() -> ! {
     }
 }
 
-/// Loads every program of the ramdisk into the global segment (not the broken-ELF corpus).
+/// Loads every program of the ramdisk into the global segment, except the broken-ELF corpus and
+/// the large binaries (`big-*`), which load on first use while no process is attached.
 fn load_binaries() {
-    for name in ramdisk::binaries().filter(|name| !name.starts_with(ramdisk::CORPUS_PREFIX)) {
+    let at_boot = |name: &&str| !name.starts_with(ramdisk::CORPUS_PREFIX) && !name.starts_with(ramdisk::LARGE_PREFIX);
+    for name in ramdisk::binaries().filter(at_boot) {
         if let Err(error) = global_segment::load(name) {
             warn!("binary {name} not loaded: {error}");
         }

@@ -59,3 +59,5 @@ pub fn binaries() -> impl Iterator<Item = &'static str> {
 
 /// The prefix of the broken ELF files of the corpus (loaded only by the `bad-elf` tests).
 pub const CORPUS_PREFIX: &str = "corpus-";
+/// The prefix of large binaries, loaded on first use rather than at boot.
+pub const LARGE_PREFIX: &str = "big-";

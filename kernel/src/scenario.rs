@@ -4,10 +4,12 @@
 //!
 //! ```text
 //! run <binary> [count] [argument]    # start `count` (default 1) processes of <binary>
+//! report                             # print the global-segment report (processes started so
+//!                                    # far are alive and not yet run)
 //! ```
 //!
-//! [`run`] starts every process, runs the scheduler until all have ended, prints one line per
-//! process (how it ended), and checks that every frame the processes used came back.
+//! [`run`] starts the processes in order, then runs the scheduler until all have ended, prints
+//! one line per process (how it ended), and checks that every frame the processes used came back.
 
 #![deny(unsafe_code)]
 
@@ -24,9 +26,18 @@ use crate::process::{Finished, scheduler};
 /// The most processes one `run` line may start.
 const MAX_COUNT: u64 = crate::mm::layout::MAX_PROCESSES;
 
+/// One scenario line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// Start processes.
+    Run(RunCommand<'a>),
+    /// Print the introspection report.
+    Report,
+}
+
 /// One `run` command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Command<'a> {
+pub struct RunCommand<'a> {
     /// The binary.
     pub binary: &'a str,
     /// How many processes.
@@ -65,8 +76,14 @@ pub fn parse(text: &str) -> Result<Vec<Command<'_>>, ScenarioError<'_>> {
         }
         let error = |problem| ScenarioError { line: index + 1, text: raw_line, problem };
         let mut words = line.split_whitespace();
-        if words.next() != Some("run") {
-            return Err(error("unknown command (expected `run`)"));
+        match words.next() {
+            Some("run") => {}
+            Some("report") if words.next().is_none() => {
+                commands.push(Command::Report);
+                continue;
+            }
+            Some("report") => return Err(error("`report` takes no arguments")),
+            _ => return Err(error("unknown command (expected `run` or `report`)")),
         }
         let binary = words.next().ok_or_else(|| error("`run` needs a binary name"))?;
         let count = match words.next() {
@@ -83,7 +100,7 @@ pub fn parse(text: &str) -> Result<Vec<Command<'_>>, ScenarioError<'_>> {
         if words.next().is_some() {
             return Err(error("too many words"));
         }
-        commands.push(Command { binary, count, argument });
+        commands.push(Command::Run(RunCommand { binary, count, argument }));
     }
     Ok(commands)
 }
@@ -127,6 +144,13 @@ pub fn run(commands: &[Command<'_>], verbose: bool) -> Outcome {
     let free_frames_before = frame::free_count();
     let mut refused = 0;
     for command in commands {
+        let command = match command {
+            Command::Report => {
+                crate::introspection::print_report();
+                continue;
+            }
+            Command::Run(command) => command,
+        };
         for _ in 0..command.count {
             match scheduler::spawn(command.binary, command.argument, None) {
                 Ok(pid) => {

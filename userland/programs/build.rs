@@ -6,7 +6,32 @@
 //! places segments by virtual address only. (1 GiB alignment, which would let whole page
 //! directories be shared, breaks the small code model: text and data end up more than 2 GiB
 //! apart for RIP-relative references.)
+//!
+//! It also writes `big-rodata.bin`, the 16 MiB of read-only data the `big-rodata` program embeds
+//! (a large binary for the page-table tests), from a fixed pseudo-random sequence.
+
+use std::path::PathBuf;
+
+/// Size of the large program's read-only data.
+const BIG_RODATA_BYTES: usize = 16 * 1024 * 1024;
+
 fn main() {
     const TWO_MIB: u64 = 2 << 20;
     println!("cargo:rustc-link-arg-bins=-zmax-page-size={TWO_MIB:#x}");
+
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let path = out_dir.join("big-rodata.bin");
+    if std::fs::metadata(&path).map(|metadata| metadata.len() as usize).ok() != Some(BIG_RODATA_BYTES) {
+        let mut state: u64 = 0x5348_4f41_4c00_0001;
+        let bytes: Vec<u8> = (0..BIG_RODATA_BYTES)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        std::fs::write(&path, bytes).expect("writing big-rodata.bin");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
 }

@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 mod faults;
+mod global_segment;
 mod memory;
 mod paging;
 mod processes;
@@ -77,6 +78,9 @@ const SUITES: &[Suite] = &[
     Suite { name: "bad-syscalls", description: "bad system-call arguments get error codes, never a kernel panic", run: processes::bad_syscalls },
     Suite { name: "processes", description: "5000 processes at once, exact exit codes, every frame back", run: processes::many },
     Suite { name: "costs", description: "spawn and context-switch costs (figures, not assertions)", run: processes::costs },
+    Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },
+    Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
+    Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode", run: global_segment::stale },
     Suite { name: "write-kernel-text", description: "a write to kernel text page-faults (fatal by design)", run: faults::write_kernel_text },
     Suite { name: "page-fault", description: "a read of an unmapped address page-faults (fatal by design)", run: faults::unmapped_read },
     Suite { name: "invalid-opcode", description: "ud2 raises #UD (fatal by design)", run: faults::invalid_opcode },
@@ -108,6 +112,9 @@ pub const NAMES: &[&str] = &[
     "bad-syscalls",
     "processes",
     "costs",
+    "global-segment",
+    "global-tables",
+    "global-stale",
     "write-kernel-text",
     "page-fault",
     "invalid-opcode",
@@ -139,3 +146,14 @@ const _: () = {
     // Every registered suite is selectable, and `all` is too.
     assert!(NAMES.len() == SUITES.len() + 1);
 };
+
+/// Returns a label for cycle counts: whether they are hardware figures.
+pub fn cycles_note() -> &'static str {
+    use crate::arch::x86_64::cpu::Engine;
+    match crate::boot_facts().features.engine {
+        Engine::Hardware => "hardware cycles",
+        Engine::QemuTcg => "QEMU TCG emulated cycles, not a hardware figure",
+        Engine::Kvm => "KVM guest cycles (under PVM not a hardware figure)",
+        Engine::OtherHypervisor => "hypervisor guest cycles, not a hardware figure",
+    }
+}

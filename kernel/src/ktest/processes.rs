@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use abi::EndReason;
 
 use super::{Checks, Failed, fail};
-use crate::arch::x86_64::cpu::{self, Engine};
+use crate::arch::x86_64::cpu;
 use crate::mm::frame;
 use crate::process::spawn::SpawnError;
 use crate::process::{Finished, scheduler};
@@ -42,16 +42,6 @@ fn start(checks: &Checks, name: &str, argument: u64) -> Result<u64, Failed> {
 fn run_all() -> BTreeMap<u64, Finished> {
     scheduler::run();
     scheduler::take_finished().into_iter().map(|finished| (finished.pid, finished)).collect()
-}
-
-/// Returns a label for cycle counts: whether they are hardware figures.
-fn engine_note() -> &'static str {
-    match crate::boot_facts().features.engine {
-        Engine::Hardware => "hardware cycles",
-        Engine::QemuTcg => "QEMU TCG emulated cycles, not a hardware figure",
-        Engine::Kvm => "KVM guest cycles (under PVM not a hardware figure)",
-        Engine::OtherHypervisor => "hypervisor guest cycles, not a hardware figure",
-    }
 }
 
 /// 5000 processes of one program, alive at once, each exits with its own code; every frame
@@ -85,7 +75,7 @@ pub fn many(checks: &mut Checks) -> Result<(), Failed> {
     crate::println!(
         "ktest: processes: spawn cost {} cycles per process ({})",
         spawn_cycles / MANY_PROCESSES,
-        engine_note()
+        super::cycles_note()
     );
     checks.pass();
 
@@ -252,11 +242,11 @@ pub fn costs(checks: &mut Checks) -> Result<(), Failed> {
     if switches < 2 * TIMED_YIELDS {
         fail!(checks, "only {switches} switches for {} yields", 2 * TIMED_YIELDS);
     }
-    crate::println!("ktest: costs: spawn {spawn_cycles} cycles per process ({})", engine_note());
+    crate::println!("ktest: costs: spawn {spawn_cycles} cycles per process ({})", super::cycles_note());
     crate::println!(
         "ktest: costs: context switch {} cycles per switch, yield system call included, over {switches} switches ({})",
         total_cycles / switches,
-        engine_note()
+        super::cycles_note()
     );
     checks.pass();
     Ok(())

@@ -174,11 +174,6 @@ pub const fn slot_base(slot: usize) -> u64 {
     GLOBAL_WINDOW_START + slot as u64 * GLOBAL_SLOT_BYTES
 }
 
-/// Returns the index of `address`'s entry in the window PDPT (its slot).
-const fn slot_of(address: u64) -> usize {
-    ((address - GLOBAL_WINDOW_START) / GLOBAL_SLOT_BYTES) as usize
-}
-
 /// Returns the index of `address`'s 2 MiB region within its slot.
 const fn region_of(address: u64) -> usize {
     ((address % GLOBAL_SLOT_BYTES) / LARGE_PAGE_BYTES) as usize
@@ -331,8 +326,6 @@ impl Registry {
 /// What [`attach`] set up: where the process starts.
 #[derive(Clone, Copy, Debug)]
 pub struct Attached {
-    /// The binary's slot.
-    pub slot: usize,
     /// The relocated entry point.
     pub entry: VirtAddr,
 }
@@ -368,7 +361,7 @@ pub fn attach(space: &mut AddressSpace, name: &str) -> Result<Attached, GlobalEr
         space.set_binary_slot(slot);
         binary.users += 1;
         registry.attached += 1;
-        Ok(Attached { slot, entry: VirtAddr::new(binary.entry) })
+        Ok(Attached { entry: VirtAddr::new(binary.entry) })
     })
 }
 
@@ -566,17 +559,3 @@ pub fn shared_table_frames() -> Vec<(usize, PhysAddr, Vec<(usize, PhysAddr)>)> {
     })
 }
 
-/// Returns how many address spaces are attached.
-pub fn attached() -> usize {
-    with(|registry| registry.attached)
-}
-
-/// Returns whether `address` lies in the window.
-pub const fn in_window(address: u64) -> bool {
-    address >= GLOBAL_WINDOW_START && address < GLOBAL_WINDOW_END
-}
-
-/// Returns the slot containing `address` (which must be in the window).
-pub const fn slot_containing(address: u64) -> usize {
-    slot_of(address)
-}

@@ -422,6 +422,17 @@ pub fn wait_for_child(pid: u64) -> Result<ExitStatus, ErrorCode> {
     }
 }
 
+/// Calls `visit(pid, binary, space)` for every process that still has its address space.
+pub fn for_each_space(mut visit: impl FnMut(u64, &'static str, &AddressSpace)) {
+    with(|scheduler| {
+        for process in scheduler.table.iter().flatten() {
+            if let Some(space) = process.space.as_ref() {
+                visit(process.pid, process.name, space);
+            }
+        }
+    });
+}
+
 /// Returns (and forgets) every process without a parent that ended so far.
 pub fn take_finished() -> Vec<Finished> {
     with(|scheduler| core::mem::take(&mut scheduler.orphans_finished))

@@ -1,0 +1,244 @@
+//! The global segment: identical mappings in every address space, shared tables, exact
+//! page-table counts, spawns that copy no read-only page, intact digests, and no stale
+//! translation after an unload, in every translation mode.
+
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use abi::EndReason;
+
+use super::{Checks, Failed, fail};
+use crate::arch::x86_64::cpu;
+use crate::introspection;
+use crate::mm::frame;
+use crate::mm::global_segment::{self, BinaryInfo, Mode};
+use crate::mm::layout::{PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
+use crate::process::scheduler;
+
+/// The four translation modes of the window.
+const MODES: [Mode; 4] = [
+    Mode { global: true, share_tables: true },
+    Mode { global: false, share_tables: true },
+    Mode { global: true, share_tables: false },
+    Mode { global: false, share_tables: false },
+];
+/// Process counts of the invariant check.
+const DENSITIES: [usize; 3] = [1, 10, 1000];
+/// Page tables of the private user stack region: PDPT, PD and PT (the heap is not grown).
+const STACK_REGION_TABLES: usize = 3;
+fn set_mode(checks: &Checks, mode: Mode) -> Result<(), Failed> {
+    if let Err(error) = global_segment::set_mode(mode) {
+        fail!(checks, "switching to {mode}: {error}");
+    }
+    Ok(())
+}
+
+fn start(checks: &Checks, name: &str, argument: u64) -> Result<u64, Failed> {
+    match scheduler::spawn(name, argument, None) {
+        Ok(pid) => Ok(pid),
+        Err(error) => fail!(checks, "spawning {name}: {error}"),
+    }
+}
+
+/// Runs every process and checks each exited with 0.
+fn run_clean(checks: &Checks) -> Result<usize, Failed> {
+    scheduler::run();
+    let finished = scheduler::take_finished();
+    for process in &finished {
+        if process.reason() != Some(EndReason::Exited) || process.status.code != 0 {
+            fail!(checks, "process {} ({}) ended {:?}", process.pid, process.name, process.status);
+        }
+    }
+    Ok(finished.len())
+}
+
+/// Returns the page-table frames a process of `binary` must own in `mode`, from the layout.
+fn expected_tables(binary: &BinaryInfo, mode: Mode, binaries: &[BinaryInfo]) -> usize {
+    let (read_only, mixed, writable) = binary.regions;
+    let root_window_and_directory = 3;
+    let own = if mode.share_tables { mixed + writable } else { read_only + mixed + writable };
+    let others: usize = if mode.share_tables {
+        0
+    } else {
+        binaries.iter().filter(|other| other.slot != binary.slot).map(|other| 1 + other.regions.0 + other.regions.1).sum()
+    };
+    root_window_and_directory + STACK_REGION_TABLES + own + others
+}
+
+/// Every address space maps the window identically, in every mode, for 1, 10 and 1000
+/// processes of two binaries; digests stay intact.
+pub fn invariants(checks: &mut Checks) -> Result<(), Failed> {
+    for mode in MODES {
+        set_mode(checks, mode)?;
+        for density in DENSITIES {
+            checks.check("every address space maps the window identically");
+            let free_before = frame::free_count();
+            for index in 0..density {
+                start(checks, if index % 2 == 0 { "hello" } else { "yield-loop" }, 1)?;
+            }
+            let binaries = global_segment::binaries();
+            let mut problems = Vec::new();
+            let mut spaces = 0;
+            scheduler::for_each_space(|pid, name, space| {
+                spaces += 1;
+                if let Err(problem) = introspection::check_space(space, name, mode, &binaries) {
+                    problems.push((pid, problem));
+                }
+            });
+            if let Some((pid, problem)) = problems.first() {
+                fail!(checks, "{mode}, {density} processes: process {pid}: {problem}");
+            }
+            if spaces != density {
+                fail!(checks, "{spaces} address spaces alive, expected {density}");
+            }
+            run_clean(checks)?;
+            if frame::free_count() != free_before {
+                fail!(checks, "{mode}: {} frames free after, {free_before} before", frame::free_count());
+            }
+            crate::println!("ktest: global-segment: {mode}: {density} processes of hello and yield-loop map the window identically");
+            checks.pass();
+        }
+    }
+    set_mode(checks, MODES[0])?;
+    checks.check("the read-only digests are unchanged after 4 modes x 1011 processes");
+    for binary in global_segment::binaries() {
+        match global_segment::verify(binary.name) {
+            Ok(true) => {}
+            other => fail!(checks, "{}: digest check {other:?}", binary.name),
+        }
+    }
+    checks.pass();
+    Ok(())
+}
+
+/// Page-table pages per process: the same for a small and a 16 MiB binary with shared tables,
+/// growing with binary size without; exact counts from the layout. A spawn allocates exactly
+/// the private frames.
+pub fn tables(checks: &mut Checks) -> Result<(), Failed> {
+    let mut counts: BTreeMap<(bool, &str), usize> = BTreeMap::new();
+    for mode in [MODES[0], MODES[2]] {
+        set_mode(checks, mode)?;
+        for name in ["hello", "big-rodata"] {
+            checks.check("a process owns exactly the page tables the layout predicts");
+            if let Err(error) = global_segment::load(name) {
+                fail!(checks, "loading {name}: {error}");
+            }
+            let binaries = global_segment::binaries();
+            let Some(binary) = binaries.iter().find(|binary| binary.name == name).cloned() else { fail!(checks, "{name} not loaded") };
+            let free_before = frame::free_count();
+            let spawn_start = cpu::read_tsc();
+            let pid = start(checks, name, 0)?;
+            let spawn_cycles = cpu::read_tsc() - spawn_start;
+            let taken = free_before - frame::free_count();
+            let mut owned = (0, 0);
+            scheduler::for_each_space(|space_pid, _, space| {
+                if space_pid == pid {
+                    owned = (space.table_frames(), space.page_frames());
+                }
+            });
+            let expected = expected_tables(&binary, mode, &binaries);
+            let kernel_stack_pages = (PROCESS_KERNEL_STACK_BYTES / PAGE_BYTES) as usize;
+            crate::println!(
+                "ktest: global-segment: {mode}: {name} ({} read-only pages): {} page-table pages per process (layout predicts {expected}), {} private pages, {taken} frames per spawn, spawn {spawn_cycles} cycles ({})",
+                binary.read_only_pages,
+                owned.0,
+                owned.1,
+                crate::ktest::cycles_note()
+            );
+            if owned.0 != expected {
+                fail!(checks, "{name}: {} page-table pages, the layout predicts {expected}", owned.0);
+            }
+            checks.pass();
+
+            checks.check("a spawn allocates exactly the private frames, no read-only page");
+            if taken != owned.0 + owned.1 + kernel_stack_pages {
+                fail!(checks, "{taken} frames taken; tables {} + private pages {} + kernel stack {kernel_stack_pages}", owned.0, owned.1);
+            }
+            scheduler::run();
+            for process in scheduler::take_finished() {
+                if process.reason() != Some(EndReason::Exited) {
+                    fail!(checks, "process {} ({}) ended {:?}", process.pid, process.name, process.status);
+                }
+            }
+            checks.pass();
+            counts.insert((mode.share_tables, name), owned.0);
+        }
+        if let Err(error) = global_segment::unload("big-rodata") {
+            fail!(checks, "unloading big-rodata: {error}");
+        }
+    }
+    checks.check("shared tables: equal for both sizes; private tables: more for the large binary");
+    let shared = (counts[&(true, "hello")], counts[&(true, "big-rodata")]);
+    let private = (counts[&(false, "hello")], counts[&(false, "big-rodata")]);
+    if shared.0 != shared.1 || private.1 <= private.0 {
+        fail!(checks, "shared {shared:?}, private {private:?}");
+    }
+    set_mode(checks, MODES[0])?;
+    checks.pass();
+    Ok(())
+}
+
+/// Unload a binary, load another into the same slot, run a process of it: it sees the new
+/// contents, in every mode.
+pub fn stale(checks: &mut Checks) -> Result<(), Failed> {
+    for mode in MODES {
+        set_mode(checks, mode)?;
+        checks.check("a binary loaded into a freed slot is seen, never a stale translation");
+        // Touch hello's pages from a process, so its translations are cached (globally in
+        // global mode).
+        start(checks, "hello", 1)?;
+        run_clean(checks)?;
+        let Some(old_slot) = global_segment::binaries().iter().find(|binary| binary.name == "hello").map(|binary| binary.slot) else {
+            fail!(checks, "hello not loaded");
+        };
+        let free_before = frame::free_count();
+        if let Err(error) = global_segment::unload("hello") {
+            fail!(checks, "unloading hello: {error}");
+        }
+        match global_segment::load("big-rodata") {
+            Ok(slot) if slot == old_slot => {}
+            Ok(slot) => fail!(checks, "big-rodata went to slot {slot}, not hello's {old_slot}"),
+            Err(error) => fail!(checks, "loading big-rodata: {error}"),
+        }
+        // big-rodata exits with a checksum of its data; hello would exit with 0.
+        let pid = start(checks, "big-rodata", 7)?;
+        scheduler::run();
+        let finished = scheduler::take_finished();
+        let Some(process) = finished.iter().find(|process| process.pid == pid) else { fail!(checks, "no report") };
+        if process.reason() != Some(EndReason::Exited) || process.status.code != expected_checksum(7) {
+            fail!(checks, "{mode}: the new binary ended {:?}, expected exit code {}", process.status, expected_checksum(7));
+        }
+        if let Err(error) = global_segment::unload("big-rodata").and_then(|()| global_segment::load("hello").map(|_| ())) {
+            fail!(checks, "restoring hello: {error}");
+        }
+        crate::println!("ktest: global-segment: {mode}: slot {old_slot} reused: the new binary ran with its own contents");
+        if frame::free_count() != free_before {
+            fail!(checks, "{} frames free after the swap back, {free_before} before", frame::free_count());
+        }
+        checks.pass();
+    }
+    set_mode(checks, MODES[0])?;
+    Ok(())
+}
+
+/// Returns what `big-rodata` exits with for `argument`: the byte sum of one byte per page.
+fn expected_checksum(argument: u64) -> u64 {
+    // The same sequence `userland/programs/build.rs` writes.
+    const BYTES: usize = 16 * 1024 * 1024;
+    let offset = argument as usize % PAGE_BYTES as usize;
+    let mut state: u64 = 0x5348_4f41_4c00_0001;
+    let mut sum = 0u64;
+    for index in 0..BYTES {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        if index >= offset && (index - offset).is_multiple_of(PAGE_BYTES as usize) {
+            sum += u64::from(state as u8);
+        }
+    }
+    sum % 256
+}
