@@ -173,10 +173,10 @@ fn every_normal_suite_passes_on_uefi() {
         .expect("ktest: timer: all 2 checks passed")
         .expect("ktest: breakpoint: all 1 checks passed")
         .expect("ktest: preemption: all 1 checks passed")
-        .expect("ktest: user-faults: all 5 checks passed")
+        .expect("ktest: user-faults: all 6 checks passed")
         .expect("ktest: bad-elf: all 2 checks passed")
-        .expect("ktest: bad-syscalls: all 2 checks passed")
-        .expect("ktest: 8 suite(s), 26 checks passed")
+        .expect("ktest: bad-syscalls: all 3 checks passed")
+        .expect("ktest: 8 suite(s), 28 checks passed")
         .expect_success();
 }
 
@@ -317,7 +317,7 @@ fn xapic_and_2mib_direct_map_paths_work_on_a_cpu_without_x2apic_and_1gib_pages()
         .expect("1g-pages=no")
         .expect("apic: xapic id 0")
         .expect("memory: direct map 4096 MiB in 2 MiB pages")
-        .expect("ktest: 8 suite(s), 26 checks passed")
+        .expect("ktest: 8 suite(s), 28 checks passed")
         .expect_success();
 }
 
@@ -349,16 +349,17 @@ fn each_user_fault_kills_only_the_offender_with_a_report() {
         .expect("(protection violation, read, instruction fetch, user)")
         .expect("(fault-kernel-address): killed by #PF page fault at RIP ")
         .expect("address 0xffff800000000000 (protection violation, read, user)")
+        .expect("(fault-exec-window): killed by #PF page fault at RIP ")
         .expect("(fault-divide): killed by #DE divide error at RIP ")
         .expect("(fault-invalid-opcode): killed by #UD invalid opcode at RIP ")
-        .expect("ktest: user-faults: all 5 checks passed")
+        .expect("ktest: user-faults: all 6 checks passed")
         .expect_success();
     // The write fault's address is the read-only datum the program announced.
     let target = run.hex_after("fault-write-ro: writing to read-only data at ");
     let reported = run.hex_after("(fault-write-ro): killed by #PF page fault at RIP ");
     let address_line = run.serial.lines().find(|line| line.contains("(fault-write-ro): killed")).unwrap_or("");
     assert!(address_line.contains(&format!("address {target:#x}")), "{address_line} should name {target:#x} (RIP {reported:#x})");
-    assert_eq!(run.serial.matches("sibling exited with 0, frames all back").count(), 5, "{}", run.serial);
+    assert_eq!(run.serial.matches("sibling exited with 0, frames all back").count(), 6, "{}", run.serial);
 }
 
 #[test]
@@ -382,7 +383,11 @@ fn broken_elf_files_are_each_refused_and_bad_system_calls_get_error_codes() {
         .expect("bad-syscalls: spawn unknown binary -> not-found ok")
         .expect("bad-syscalls: 0 failures")
         .expect("spawn-wait: 8 children spawned and reaped, 0 wrong")
-        .expect("ktest: bad-syscalls: all 2 checks passed")
+        .expect("window-guard: protect own code (window) writable -> forbidden ok")
+        .expect("window-guard: protect the kernel half -> forbidden ok")
+        .expect("window-guard: verify own binary digest ok")
+        .expect("window-guard: 0 failures")
+        .expect("ktest: bad-syscalls: all 3 checks passed")
         .expect_success();
     assert!(!run.serial.contains("FAILED"), "{}", run.serial);
 }

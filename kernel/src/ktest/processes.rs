@@ -132,6 +132,7 @@ struct FaultCase {
 const FAULT_CASES: &[FaultCase] = &[
     FaultCase { program: "fault-write-ro", reason: EndReason::PageFault },
     FaultCase { program: "fault-exec-nx", reason: EndReason::PageFault },
+    FaultCase { program: "fault-exec-window", reason: EndReason::PageFault },
     FaultCase { program: "fault-kernel-address", reason: EndReason::PageFault },
     FaultCase { program: "fault-divide", reason: EndReason::DivideError },
     FaultCase { program: "fault-invalid-opcode", reason: EndReason::InvalidOpcode },
@@ -210,6 +211,15 @@ pub fn bad_syscalls(checks: &mut Checks) -> Result<(), Failed> {
         Some(process) if process.reason() == Some(EndReason::Exited) && process.status.code == 0 => {}
         Some(process) => fail!(checks, "bad-syscalls ended {:?} (code = number of wrong answers)", process.status),
         None => fail!(checks, "bad-syscalls never reported"),
+    }
+    checks.pass();
+
+    checks.check("no system call changes the window or the kernel half; digests verify");
+    let pid = start(checks, "window-guard", 0)?;
+    let finished = run_all();
+    match finished.get(&pid) {
+        Some(process) if process.reason() == Some(EndReason::Exited) && process.status.code == 0 => {}
+        other => fail!(checks, "window-guard ended {:?} (code = number of failed checks)", other.map(|process| process.status)),
     }
     checks.pass();
 

@@ -101,6 +101,15 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Changes the permissions of the private page at `address`.
+    ///
+    /// # Errors
+    /// Returns [`MapError::OutOfRegion`] when it is not mapped.
+    pub fn protect_page(&mut self, address: VirtAddr, access: Access) -> Result<(), MapError> {
+        let page = Page::<Size4KiB>::containing_address(address);
+        paging::user::update_user_page_flags(&self.root, page, access.flags())
+    }
+
     /// Takes ownership of a page-table frame linked into this space; returns its address.
     pub fn adopt_table(&mut self, table: OwnedFrame) -> x86_64::PhysAddr {
         let address = table.start_address();

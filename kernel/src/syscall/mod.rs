@@ -16,7 +16,12 @@ use abi::{EXIT_STATUS_BYTES, EndReason, ErrorCode, ExitStatus, Syscall};
 
 use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::trap::SyscallFrame;
-use crate::mm::layout::PAGE_BYTES;
+use x86_64::VirtAddr;
+use x86_64::structures::paging::PageTableFlags;
+
+use crate::mm::address_space::Access;
+use crate::mm::global_segment;
+use crate::mm::layout::{GLOBAL_WINDOW_START, PAGE_BYTES};
 use crate::mm::user_copy;
 use crate::process::scheduler;
 
@@ -39,6 +44,8 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(Syscall::HeapGrow) => heap_grow(arguments[0]),
         Some(Syscall::Spawn) => spawn(arguments[0], arguments[1], arguments[2]),
         Some(Syscall::Wait) => wait(arguments[0], arguments[1]),
+        Some(Syscall::VerifyBinary) => verify_binary(arguments[0], arguments[1]),
+        Some(Syscall::Protect) => protect(arguments[0], arguments[1], arguments[2]),
     };
     match result {
         Ok(value) => frame.set_result(ErrorCode::Success.value(), value),
@@ -53,7 +60,14 @@ fn write(pointer: u64, length: u64) -> Result<u64, ErrorCode> {
     }
     let mut buffer = vec![0u8; length as usize];
     scheduler::with_current_space(|space| user_copy::copy_from_user(space, pointer, &mut buffer))??;
-    crate::print!("{}", alloc::string::String::from_utf8_lossy(&buffer));
+    let text = alloc::string::String::from_utf8_lossy(&buffer);
+    // A process must not be able to forge the kernel's final status line, which is the verdict
+    // of a run on emulators without the exit device.
+    if text.contains(shoal_protocol::STATUS_PREFIX) {
+        crate::print!("{}", text.replace(shoal_protocol::STATUS_PREFIX, "shoal (forged by a process): exit "));
+    } else {
+        crate::print!("{text}");
+    }
     Ok(length)
 }
 
@@ -80,16 +94,8 @@ fn heap_grow(bytes: u64) -> Result<u64, ErrorCode> {
 
 /// `spawn(name_pointer, name_length, argument)`.
 fn spawn(name_pointer: u64, name_length: u64, argument: u64) -> Result<u64, ErrorCode> {
-    if name_length == 0 {
-        return Err(ErrorCode::InvalidArgument);
-    }
-    if name_length > abi::NAME_MAX_BYTES {
-        return Err(ErrorCode::TooLarge);
-    }
-    let mut name = [0u8; abi::NAME_MAX_BYTES as usize];
-    let name = &mut name[..name_length as usize];
-    scheduler::with_current_space(|space| user_copy::copy_from_user(space, name_pointer, name))??;
-    let name = core::str::from_utf8(name).map_err(|_| ErrorCode::InvalidArgument)?;
+    let mut buffer = [0u8; abi::NAME_MAX_BYTES as usize];
+    let name = copy_name(name_pointer, name_length, &mut buffer)?;
     let parent = scheduler::current_pid();
     scheduler::spawn(name, argument, parent).map_err(|error| {
         crate::debug!("spawn {name:?} refused: {error}");
@@ -106,4 +112,63 @@ fn wait(pid: u64, status_pointer: u64) -> Result<u64, ErrorCode> {
     bytes[8..16].copy_from_slice(&status.code.to_le_bytes());
     scheduler::with_current_space(|space| user_copy::copy_to_user(space, status_pointer, &bytes))??;
     Ok(0)
+}
+
+/// Copies a binary name in from user memory (1..=NAME_MAX_BYTES bytes of UTF-8).
+fn copy_name(pointer: u64, length: u64, buffer: &mut [u8; abi::NAME_MAX_BYTES as usize]) -> Result<&str, ErrorCode> {
+    if length == 0 {
+        return Err(ErrorCode::InvalidArgument);
+    }
+    if length > abi::NAME_MAX_BYTES {
+        return Err(ErrorCode::TooLarge);
+    }
+    let name = &mut buffer[..length as usize];
+    scheduler::with_current_space(|space| user_copy::copy_from_user(space, pointer, name))??;
+    core::str::from_utf8(name).map_err(|_| ErrorCode::InvalidArgument)
+}
+
+/// `verify_binary(name_pointer, name_length)`.
+fn verify_binary(pointer: u64, length: u64) -> Result<u64, ErrorCode> {
+    let mut buffer = [0u8; abi::NAME_MAX_BYTES as usize];
+    let name = copy_name(pointer, length, &mut buffer)?;
+    match global_segment::verify(name) {
+        Ok(intact) => Ok(u64::from(intact)),
+        Err(_) => Err(ErrorCode::NotFound),
+    }
+}
+
+/// `protect(address, length, access)`: decode everything, then change the private pages.
+fn protect(address: u64, length: u64, access: u64) -> Result<u64, ErrorCode> {
+    let end = address.checked_add(length).ok_or(ErrorCode::BadAddress)?;
+    // The window and everything above it (the kernel half) are never the caller's to change.
+    if end > GLOBAL_WINDOW_START || address >= GLOBAL_WINDOW_START {
+        return Err(ErrorCode::Forbidden);
+    }
+    if length == 0 || !address.is_multiple_of(PAGE_BYTES) || !length.is_multiple_of(PAGE_BYTES) {
+        return Err(ErrorCode::InvalidArgument);
+    }
+    if access & !(abi::ACCESS_WRITE | abi::ACCESS_EXECUTE) != 0
+        || access == abi::ACCESS_WRITE | abi::ACCESS_EXECUTE
+    {
+        return Err(ErrorCode::InvalidArgument);
+    }
+    let wanted = Access { write: access & abi::ACCESS_WRITE != 0, execute: access & abi::ACCESS_EXECUTE != 0 };
+    scheduler::with_current_space(|space| {
+        // Decode: every page must be a mapped user page.
+        let mut page = address;
+        while page < end {
+            match space.translate(VirtAddr::new(page)) {
+                Some(translation) if translation.flags.contains(PageTableFlags::USER_ACCESSIBLE) => {}
+                _ => return Err(ErrorCode::BadAddress),
+            }
+            page += PAGE_BYTES;
+        }
+        // Perform.
+        let mut page = address;
+        while page < end {
+            space.protect_page(VirtAddr::new(page), wanted).map_err(|_| ErrorCode::BadAddress)?;
+            page += PAGE_BYTES;
+        }
+        Ok(0)
+    })?
 }

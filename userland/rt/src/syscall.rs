@@ -95,3 +95,21 @@ pub fn wait(pid: u64) -> Result<ExitStatus, ErrorCode> {
     result(raw(Syscall::Wait.number(), [pid, &mut status as *mut ExitStatus as u64, 0, 0, 0, 0]))?;
     Ok(status)
 }
+
+/// Checks the read-only image of the loaded binary `name` against its load-time digest.
+///
+/// # Errors
+/// Returns `NotFound` when no such binary is loaded.
+pub fn verify_binary(name: &str) -> Result<bool, ErrorCode> {
+    result(raw(Syscall::VerifyBinary.number(), [name.as_ptr() as u64, name.len() as u64, 0, 0, 0, 0])).map(|value| value == 1)
+}
+
+/// Changes the permissions of `length` bytes of the caller's private pages at `address`
+/// (`abi::ACCESS_WRITE`, `abi::ACCESS_EXECUTE`).
+///
+/// # Errors
+/// Returns `Forbidden` for the global window and the kernel half, `InvalidArgument` for
+/// unaligned ranges or write+execute, `BadAddress` for unmapped pages.
+pub fn protect(address: u64, length: u64, access: u64) -> Result<(), ErrorCode> {
+    result(raw(Syscall::Protect.number(), [address, length, access, 0, 0, 0])).map(|_| ())
+}

@@ -48,11 +48,23 @@ pub enum Syscall {
     /// `wait(pid, status_pointer)`: blocks until child `pid` has ended and writes an
     /// [`ExitStatus`] at `status_pointer`. Returns 0.
     Wait = 7,
+    /// `verify_binary(name_pointer, name_length)`: recomputes the SHA-256 digest of a loaded
+    /// binary's read-only image. Returns 1 when it matches the digest taken at load, else 0.
+    VerifyBinary = 8,
+    /// `protect(address, length, access)`: changes the permissions of the caller's private pages
+    /// ([`ACCESS_WRITE`], [`ACCESS_EXECUTE`]; never both). The global window and the kernel half
+    /// are refused with [`ErrorCode::Forbidden`]. Returns 0.
+    Protect = 9,
 }
+
+/// `protect` access bit: writable.
+pub const ACCESS_WRITE: u64 = 1;
+/// `protect` access bit: executable.
+pub const ACCESS_EXECUTE: u64 = 2;
 
 impl Syscall {
     /// Every call, in number order.
-    pub const ALL: [Syscall; 8] = [
+    pub const ALL: [Syscall; 10] = [
         Syscall::Exit,
         Syscall::Yield,
         Syscall::Write,
@@ -61,6 +73,8 @@ impl Syscall {
         Syscall::HeapGrow,
         Syscall::Spawn,
         Syscall::Wait,
+        Syscall::VerifyBinary,
+        Syscall::Protect,
     ];
 
     /// Returns the call with number `number`, if there is one.
@@ -84,6 +98,8 @@ impl Syscall {
             Syscall::HeapGrow => "heap_grow",
             Syscall::Spawn => "spawn",
             Syscall::Wait => "wait",
+            Syscall::VerifyBinary => "verify_binary",
+            Syscall::Protect => "protect",
         }
     }
 }
@@ -241,6 +257,8 @@ mod tests {
         assert_eq!(Syscall::Exit.number(), 0);
         assert_eq!(Syscall::Write.number(), 2);
         assert_eq!(Syscall::Wait.number(), 7);
+        assert_eq!(Syscall::VerifyBinary.number(), 8);
+        assert_eq!(Syscall::Protect.number(), 9);
         assert_eq!(Syscall::from_number(Syscall::ALL.len() as u64), None);
         assert_eq!(Syscall::from_number(u64::MAX), None);
     }

@@ -102,6 +102,23 @@ pub fn map_user_page(
     })
 }
 
+/// Changes the flags of the mapped user page `page` in the space rooted at `root` and flushes
+/// its translation (the space is the active one: the caller's).
+///
+/// # Errors
+/// Returns [`MapError::OutOfRegion`] when the page is not mapped.
+pub fn update_user_page_flags(root: &OwnedFrame, page: Page<Size4KiB>, flags: PageTableFlags) -> Result<(), MapError> {
+    let address = page.start_address().as_u64();
+    with_mapper(root_frame(root), |mapper| {
+        // SAFETY: only the leaf flags of a user page change; the frame stays the same, owned by
+        // the address space. The stale translation is flushed right after.
+        let flush = unsafe { mapper.update_flags(page, flags | PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE) }
+            .map_err(|_| MapError::OutOfRegion { address })?;
+        flush.flush();
+        Ok(())
+    })
+}
+
 /// Translates `address` through the tables rooted at `root`.
 pub fn translate_in(root: &OwnedFrame, address: VirtAddr) -> Option<Translation> {
     translate_root(root_frame(root), address)
