@@ -1,7 +1,8 @@
 //! The kernel's configuration: the argument string from fw_cfg, parsed by `kernel-args`.
 //!
 //! The host tool passes arguments as the fw_cfg file `opt/shoal/args`. Without fw_cfg (Bochs,
-//! real hardware) or without the file, the built-in defaults apply. Anything the parser does not
+//! real hardware) or without that file, the ramdisk's file `args` applies if the image has one
+//! (`shoal image --args ...` writes it), else the built-in defaults. Anything the parser does not
 //! accept stops the boot with a message naming the problem — never a silent default.
 
 #![deny(unsafe_code)]
@@ -17,6 +18,8 @@ use crate::drivers::fw_cfg::{self, FwCfgError};
 pub enum Source {
     /// The fw_cfg file, with this many bytes.
     FwCfg(usize),
+    /// The ramdisk's `args` file, with this many bytes.
+    Ramdisk(usize),
     /// No fw_cfg device or no argument file: built-in defaults.
     Defaults,
 }
@@ -52,6 +55,12 @@ pub fn load<'a>(
             let args = kernel_args::parse_bytes(&buffer[..length], known_tests).map_err(ConfigError::Args)?;
             Ok((args, Source::FwCfg(length)))
         }
-        None => Ok((KernelArgs::default(), Source::Defaults)),
+        None => match crate::ramdisk::args_file() {
+            Some(bytes) => {
+                let args = kernel_args::parse_bytes(bytes, known_tests).map_err(ConfigError::Args)?;
+                Ok((args, Source::Ramdisk(bytes.len())))
+            }
+            None => Ok((KernelArgs::default(), Source::Defaults)),
+        },
     }
 }

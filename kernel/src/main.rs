@@ -113,6 +113,18 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
     idt::init();
     port::pic_remap_and_mask(idt::PIC_VECTOR_BASE);
 
+    let boot = match BootMemory::from_boot_info(boot_info, layout::DIRECT_MAP_START) {
+        Ok(boot) => boot,
+        Err(error) => refuse("boot information unusable", error),
+    };
+    // The ramdisk's physical pages are found through the bootloader's tables (so before the
+    // switch), and early: it may carry the kernel arguments.
+    let ramdisk_summary = boot.ramdisk.map(|(start, length)| match paging::boot_ramdisk(start, length).map(ramdisk::init) {
+        Ok(Ok(files)) => (files, length),
+        Ok(Err(error)) => refuse("ramdisk", error),
+        Err(error) => refuse("ramdisk", error),
+    });
+
     let mut argument_text = [0u8; MAX_ARGS_BYTES];
     let (args, source) = match config::load(&mut argument_text, ktest::NAMES) {
         Ok(loaded) => loaded,
@@ -121,13 +133,14 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
     log::set_level(args.log_level);
     match source {
         config::Source::FwCfg(bytes) => info!("arguments ({bytes} bytes from fw_cfg): {args}"),
+        config::Source::Ramdisk(bytes) => info!("arguments ({bytes} bytes from the ramdisk's `args` file): {args}"),
         config::Source::Defaults => info!("no fw_cfg arguments; defaults: {args}"),
     }
+    match ramdisk_summary {
+        Some((files, length)) => info!("ramdisk: {files} files, {} KiB", length / 1024),
+        None => warn!("no ramdisk: no user programs can be started"),
+    }
 
-    let boot = match BootMemory::from_boot_info(boot_info, layout::DIRECT_MAP_START) {
-        Ok(boot) => boot,
-        Err(error) => refuse("boot information unusable", error),
-    };
 
     let features = CpuFeatures::detect();
     println!("{features}");
@@ -161,15 +174,7 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
         Ok(space) => space,
         Err(error) => refuse("building the kernel page tables", error),
     };
-    // The ramdisk's physical pages are found through the bootloader's tables, so before the switch.
-    match boot.ramdisk {
-        Some((start, length)) => match paging::boot_ramdisk(start, length).map(ramdisk::init) {
-            Ok(Ok(files)) => info!("ramdisk: {files} files, {} KiB", length / 1024),
-            Ok(Err(error)) => refuse("ramdisk", error),
-            Err(error) => refuse("ramdisk", error),
-        },
-        None => warn!("no ramdisk: no user programs can be started"),
-    }
+
     BOOT_FACTS.call_once(|| BootFacts {
         args,
         features,

@@ -61,3 +61,11 @@ pub fn binaries() -> impl Iterator<Item = &'static str> {
 pub const CORPUS_PREFIX: &str = "corpus-";
 /// The prefix of large binaries, loaded on first use rather than at boot.
 pub const LARGE_PREFIX: &str = "big-";
+
+/// Name of the optional kernel-argument file at the top of the archive.
+pub const ARGS_FILE: &str = "args";
+
+/// Returns the ramdisk's kernel-argument file, if the image carries one.
+pub fn args_file() -> Option<&'static [u8]> {
+    entries().find(|entry| entry.name == ARGS_FILE).map(|entry| entry.bytes)
+}
