@@ -176,7 +176,7 @@ fn every_normal_suite_passes_on_uefi() {
         .expect("ktest: user-faults: all 6 checks passed")
         .expect("ktest: bad-elf: all 2 checks passed")
         .expect("ktest: bad-syscalls: all 3 checks passed")
-        .expect("ktest: 8 suite(s), 28 checks passed")
+        .expect("ktest: 9 suite(s), 30 checks passed")
         .expect_success();
 }
 
@@ -251,7 +251,7 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
 }
@@ -317,7 +317,7 @@ fn xapic_and_2mib_direct_map_paths_work_on_a_cpu_without_x2apic_and_1gib_pages()
         .expect("1g-pages=no")
         .expect("apic: xapic id 0")
         .expect("memory: direct map 4096 MiB in 2 MiB pages")
-        .expect("ktest: 8 suite(s), 28 checks passed")
+        .expect("ktest: 9 suite(s), 30 checks passed")
         .expect_success();
 }
 
@@ -451,4 +451,14 @@ fn the_demo_prints_the_global_segment_report_with_invariants_holding() {
         .expect("invariants hold in every address space")
         .expect_success();
     assert!(!run.serial.contains("BROKEN"), "{}", run.serial);
+}
+
+#[test]
+fn without_pcid_the_mode_is_reported_unavailable_and_the_hardware_suite_passes() {
+    boot(Firmware::Bios, "test=hardware pcids=16")
+        .expect("translation: pcid mode unavailable (the CPU has no PCID) (16 PCIDs in the pool)")
+        .expect("ktest: pcid: CPU pcid=false CR4.PCIDE=false mode on=false")
+        .expect("ktest: pcid: 18 processes, 15 PCIDs: 0 assignments (each flushed), 0 switches kept their entries, 0 PCIDs taken back")
+        .expect("ktest: 5 suite(s), 23 checks passed")
+        .expect_success();
 }

@@ -201,8 +201,8 @@ extern "C" fn kernel_main() -> ! {
     }
     context::enable_fpu();
     syscall_entry::init();
-    let pcid_mode = pcid::init(facts.enabled.pcide, facts.args.pcid);
-    println!("translation: pcid mode {}", pcid_mode.describe());
+    let pcid_mode = pcid::init(facts.enabled.pcide, facts.args.pcid, facts.args.pcids as usize);
+    println!("translation: pcid mode {} ({} PCIDs in the pool)", pcid_mode.describe(), facts.args.pcids);
     scheduler::init(facts.args.quantum_ticks);
     let mode = global_segment::Mode { global: facts.args.global, share_tables: facts.args.share_tables };
     match global_segment::init(mode, &facts.features, facts.enabled.pge) {

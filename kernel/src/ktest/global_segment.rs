@@ -185,60 +185,50 @@ pub fn tables(checks: &mut Checks) -> Result<(), Failed> {
 /// Unload a binary, load another into the same slot, run a process of it: it sees the new
 /// contents, in every mode.
 pub fn stale(checks: &mut Checks) -> Result<(), Failed> {
+    /// Two binaries that end differently for the same argument: `exit-code` exits with it,
+    /// `hello` with 0. Whichever has the lower slot is the old one; after both are unloaded the
+    /// other is loaded into that slot (the lowest free one).
+    const PAIR: [&str; 2] = ["exit-code", "hello"];
+    const ARGUMENT: u64 = 7;
+    let exit_code_of = |name: &str| if name == "exit-code" { ARGUMENT } else { 0 };
     for mode in MODES {
         set_mode(checks, mode)?;
         checks.check("a binary loaded into a freed slot is seen, never a stale translation");
-        // Touch hello's pages from a process, so its translations are cached (globally in
-        // global mode).
-        start(checks, "hello", 1)?;
+        // Run both first so that their translations are cached (globally in global mode).
+        start(checks, PAIR[0], 0)?;
+        start(checks, PAIR[1], 0)?;
         run_clean(checks)?;
-        let Some(old_slot) = global_segment::binaries().iter().find(|binary| binary.name == "hello").map(|binary| binary.slot) else {
-            fail!(checks, "hello not loaded");
-        };
+        let slot_of = |name: &str| global_segment::binaries().iter().find(|binary| binary.name == name).map(|binary| binary.slot);
+        let (Some(first), Some(second)) = (slot_of(PAIR[0]), slot_of(PAIR[1])) else { fail!(checks, "{PAIR:?} not loaded") };
+        let (old, new, old_slot) = if first < second { (PAIR[0], PAIR[1], first) } else { (PAIR[1], PAIR[0], second) };
         let free_before = frame::free_count();
-        if let Err(error) = global_segment::unload("hello") {
-            fail!(checks, "unloading hello: {error}");
+        for name in [old, new] {
+            if let Err(error) = global_segment::unload(name) {
+                fail!(checks, "unloading {name}: {error}");
+            }
         }
-        match global_segment::load("big-rodata") {
+        match global_segment::load(new) {
             Ok(slot) if slot == old_slot => {}
-            Ok(slot) => fail!(checks, "big-rodata went to slot {slot}, not hello's {old_slot}"),
-            Err(error) => fail!(checks, "loading big-rodata: {error}"),
+            Ok(slot) => fail!(checks, "{new} went to slot {slot}, not {old}'s {old_slot}"),
+            Err(error) => fail!(checks, "loading {new}: {error}"),
         }
-        // big-rodata exits with a checksum of its data; hello would exit with 0.
-        let pid = start(checks, "big-rodata", 7)?;
+        // A stale translation would run the old binary's code, which ends differently.
+        let pid = start(checks, new, ARGUMENT)?;
         scheduler::run();
         let finished = scheduler::take_finished();
         let Some(process) = finished.iter().find(|process| process.pid == pid) else { fail!(checks, "no report") };
-        if process.reason() != Some(EndReason::Exited) || process.status.code != expected_checksum(7) {
-            fail!(checks, "{mode}: the new binary ended {:?}, expected exit code {}", process.status, expected_checksum(7));
+        if process.reason() != Some(EndReason::Exited) || process.status.code != exit_code_of(new) {
+            fail!(checks, "{mode}: the {new} process in the reused slot ended {:?}: it ran stale code", process.status);
         }
-        if let Err(error) = global_segment::unload("big-rodata").and_then(|()| global_segment::load("hello").map(|_| ())) {
-            fail!(checks, "restoring hello: {error}");
+        if let Err(error) = global_segment::load(old) {
+            fail!(checks, "reloading {old}: {error}");
         }
-        crate::println!("ktest: global-segment: {mode}: slot {old_slot} reused: the new binary ran with its own contents");
+        crate::println!("ktest: global-segment: {mode}: slot {old_slot} reused by {new}: its process ran {new}, not the stale {old}");
         if frame::free_count() != free_before {
-            fail!(checks, "{} frames free after the swap back, {free_before} before", frame::free_count());
+            fail!(checks, "{} frames free after the swap, {free_before} before", frame::free_count());
         }
         checks.pass();
     }
     set_mode(checks, MODES[0])?;
     Ok(())
-}
-
-/// Returns what `big-rodata` exits with for `argument`: the byte sum of one byte per page.
-fn expected_checksum(argument: u64) -> u64 {
-    // The same sequence `userland/programs/build.rs` writes.
-    const BYTES: usize = 16 * 1024 * 1024;
-    let offset = argument as usize % PAGE_BYTES as usize;
-    let mut state: u64 = 0x5348_4f41_4c00_0001;
-    let mut sum = 0u64;
-    for index in 0..BYTES {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        if index >= offset && (index - offset).is_multiple_of(PAGE_BYTES as usize) {
-            sum += u64::from(state as u8);
-        }
-    }
-    sum % 256
 }

@@ -15,6 +15,7 @@ mod faults;
 mod global_segment;
 mod memory;
 mod paging;
+mod pcid;
 mod processes;
 mod timer;
 
@@ -78,6 +79,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "bad-syscalls", description: "bad system-call arguments get error codes, never a kernel panic", run: processes::bad_syscalls },
     Suite { name: "processes", description: "5000 processes at once, exact exit codes, every frame back", run: processes::many },
     Suite { name: "costs", description: "spawn and context-switch costs (figures, not assertions)", run: processes::costs },
+    Suite { name: "pcid", description: "address spaces run under PCIDs where the CPU has them; recycling flushes", run: pcid::run },
     Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
     Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode", run: global_segment::stale },
@@ -86,6 +88,10 @@ const SUITES: &[Suite] = &[
     Suite { name: "invalid-opcode", description: "ud2 raises #UD (fatal by design)", run: faults::invalid_opcode },
     Suite { name: "panic", description: "a kernel panic prints its message and fails the run (fatal by design)", run: faults::panic },
 ];
+
+/// The suites `test=hardware` runs: the CPU-feature paths, for emulators with PCID, INVPCID and
+/// protection keys (Bochs) and for real machines.
+const HARDWARE: &[&str] = &["paging", "timer", "pcid", "user-faults", "global-stale"];
 
 /// The suites `test=all` runs: the ones that end normally.
 const ALL: &[&str] = &[
@@ -97,11 +103,13 @@ const ALL: &[&str] = &[
     "user-faults",
     "bad-elf",
     "bad-syscalls",
+    "pcid",
 ];
 
 /// Every name `test=` accepts.
 pub const NAMES: &[&str] = &[
     "all",
+    "hardware",
     "paging",
     "memory",
     "timer",
@@ -112,6 +120,7 @@ pub const NAMES: &[&str] = &[
     "bad-syscalls",
     "processes",
     "costs",
+    "pcid",
     "global-segment",
     "global-tables",
     "global-stale",
@@ -123,7 +132,11 @@ pub const NAMES: &[&str] = &[
 
 /// Runs the suite `name` (or every non-fatal suite for `all`) and ends the run.
 pub fn run(name: &str) -> ! {
-    let selected: &[&str] = if name == "all" { ALL } else { core::slice::from_ref(&name) };
+    let selected: &[&str] = match name {
+        "all" => ALL,
+        "hardware" => HARDWARE,
+        _ => core::slice::from_ref(&name),
+    };
     let mut total = 0;
     for &suite_name in selected {
         let Some(suite) = SUITES.iter().find(|suite| suite.name == suite_name) else {
@@ -143,8 +156,8 @@ pub fn run(name: &str) -> ! {
 }
 
 const _: () = {
-    // Every registered suite is selectable, and `all` is too.
-    assert!(NAMES.len() == SUITES.len() + 1);
+    // Every registered suite is selectable, and `all` and `hardware` are too.
+    assert!(NAMES.len() == SUITES.len() + 2);
 };
 
 /// Returns a label for cycle counts: whether they are hardware figures.

@@ -17,7 +17,7 @@ use alloc::vec;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use pcid_alloc::{Lease, OwnerId, PCID_COUNT, PcidPool, Slot};
+use pcid_alloc::{Lease, OwnerId, PCID_COUNT, PcidPool, PoolStats, Slot};
 use spin::Mutex;
 use x86_64::structures::paging::PhysFrame;
 
@@ -48,9 +48,10 @@ impl Mode {
     }
 }
 
-/// Sets up the pool; `pcide` says whether CR4.PCIDE is on, `requested` is the `pcid` argument.
-pub fn init(pcide: bool, requested: bool) -> Mode {
-    let storage = Box::leak(vec![Slot::EMPTY; PCID_COUNT].into_boxed_slice());
+/// Sets up the pool of `pool_size` PCIDs (2..=4096, PCID 0 included); `pcide` says whether
+/// CR4.PCIDE is on, `requested` is the `pcid` argument.
+pub fn init(pcide: bool, requested: bool, pool_size: usize) -> Mode {
+    let storage = Box::leak(vec![Slot::EMPTY; pool_size.clamp(pcid_alloc::MIN_POOL_SLOTS, PCID_COUNT)].into_boxed_slice());
     let pool = PcidPool::new(storage).expect("a full-size PCID pool");
     *POOL.lock() = Some(pool);
     let mode = match (pcide, requested) {
@@ -81,4 +82,14 @@ pub fn release(owner: OwnerId, lease: Option<Lease>) {
     if let Some(pool) = POOL.lock().as_mut() {
         pool.release(owner, lease);
     }
+}
+
+/// Returns whether the `pcid` mode is on.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Returns the pool's counters.
+pub fn stats() -> Option<PoolStats> {
+    POOL.lock().as_ref().map(PcidPool::stats)
 }

@@ -99,6 +99,8 @@ pub struct KernelArgs {
     pub global: bool,
     /// Key `share_tables`: whether the global segment's page tables are shared.
     pub share_tables: bool,
+    /// Key `pcids`: how many PCIDs the pool uses (4096 = all; fewer forces recycling early).
+    pub pcids: u32,
 }
 
 /// Default of [`KernelArgs::log_level`].
@@ -111,6 +113,12 @@ const TIMER_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=10_000;
 const DEFAULT_TICKS: u32 = 20;
 /// Accepted values of [`KernelArgs::ticks`].
 const TICKS_RANGE: core::ops::RangeInclusive<u32> = 0..=1_000_000;
+/// Default of [`KernelArgs::pcids`]: every PCID the architecture has.
+const PCIDS_DEFAULT: u32 = 4096;
+/// Accepted values of [`KernelArgs::pcids`] (PCID 0 is the kernel's, so at least one more).
+const PCIDS_RANGE: core::ops::RangeInclusive<u32> = 2..=4096;
+/// Accepted values of the `pcids` key; matches [`PCIDS_RANGE`].
+const PCIDS_VALUES: &str = "an integer in 2..=4096";
 /// Default of [`KernelArgs::quantum_ticks`].
 const DEFAULT_QUANTUM_TICKS: u32 = 1;
 /// Accepted values of [`KernelArgs::quantum_ticks`].
@@ -128,6 +136,7 @@ impl Default for KernelArgs {
             quantum_ticks: DEFAULT_QUANTUM_TICKS,
             global: true,
             share_tables: true,
+            pcids: PCIDS_DEFAULT,
         }
     }
 }
@@ -294,6 +303,17 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(on_off(args.share_tables)),
+    },
+    KeyInfo {
+        name: "pcids",
+        values: PCIDS_VALUES,
+        default: "4096",
+        meaning: "PCIDs in the pool (PCID 0 included); fewer than the live address spaces forces recycling",
+        apply: |args, value, _| {
+            args.pcids = parse_decimal_in(value, PCIDS_RANGE).ok_or(Expected::Description(PCIDS_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.pcids)),
     },
 ];
 

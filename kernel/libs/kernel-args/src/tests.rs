@@ -38,6 +38,7 @@ fn empty_input_gives_the_defaults() {
         quantum_ticks: 1,
         global: true,
         share_tables: true,
+        pcids: 4096,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -54,7 +55,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -234,13 +235,14 @@ fn all_keys_together_in_any_order() {
         quantum_ticks: 3,
         global: false,
         share_tables: true,
+        pcids: 16,
     };
     assert_eq!(
-        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off"),
+        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16"),
         Ok(expected)
     );
     assert_eq!(
-        parse_known("global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
+        parse_known("pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
         Ok(expected)
     );
 }
@@ -251,7 +253,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -341,6 +343,7 @@ fn whitespace_variants_are_accepted() {
         quantum_ticks: 1,
         global: true,
         share_tables: true,
+        pcids: 4096,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -432,7 +435,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -443,10 +446,11 @@ fn canonical_form_lists_every_key_in_table_order() {
         quantum_ticks: 1000,
         global: false,
         share_tables: false,
+        pcids: 2,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
