@@ -24,6 +24,15 @@
 #   --timeout SECONDS      stop QEMU after this long; 0 = never (default: 0)
 #   --cpu MODEL            QEMU CPU model (default: max under TCG, host under KVM)
 #   --dry-run              print the QEMU command and exit 0
+#   --iso                  IMAGE is an ISO file ('shoal iso'), attached as a CD-ROM (-cdrom);
+#                          needs --firmware uefi (the ISO's only boot image is EFI)
+#   --tlbsim "ARGS"        run under the tlbsim TLB-simulator plugin (TCG only) with these
+#                          comma-separated plugin arguments, e.g. "preset=skylake-client,mode=fast"
+#                          (see tlbsim/README.md); "" takes the plugin's defaults. Guest RAM is then
+#                          a shared file in /dev/shm (removed on exit) that the plugin maps for its
+#                          page walks; the plugin prints its report lines to stderr unless out=FILE
+#   --tlbsim-plugin PATH   the plugin library (default: libtlbsim.so under $CARGO_TARGET_DIR or
+#                          ./target, release build first; build it with 'cargo build -p tlbsim')
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -31,6 +40,8 @@ say() { printf 'qemu-runner: %s\n' "$*" >&2; }
 die_usage() { say "$*"; say "see: qemu-runner.sh --help"; exit 64; }
 
 mode=run firmware=bios accel=tcg memory=1024 args="" timeout_seconds=0 cpu="" dry_run=0 image=""
+tlbsim=0 tlbsim_args="" tlbsim_plugin=""
+iso=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --mode) mode=${2-}; shift 2 ;;
@@ -41,6 +52,9 @@ while [ $# -gt 0 ]; do
         --timeout) timeout_seconds=${2-}; shift 2 ;;
         --cpu) cpu=${2-}; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
+        --iso) iso=1; shift ;;
+        --tlbsim) [ $# -ge 2 ] || die_usage "--tlbsim needs an argument"; tlbsim=1; tlbsim_args=$2; shift 2 ;;
+        --tlbsim-plugin) tlbsim_plugin=${2-}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) die_usage "unknown option '$1'" ;;
         *) [ -z "$image" ] || die_usage "more than one image given"; image=$1; shift ;;
@@ -50,18 +64,54 @@ done
 case "$mode" in run|test) ;; *) die_usage "--mode must be run or test, not '$mode'" ;; esac
 case "$firmware" in bios|uefi) ;; *) die_usage "--firmware must be bios or uefi, not '$firmware'" ;; esac
 case "$accel" in tcg|kvm) ;; *) die_usage "--accel must be tcg or kvm, not '$accel'" ;; esac
+[ "$iso" -eq 0 ] || [ "$firmware" = uefi ] || die_usage "--iso needs --firmware uefi: the ISO boots through its EFI image only"
 [[ "$memory" =~ ^[0-9]+$ ]] && [ "$memory" -ge 128 ] ||
     die_usage "--memory must be a whole number of MiB, at least 128, not '$memory'"
 [[ "$timeout_seconds" =~ ^[0-9]+$ ]] || die_usage "--timeout must be a whole number of seconds, not '$timeout_seconds'"
 [ -n "$image" ] || die_usage "no disk image given"
 [ -f "$image" ] || die_usage "disk image '$image' does not exist (build it with 'cargo build')"
 
+if [ "$tlbsim" -eq 1 ]; then
+    [ "$accel" = tcg ] || die_usage "--tlbsim needs --accel tcg: the plugin observes QEMU's TCG emulator"
+    case ",$tlbsim_args," in
+        *,ram=*) die_usage "--tlbsim: do not pass ram=: this script makes the RAM file and passes it" ;;
+    esac
+    if [ -z "$tlbsim_plugin" ]; then
+        target_dir=${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")" && pwd)/target}
+        for candidate in "$target_dir/release/libtlbsim.so" "$target_dir/debug/libtlbsim.so"; do
+            if [ -f "$candidate" ]; then tlbsim_plugin=$candidate; break; fi
+        done
+        [ -n "$tlbsim_plugin" ] ||
+            die_usage "no libtlbsim.so under $target_dir: build it with 'cargo build -p tlbsim --release' or pass --tlbsim-plugin"
+    fi
+    [ -f "$tlbsim_plugin" ] || die_usage "tlbsim plugin '$tlbsim_plugin' does not exist"
+elif [ -n "$tlbsim_plugin" ]; then
+    die_usage "--tlbsim-plugin without --tlbsim"
+fi
+
 qemu=qemu-system-x86_64
 command -v "$qemu" >/dev/null 2>&1 || { say "$qemu not found: run ./setup.sh"; exit 3; }
 
 # q35 is the machine; a physical address width of 39 bits keeps the memory map free of the hole
 # near 1 TiB that AMD CPU models get on q35 (the bootloader would otherwise map 1 TiB).
-cmd=("$qemu" -machine q35 -m "${memory}M" -no-reboot -display none)
+if [ "$tlbsim" -eq 1 ]; then
+    # The plugin reads the guest's page tables from its RAM, so RAM is a shared file (sized
+    # here so it exists before QEMU starts; -m must equal the backend's size).
+    if [ "$dry_run" -eq 1 ]; then
+        ram_file=$(mktemp -u /dev/shm/shoal-tlbsim-ram.XXXXXX)
+    else
+        ram_file=$(mktemp /dev/shm/shoal-tlbsim-ram.XXXXXX)
+        trap 'rm -f "$ram_file"' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+        truncate -s "${memory}M" "$ram_file"
+    fi
+    cmd=("$qemu" -machine q35,memory-backend=ram -m "${memory}M"
+         -object "memory-backend-file,id=ram,size=${memory}M,mem-path=$ram_file,share=on"
+         -no-reboot -display none)
+else
+    cmd=("$qemu" -machine q35 -m "${memory}M" -no-reboot -display none)
+fi
 if [ "$accel" = kvm ]; then
     [ -w /dev/kvm ] || { say "/dev/kvm is missing or not writable: KVM is not available here"; exit 3; }
     if [ -d /sys/module/kvm_pvm ] || ! grep -qE '\b(vmx|svm)\b' /proc/cpuinfo; then
@@ -86,12 +136,20 @@ if [ "$firmware" = uefi ]; then
     cmd+=(-bios "$ovmf")
 fi
 
+if [ "$iso" -eq 1 ]; then
+    # A CD-ROM is read-only, so parallel runs can share one ISO.
+    cmd+=(-cdrom "$image")
+else
 # snapshot=on: writes go to a temporary overlay, so parallel runs can share one image.
 cmd+=(-drive "format=raw,file=$image,snapshot=on")
+fi
 cmd+=(-device "isa-debug-exit,iobase=0xf4,iosize=0x04")
 if [ -n "$args" ]; then
     # Inside a -fw_cfg option value a comma must be doubled.
     cmd+=(-fw_cfg "name=opt/shoal/args,string=${args//,/,,}")
+fi
+if [ "$tlbsim" -eq 1 ]; then
+    cmd+=(-plugin "$tlbsim_plugin,ram=$ram_file${tlbsim_args:+,$tlbsim_args}")
 fi
 if [ "$mode" = run ] && [ -t 0 ]; then
     cmd+=(-serial mon:stdio)

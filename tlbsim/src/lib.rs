@@ -17,6 +17,12 @@
 //! - `model` — the [`Model`]: the hierarchy plus the SDM's fill and invalidation rules.
 //! - `counters` and `report` — [`Counters`], [`PhaseReport`] and its stable line format.
 //! - `synthetic` — a `HashMap`-backed guest memory and page-table builder for tests.
+//! - `instruction` — recognises the instructions the plugin intercepts (MOV to CRn, INVLPG,
+//!   INVPCID, WRMSR, `tlbsim_protocol` markers) and their memory operands.
+//! - `guest_ram` — the guest's RAM file: q35's physical layout and a [`GuestMemory`] over it.
+//! - `plugin` — the QEMU TCG plugin: its arguments, the [`plugin::Session`] that turns guest
+//!   events into model calls and report lines, and (in `plugin/qemu.rs`, the crate's only
+//!   unsafe code) the FFI with QEMU. The crate also builds as the `cdylib` `libtlbsim.so`.
 //!
 //! The `README.md` next to `Cargo.toml` lists what is modelled and what is not.
 //!
@@ -39,12 +45,16 @@
 //! assert!(report.to_line().starts_with("tlbsim phase v=1 id=1 name=example "));
 //! ```
 
-#![forbid(unsafe_code)]
+// Unsafe code is denied everywhere except the plugin's FFI module, `plugin/qemu.rs`.
+#![deny(unsafe_code)]
 
 pub mod address;
 pub mod counters;
 pub mod geometry;
+pub mod guest_ram;
+pub mod instruction;
 pub mod model;
+pub mod plugin;
 pub mod presets;
 pub mod report;
 pub mod synthetic;

@@ -522,6 +522,17 @@ impl Model {
         })
     }
 
+    /// Returns the report the open phase would give if it ended now, without ending it, or
+    /// `None` if no phase is open (for the plugin's `Dump` marker).
+    pub fn phase_snapshot(&self) -> Option<PhaseReport> {
+        let phase = self.phase.as_ref()?;
+        Some(PhaseReport {
+            id: phase.id,
+            name: phase.name.clone(),
+            counters: self.counters.since(&phase.start),
+        })
+    }
+
     /// Returns the identifier and name of the open phase, if any.
     pub fn open_phase(&self) -> Option<(u64, &str)> {
         self.phase

@@ -913,13 +913,20 @@ fn phases_count_only_their_own_events() {
     );
     assert_eq!(model.open_phase(), Some((2, "second")));
     data(&mut model, 0x1000, tables.memory());
+    // A snapshot reports the counts so far and leaves the phase open.
+    let snapshot = model.phase_snapshot().expect("second phase open");
+    assert_eq!((snapshot.id, snapshot.name.as_str()), (2, "second"));
+    assert_eq!(snapshot.counters.data.accesses, 1);
+    data(&mut model, 0x1000, tables.memory());
     let second = model.end_phase().expect("second phase open");
+    assert_eq!(second.counters.data.accesses, 2);
+    assert_eq!(model.phase_snapshot(), None);
     assert_eq!(
-        (second.counters.data.accesses, second.counters.data.walks_4k),
+        (second.counters.data.l1_hits, second.counters.data.walks_4k),
         (1, 1)
     );
     assert_eq!(second.counters.cr3_writes, 0);
-    assert_eq!(model.counters().data.accesses, 3);
+    assert_eq!(model.counters().data.accesses, 4);
     assert_eq!(model.end_phase(), None);
 }
 

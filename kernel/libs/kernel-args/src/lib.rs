@@ -101,6 +101,9 @@ pub struct KernelArgs {
     pub share_tables: bool,
     /// Key `pcids`: how many PCIDs the pool uses (4096 = all; fewer forces recycling early).
     pub pcids: u32,
+    /// Key `tlbsim`: the kernel runs under the tlbsim plugin: it simulates PCID where the CPU
+    /// has none and marks its measured phases.
+    pub tlbsim: bool,
 }
 
 /// Default of [`KernelArgs::log_level`].
@@ -137,6 +140,7 @@ impl Default for KernelArgs {
             global: true,
             share_tables: true,
             pcids: PCIDS_DEFAULT,
+            tlbsim: false,
         }
     }
 }
@@ -314,6 +318,17 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(CurrentValue::Integer(args.pcids)),
+    },
+    KeyInfo {
+        name: "tlbsim",
+        values: ON_OFF_VALUES,
+        default: "off",
+        meaning: "running under the tlbsim plugin: simulate PCID where the CPU has none (pcid=on)",
+        apply: |args, value, _| {
+            args.tlbsim = parse_on_off(value)?;
+            Ok(())
+        },
+        current_value: |args| Some(on_off(args.tlbsim)),
     },
 ];
 

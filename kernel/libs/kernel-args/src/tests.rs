@@ -4,24 +4,7 @@ use super::*;
 
 const KNOWN_TESTS: &[&str] = &["paging", "frames", "global_segment"];
 
-/// A 64-bit xorshift generator, so randomized tests are reproducible without dependencies.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Returns a value in `0..bound` (`bound > 0`).
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
+use test_rng::XorShift;
 
 fn parse_known(input: &str) -> Result<KernelArgs, ArgError<'_>> {
     parse(input, KNOWN_TESTS)
@@ -39,6 +22,7 @@ fn empty_input_gives_the_defaults() {
         global: true,
         share_tables: true,
         pcids: 4096,
+        tlbsim: false,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -55,7 +39,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -236,13 +220,14 @@ fn all_keys_together_in_any_order() {
         global: false,
         share_tables: true,
         pcids: 16,
+        tlbsim: true,
     };
     assert_eq!(
-        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16"),
+        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on"),
         Ok(expected)
     );
     assert_eq!(
-        parse_known("pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
+        parse_known("tlbsim=on pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
         Ok(expected)
     );
 }
@@ -253,7 +238,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -344,6 +329,7 @@ fn whitespace_variants_are_accepted() {
         global: true,
         share_tables: true,
         pcids: 4096,
+        tlbsim: false,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -435,7 +421,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -447,10 +433,11 @@ fn canonical_form_lists_every_key_in_table_order() {
         global: false,
         share_tables: false,
         pcids: 2,
+        tlbsim: false,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }

@@ -3,28 +3,7 @@
 
 use super::*;
 
-/// A 64-bit xorshift generator, so randomized tests are reproducible without dependencies.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Returns a value in `0..bound` (`bound > 0`).
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-}
+use test_rng::XorShift;
 
 /// Offset of the checksum field within a header block.
 const CHECKSUM_OFFSET: usize = 148;

@@ -4,24 +4,7 @@ use std::collections::VecDeque;
 
 use super::*;
 
-/// A 64-bit xorshift generator, so randomized tests are reproducible without dependencies.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Returns a value in `0..bound` (`bound > 0`).
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
+use test_rng::XorShift;
 
 /// Returns link arrays for a queue of `capacity` slots, filled with junk `new` must clear.
 fn links(capacity: usize) -> (Vec<u32>, Vec<u32>) {

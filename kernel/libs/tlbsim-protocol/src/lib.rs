@@ -372,7 +372,10 @@ mod tests {
         for number in [0u32, 8, 0x100, 0xffff] {
             let bytes = with_displacement(DISPLACEMENT_BASE + number);
             assert_eq!(decode(&bytes), None, "number {number:#x}");
-            assert_eq!(marker_displacement(&bytes), Some(DISPLACEMENT_BASE + number));
+            assert_eq!(
+                marker_displacement(&bytes),
+                Some(DISPLACEMENT_BASE + number)
+            );
         }
         // Outside the marker range: an ordinary NOP with a displacement.
         for displacement in [0, 0x544b_ffff, 0x544d_0001, 0x0000_0001, 0xffff_ffff] {
@@ -413,7 +416,11 @@ mod tests {
         for length in 0..=40 {
             let name = test_name(length);
             let words: Vec<u64> = name_words(&name).collect();
-            assert_eq!(words.len(), length.div_ceil(NAME_WORD_BYTES), "length {length}");
+            assert_eq!(
+                words.len(),
+                length.div_ceil(NAME_WORD_BYTES),
+                "length {length}"
+            );
             let mut collector = NameCollector::new();
             for word in &words {
                 collector.push_word(*word);

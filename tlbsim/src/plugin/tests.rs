@@ -1,0 +1,391 @@
+//! Tests of the plugin's session logic, driven with synthetic page tables exactly as the FFI
+//! module drives it with the guest's RAM.
+
+use tlbsim_protocol::{Command, name_words};
+
+use super::config::FetchMode;
+use super::session::{CR0_AT_RESET, CR0_PG, EFER_LME, PagingRegisters, Session};
+use crate::model::{CR4_PAE, CR4_PCIDE, CR4_PGE};
+use crate::report::{self, PhaseReport};
+use crate::{
+    Counters, FlushCause, Geometry, Model, PageSize, PageTableBuilder, PhysicalAddress,
+    SyntheticMemory, VirtualAddress,
+};
+
+/// Linear address of the code page the tests execute.
+const CODE: u64 = 0x40_0000;
+/// Linear address of the data page the tests access.
+const DATA: u64 = 0x60_0000;
+
+/// Two address spaces mapping the same code and data pages, without G.
+struct Fixture {
+    memory: SyntheticMemory,
+    roots: [u64; 2],
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let mut tables = PageTableBuilder::new();
+        let roots = [tables.new_root(), tables.new_root()];
+        for root in roots {
+            for (page, frame) in [(CODE, 0x10_0000), (DATA, 0x20_0000)] {
+                tables.map(
+                    root,
+                    VirtualAddress::new(page),
+                    PageSize::Size4KiB,
+                    PhysicalAddress::new(frame),
+                    false,
+                );
+            }
+        }
+        Fixture {
+            memory: tables.memory().clone(),
+            roots: roots.map(PhysicalAddress::as_u64),
+        }
+    }
+
+    /// Returns a session on the Skylake preset, not yet paging.
+    fn session(&self) -> Session<&SyntheticMemory> {
+        let geometry = Geometry::from_preset("skylake-client").expect("preset");
+        Session::new(
+            Model::new(geometry).expect("valid"),
+            &self.memory,
+            FetchMode::Fast,
+        )
+    }
+
+    /// Returns a session with IA-32e paging on, CR4.PGE set, in address space 0.
+    fn paging_session(&self) -> Session<&SyntheticMemory> {
+        let mut session = self.session();
+        session.mov_to_cr0(
+            CR0_AT_RESET | CR0_PG,
+            PagingRegisters {
+                cr3: self.roots[0],
+                cr4: CR4_PAE | CR4_PGE,
+                efer: EFER_LME,
+            },
+        );
+        assert!(session.paging());
+        session
+    }
+}
+
+/// Ends the session and returns its phase lines, parsed, in order.
+fn finish(session: &mut Session<&SyntheticMemory>) -> Vec<PhaseReport> {
+    session.finish();
+    phases(session.take_lines())
+}
+
+/// Parses the phase lines among `lines`.
+fn phases(lines: Vec<String>) -> Vec<PhaseReport> {
+    lines
+        .iter()
+        .filter(|line| PhaseReport::is_phase_line(line))
+        .map(|line| PhaseReport::parse_line(line).expect("valid phase line"))
+        .collect()
+}
+
+/// Emits the NamePhase markers for `name`, then BeginPhase `id`.
+fn begin(session: &mut Session<&SyntheticMemory>, id: u64, name: &str) {
+    for word in name_words(name.as_bytes()) {
+        session.marker(Command::NamePhase, word);
+    }
+    session.marker(Command::BeginPhase, id);
+}
+
+#[test]
+fn the_geometry_line_comes_first() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session();
+    let lines = session.take_lines();
+    assert_eq!(lines.len(), 1);
+    let (geometry, verified) = report::parse_geometry_line(&lines[0]).expect("geometry line");
+    assert!(verified);
+    assert_eq!(
+        geometry,
+        Geometry::from_preset("skylake-client").expect("preset")
+    );
+    assert!(session.take_lines().is_empty());
+}
+
+#[test]
+fn nothing_is_counted_before_paging() {
+    let fixture = Fixture::new();
+    let mut session = fixture.session();
+    session.mov_to_cr3(fixture.roots[0]);
+    session.mov_to_cr4(CR4_PAE);
+    session.block(CODE, CODE);
+    session.data_access(DATA);
+    session.invlpg(DATA);
+    // CR0.PG without EFER.LME is 32-bit paging, which the model does not follow.
+    session.mov_to_cr0(
+        CR0_PG,
+        PagingRegisters {
+            cr3: fixture.roots[0],
+            cr4: CR4_PAE,
+            efer: 0,
+        },
+    );
+    session.data_access(DATA);
+    let statistics = session.statistics();
+    assert_eq!(statistics.fetches_without_paging, 1);
+    assert_eq!(statistics.data_accesses_without_paging, 2);
+    let reports = finish(&mut session);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].name, "whole-run");
+    assert_eq!(reports[0].counters, Counters::default());
+}
+
+#[test]
+fn the_whole_run_counts_fetches_data_and_cr3_writes() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.block(CODE, CODE);
+    session.data_access(DATA);
+    session.data_access(DATA + 8);
+    // A block that runs onto a second page: one more fetch (a walk: the page is unmapped,
+    // so it faults, which is counted as such).
+    session.block(CODE + 0xff0, CODE + 0xff0);
+    session.enter_page(0x10);
+    // Switching address spaces without PCIDE flushes the non-global entries.
+    session.mov_to_cr3(fixture.roots[1]);
+    session.block(CODE, CODE);
+    session.data_access(DATA);
+    let reports = finish(&mut session);
+    assert_eq!(reports.len(), 1);
+    let whole = &reports[0].counters;
+    assert_eq!((reports[0].id, reports[0].name.as_str()), (0, "whole-run"));
+    assert_eq!(whole.instruction.accesses, 4);
+    assert_eq!(whole.instruction.walks_4k, 2);
+    assert_eq!(whole.instruction.faulting_walks, 1);
+    assert_eq!(whole.instruction.l1_hits, 1);
+    assert_eq!(whole.data.accesses, 3);
+    assert_eq!(whole.data.walks_4k, 2);
+    assert_eq!(whole.data.l1_hits, 1);
+    assert_eq!(whole.cr3_writes, 1);
+    assert_eq!(whole.flush(FlushCause::Cr3Write).events, 1);
+    assert_eq!(session.statistics().blocks, 3);
+}
+
+#[test]
+fn named_phases_and_dumps() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.data_access(DATA);
+    begin(&mut session, 7, "density-n64");
+    session.data_access(DATA);
+    session.marker(Command::Dump, 0);
+    session.data_access(DATA);
+    session.marker(Command::EndPhase, 7);
+    // Without an open phase, Dump reports the whole run so far.
+    session.marker(Command::Dump, 0);
+    let reports = phases(session.take_lines());
+    let summary: Vec<(u64, &str, u64)> = reports
+        .iter()
+        .map(|report| {
+            (
+                report.id,
+                report.name.as_str(),
+                report.counters.data.accesses,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (7, "density-n64", 1),
+            (7, "density-n64", 2),
+            (0, "whole-run", 3)
+        ]
+    );
+    assert_eq!(reports[1].counters.data.l1_hits, 2);
+    // The name was consumed: the next phase has an empty name.
+    session.marker(Command::BeginPhase, 8);
+    session.marker(Command::EndPhase, 8);
+    assert_eq!(phases(session.take_lines())[0].name, "");
+}
+
+#[test]
+fn phase_anomalies_give_notes_and_keep_counting() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.take_lines();
+    session.marker(Command::EndPhase, 1);
+    begin(&mut session, 1, "first");
+    session.data_access(DATA);
+    begin(&mut session, 2, "second");
+    session.data_access(DATA);
+    session.marker(Command::EndPhase, 3);
+    begin(&mut session, 4, "open-at-exit");
+    session.finish();
+    let lines = session.take_lines();
+    let notes = lines
+        .iter()
+        .filter(|line| line.starts_with("tlbsim note "))
+        .count();
+    assert_eq!(notes, 4, "{lines:#?}");
+    let reports = phases(lines);
+    let ids: Vec<u64> = reports.iter().map(|report| report.id).collect();
+    assert_eq!(ids, vec![1, 2, 4, 0]);
+    assert_eq!(reports[3].counters.data.accesses, 2);
+    assert_eq!(session.statistics().notes, 4);
+}
+
+#[test]
+fn reset_zeroes_the_counters_and_empties_the_tlbs() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.data_access(DATA);
+    begin(&mut session, 5, "dropped");
+    session.marker(Command::Reset, 0);
+    session.data_access(DATA);
+    let reports = finish(&mut session);
+    // The open phase was dropped unreported; the whole run starts at the reset.
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].counters.data.accesses, 1);
+    assert_eq!(reports[0].counters.data.walks_4k, 1);
+}
+
+/// Switches to address space `index` with PCID `index + 1`, optionally keeping entries.
+fn switch(session: &mut Session<&SyntheticMemory>, fixture: &Fixture, index: usize, keep: bool) {
+    if keep {
+        session.marker(Command::KeepNextCr3, 0);
+    }
+    session.mov_to_cr3(fixture.roots[index] | (index as u64 + 1));
+}
+
+#[test]
+fn simulated_pcid_keeps_entries_across_marked_switches() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    // Setting PCIDE requires CR3[11:0] = 0, which root 0 satisfies.
+    session.marker(Command::SimulatePcid, 1);
+    begin(&mut session, 1, "pcid");
+    for _round in 0..3 {
+        for index in 0..2 {
+            switch(&mut session, &fixture, index, true);
+            session.data_access(DATA);
+        }
+    }
+    session.marker(Command::EndPhase, 1);
+    let pcid = &phases(session.take_lines())[0].counters;
+    // One walk per address space, then hits: the entries survive the switches.
+    assert_eq!((pcid.data.accesses, pcid.data.walks_4k), (6, 2));
+    assert_eq!(pcid.cr3_writes, 6);
+    assert_eq!(pcid.flush(FlushCause::Cr3Write).events, 0);
+    assert_eq!(
+        session.model().control_registers().cr4,
+        CR4_PAE | CR4_PGE | CR4_PCIDE
+    );
+
+    // Without KeepNextCr3 the switch flushes the new PCID's entries only.
+    begin(&mut session, 2, "flushing");
+    for index in 0..2 {
+        switch(&mut session, &fixture, index, false);
+        session.data_access(DATA);
+    }
+    session.marker(Command::EndPhase, 2);
+    let flushing = &phases(session.take_lines())[0].counters;
+    assert_eq!(flushing.data.walks_4k, 2);
+    assert_eq!(flushing.flush(FlushCause::Cr3Write).events, 2);
+
+    // Turning simulation off is the MOV to CR4 that clears PCIDE: everything goes.
+    begin(&mut session, 3, "off");
+    session.marker(Command::SimulatePcid, 0);
+    session.data_access(DATA);
+    session.marker(Command::EndPhase, 3);
+    let off = &phases(session.take_lines())[0].counters;
+    assert_eq!(off.cr4_writes, 1);
+    assert_eq!(off.flush(FlushCause::Cr4Write).events, 1);
+    assert_eq!(off.data.walks_4k, 1);
+    assert_eq!(session.model().control_registers().cr4, CR4_PAE | CR4_PGE);
+}
+
+#[test]
+fn keep_next_cr3_applies_to_one_write_only() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.marker(Command::SimulatePcid, 1);
+    session.marker(Command::KeepNextCr3, 0);
+    session.mov_to_cr3(fixture.roots[0] | 1);
+    session.mov_to_cr3(fixture.roots[0] | 1);
+    let whole = &finish(&mut session)[0].counters;
+    assert_eq!(whole.cr3_writes, 2);
+    assert_eq!(whole.flush(FlushCause::Cr3Write).events, 1);
+}
+
+#[test]
+fn a_bad_simulate_pcid_argument_is_ignored() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.marker(Command::SimulatePcid, 2);
+    assert_eq!(session.model().control_registers().cr4, CR4_PAE | CR4_PGE);
+    assert_eq!(session.statistics().notes, 1);
+}
+
+#[test]
+fn cr4_writes_while_simulating_keep_pcide() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.marker(Command::SimulatePcid, 1);
+    session.mov_to_cr4(CR4_PAE);
+    // Clearing PGE flushes everything, and PCIDE stays modelled.
+    assert_eq!(session.model().control_registers().cr4, CR4_PAE | CR4_PCIDE);
+    let whole = &finish(&mut session)[0].counters;
+    assert_eq!(whole.cr4_writes, 2);
+    assert_eq!(whole.flush(FlushCause::Cr4Write).events, 1);
+}
+
+#[test]
+fn invlpg_removes_the_page() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.data_access(DATA);
+    session.invlpg(DATA + 0x123);
+    session.data_access(DATA);
+    let whole = &finish(&mut session)[0].counters;
+    assert_eq!(whole.data.walks_4k, 2);
+    assert_eq!(whole.flush(FlushCause::Invlpg).events, 1);
+}
+
+#[test]
+fn invpcid_reads_its_descriptor_through_the_page_tables() {
+    let mut fixture = Fixture::new();
+    // The descriptor at DATA + 0x10: PCID 0, address DATA (type 0 needs a canonical one).
+    fixture.memory.write_u64(PhysicalAddress::new(0x20_0010), 0);
+    fixture
+        .memory
+        .write_u64(PhysicalAddress::new(0x20_0018), DATA);
+    let mut session = fixture.paging_session();
+    session.data_access(DATA);
+    session.invpcid(0, DATA + 0x10);
+    session.data_access(DATA);
+    // Type 1 with PCID 0: every non-global entry of PCID 0.
+    session.invpcid(1, DATA + 0x10);
+    // Type 4 does not exist (#GP), and an unmapped descriptor cannot be read: both noted.
+    session.invpcid(4, DATA + 0x10);
+    session.invpcid(2, 0x7000_0000);
+    let notes = session.statistics().notes;
+    let whole = &finish(&mut session)[0].counters;
+    assert_eq!(whole.data.walks_4k, 2);
+    assert_eq!(whole.flush(FlushCause::InvpcidIndividualAddress).events, 1);
+    assert_eq!(whole.flush(FlushCause::InvpcidSingleContext).events, 1);
+    assert_eq!(whole.flush(FlushCause::InvpcidAllIncludingGlobal).events, 0);
+    assert_eq!(notes, 2);
+}
+
+#[test]
+fn relocated_blocks_are_counted() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.block(CODE, CODE);
+    session.block(CODE, CODE + 0x1000);
+    assert_eq!(session.statistics().relocated_blocks, 1);
+    session.finish();
+    let lines = session.take_lines();
+    let info = lines.last().expect("info line");
+    assert!(
+        info.starts_with("tlbsim info v=1 mode=fast blocks=2 relocated_blocks=1 "),
+        "{info}"
+    );
+}
