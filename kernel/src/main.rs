@@ -24,8 +24,10 @@
 extern crate alloc;
 
 mod arch;
+mod bench;
 mod config;
 mod drivers;
+mod faas;
 mod introspection;
 mod ktest;
 mod loader;
@@ -201,7 +203,7 @@ extern "C" fn kernel_main() -> ! {
     }
     context::enable_fpu();
     syscall_entry::init();
-    let pcid_mode = pcid::init(facts.enabled.pcide, facts.args.pcid, facts.args.pcids as usize);
+    let pcid_mode = pcid::init(facts.enabled.pcide, facts.args.pcid, facts.args.tlbsim, facts.args.pcids as usize);
     println!("translation: pcid mode {} ({} PCIDs in the pool)", pcid_mode.describe(), facts.args.pcids);
     scheduler::init(facts.args.quantum_ticks);
     let mode = global_segment::Mode { global: facts.args.global, share_tables: facts.args.share_tables };
@@ -243,9 +245,11 @@ extern "C" fn kernel_main() -> ! {
 }
 
 /// Loads every program of the ramdisk into the global segment, except the broken-ELF corpus and
-/// the large binaries (`big-*`), which load on first use while no process is attached.
+/// the large binaries (`big-*`, `synth-*`), which load on first use while no process is attached.
 fn load_binaries() {
-    let at_boot = |name: &&str| !name.starts_with(ramdisk::CORPUS_PREFIX) && !name.starts_with(ramdisk::LARGE_PREFIX);
+    let at_boot = |name: &&str| {
+        !name.starts_with(ramdisk::CORPUS_PREFIX) && !ramdisk::LAZY_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    };
     for name in ramdisk::binaries().filter(at_boot) {
         if let Err(error) = global_segment::load(name) {
             warn!("binary {name} not loaded: {error}");

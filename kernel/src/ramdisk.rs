@@ -59,8 +59,9 @@ pub fn binaries() -> impl Iterator<Item = &'static str> {
 
 /// The prefix of the broken ELF files of the corpus (loaded only by the `bad-elf` tests).
 pub const CORPUS_PREFIX: &str = "corpus-";
-/// The prefix of large binaries, loaded on first use rather than at boot.
-pub const LARGE_PREFIX: &str = "big-";
+/// Prefixes of large binaries, loaded on first use rather than at boot: the 16 MiB test binary
+/// and the synthetic runtimes.
+pub const LAZY_PREFIXES: [&str; 2] = ["big-", "synth-"];
 
 /// Name of the optional kernel-argument file at the top of the archive.
 pub const ARGS_FILE: &str = "args";

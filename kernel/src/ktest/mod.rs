@@ -11,6 +11,7 @@
 
 #![deny(unsafe_code)]
 
+mod density;
 mod faults;
 mod global_segment;
 mod memory;
@@ -18,6 +19,7 @@ mod paging;
 mod pcid;
 mod processes;
 mod timer;
+mod tlb;
 
 use core::fmt;
 
@@ -80,6 +82,8 @@ const SUITES: &[Suite] = &[
     Suite { name: "processes", description: "5000 processes at once, exact exit codes, every frame back", run: processes::many },
     Suite { name: "costs", description: "spawn and context-switch costs (figures, not assertions)", run: processes::costs },
     Suite { name: "pcid", description: "address spaces run under PCIDs where the CPU has them; recycling flushes", run: pcid::run },
+    Suite { name: "tlb-density", description: "marked phases of processes touching shared window pages (for tlbsim)", run: tlb::run },
+    Suite { name: "density", description: "the quick density sweep: FaaS instances in every mode (result lines)", run: density::run },
     Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
     Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode", run: global_segment::stale },
@@ -121,6 +125,8 @@ pub const NAMES: &[&str] = &[
     "processes",
     "costs",
     "pcid",
+    "tlb-density",
+    "density",
     "global-segment",
     "global-tables",
     "global-stale",

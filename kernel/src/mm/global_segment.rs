@@ -545,9 +545,12 @@ pub fn expected_mappings() -> Vec<ExpectedMapping> {
     })
 }
 
-/// Returns, for share-tables checks, the frames of the shared tables of every binary:
-/// (slot, template PD, [(region index, shared PT)] for read-only regions).
-pub fn shared_table_frames() -> Vec<(usize, PhysAddr, Vec<(usize, PhysAddr)>)> {
+/// The shared tables of one binary: its slot, its template directory, and the shared page table
+/// of each read-only region (by region index).
+pub type SharedTables = (usize, PhysAddr, Vec<(usize, PhysAddr)>);
+
+/// Returns, for share-tables checks, the shared tables of every binary.
+pub fn shared_table_frames() -> Vec<SharedTables> {
     with(|registry| {
         registry.binaries.iter().flatten().map(|binary| {
             let tables = binary.regions.iter()

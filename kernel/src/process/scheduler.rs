@@ -43,6 +43,8 @@ enum State {
     Running,
     /// Waiting in `wait` for the child with this pid.
     WaitingFor(u64),
+    /// A function instance waiting in `invoke_wait` for its next invocation.
+    WaitingForInvocation,
     /// Ended; kept until its parent collects the status.
     Zombie,
 }
@@ -59,6 +61,32 @@ struct Process {
     heap_end: u64,
     status: ExitStatus,
     stats: ProcessStats,
+    /// An invocation delivered by the driver and not yet taken by `invoke_wait`.
+    pending: Option<Invocation>,
+    /// The id of the invocation the instance is running.
+    running_invocation: Option<u64>,
+}
+
+/// One invocation of a function instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Invocation {
+    /// Its id, chosen by the driver.
+    pub id: u64,
+    /// Payload bytes (the first `length` count).
+    pub payload: [u8; abi::PAYLOAD_MAX_BYTES as usize],
+    /// Payload length; 0 tells the instance to shut down.
+    pub length: usize,
+}
+
+/// The result an instance reported for an invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvocationResult {
+    /// The instance.
+    pub pid: u64,
+    /// The invocation.
+    pub id: u64,
+    /// What `invoke_done` reported.
+    pub result: u64,
 }
 
 /// The scheduler's state.
@@ -75,6 +103,7 @@ struct Scheduler {
     /// Processes without a parent that ended, for the kernel code that started them.
     orphans_finished: Vec<Finished>,
     switches: u64,
+    invocation_results: Vec<InvocationResult>,
 }
 
 static SCHEDULER: Mutex<Option<Scheduler>> = Mutex::new(None);
@@ -98,6 +127,7 @@ pub fn init(quantum_ticks: u32) {
         ticks_in_quantum: 0,
         orphans_finished: Vec::new(),
         switches: 0,
+        invocation_results: Vec::new(),
     });
 }
 
@@ -153,6 +183,8 @@ pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, Spaw
             heap_end: USER_HEAP_START,
             status: ExitStatus::default(),
             stats: ProcessStats::default(),
+            pending: None,
+            running_invocation: None,
         });
         scheduler.alive += 1;
         // The slot was free, so it is not queued: this cannot fail.
@@ -165,6 +197,17 @@ pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, Spaw
 ///
 /// Called from the kernel's main path on the boot stack (the scheduler's context).
 pub fn run() -> u64 {
+    run_until(false)
+}
+
+/// Runs processes until none is runnable (the rest wait, for example for invocations); returns
+/// how many context switches it made in all so far.
+pub fn run_until_quiet() -> u64 {
+    run_until(true)
+}
+
+/// The scheduler loop; with `stop_when_quiet` it returns as soon as the run queue is empty.
+fn run_until(stop_when_quiet: bool) -> u64 {
     loop {
         interrupts::disable();
         let next = with(|scheduler| {
@@ -194,7 +237,7 @@ pub fn run() -> u64 {
                 with(|scheduler| scheduler.after_run(slot));
             }
             None => {
-                if with(|scheduler| scheduler.alive) == 0 {
+                if stop_when_quiet || with(|scheduler| scheduler.alive) == 0 {
                     return with(|scheduler| scheduler.switches);
                 }
                 // Nothing runnable, but processes are alive: they wait for children that
@@ -216,7 +259,7 @@ impl Scheduler {
                 process.state = State::Runnable;
                 let _ = self.queue.push_back(slot as u32);
             }
-            State::Runnable | State::WaitingFor(_) => {}
+            State::Runnable | State::WaitingFor(_) | State::WaitingForInvocation => {}
             State::Zombie => self.reap_resources(slot),
         }
     }
@@ -436,4 +479,71 @@ pub fn for_each_space(mut visit: impl FnMut(u64, &'static str, &AddressSpace)) {
 /// Returns (and forgets) every process without a parent that ended so far.
 pub fn take_finished() -> Vec<Finished> {
     with(|scheduler| core::mem::take(&mut scheduler.orphans_finished))
+}
+
+/// Hands `invocation` to instance `pid`; it runs when the scheduler next runs.
+///
+/// # Errors
+/// Returns [`ErrorCode::NoSuchChild`] when `pid` is not a live process, and
+/// [`ErrorCode::LimitReached`] when it still has an undelivered invocation.
+pub fn deliver(pid: u64, invocation: Invocation) -> Result<(), ErrorCode> {
+    with(|scheduler| {
+        let slot = slot_of(pid);
+        let process = scheduler.table[slot].as_mut().filter(|process| process.pid == pid && process.state != State::Zombie).ok_or(ErrorCode::NoSuchChild)?;
+        if process.pending.is_some() {
+            return Err(ErrorCode::LimitReached);
+        }
+        process.pending = Some(invocation);
+        if process.state == State::WaitingForInvocation {
+            process.state = State::Runnable;
+            let _ = scheduler.queue.push_back(slot as u32);
+        }
+        Ok(())
+    })
+}
+
+/// Takes the running instance's next invocation, blocking until the driver delivers one. The
+/// caller has already checked that `capacity` bytes at the user buffer are writable.
+///
+/// # Errors
+/// Returns [`ErrorCode::TooLarge`] (and keeps the invocation) when the payload exceeds
+/// `capacity`.
+pub fn take_invocation(capacity: usize) -> Result<Invocation, ErrorCode> {
+    loop {
+        let taken = with(|scheduler| {
+            let process = scheduler.current_process().ok_or(ErrorCode::InvalidArgument)?;
+            match process.pending {
+                Some(invocation) if invocation.length > capacity => Err(ErrorCode::TooLarge),
+                Some(invocation) => {
+                    process.pending = None;
+                    process.running_invocation = Some(invocation.id);
+                    Ok(Some(invocation))
+                }
+                None => Ok(None),
+            }
+        })?;
+        match taken {
+            Some(invocation) => return Ok(invocation),
+            None => switch_to_scheduler(State::WaitingForInvocation),
+        }
+    }
+}
+
+/// Records the running instance's result for its current invocation.
+///
+/// # Errors
+/// Returns [`ErrorCode::InvalidArgument`] when no invocation is in progress.
+pub fn finish_invocation(result: u64) -> Result<(), ErrorCode> {
+    with(|scheduler| {
+        let process = scheduler.current_process().ok_or(ErrorCode::InvalidArgument)?;
+        let id = process.running_invocation.take().ok_or(ErrorCode::InvalidArgument)?;
+        let pid = process.pid;
+        scheduler.invocation_results.push(InvocationResult { pid, id, result });
+        Ok(())
+    })
+}
+
+/// Returns (and forgets) every invocation result reported so far.
+pub fn take_invocation_results() -> Vec<InvocationResult> {
+    with(|scheduler| core::mem::take(&mut scheduler.invocation_results))
 }

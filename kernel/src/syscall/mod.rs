@@ -46,6 +46,8 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(Syscall::Wait) => wait(arguments[0], arguments[1]),
         Some(Syscall::VerifyBinary) => verify_binary(arguments[0], arguments[1]),
         Some(Syscall::Protect) => protect(arguments[0], arguments[1], arguments[2]),
+        Some(Syscall::InvokeWait) => invoke_wait(arguments[0], arguments[1]),
+        Some(Syscall::InvokeDone) => scheduler::finish_invocation(arguments[0]).map(|()| 0),
     };
     match result {
         Ok(value) => frame.set_result(ErrorCode::Success.value(), value),
@@ -171,4 +173,14 @@ fn protect(address: u64, length: u64, access: u64) -> Result<u64, ErrorCode> {
         }
         Ok(0)
     })?
+}
+
+/// `invoke_wait(buffer, capacity)`: check the buffer, then block for the next invocation.
+fn invoke_wait(buffer: u64, capacity: u64) -> Result<u64, ErrorCode> {
+    let capacity = capacity.min(abi::PAYLOAD_MAX_BYTES);
+    scheduler::with_current_space(|space| user_copy::check_writable(space, buffer, capacity))??;
+    let invocation = scheduler::take_invocation(capacity as usize)?;
+    let payload = &invocation.payload[..invocation.length];
+    scheduler::with_current_space(|space| user_copy::copy_to_user(space, buffer, payload))??;
+    Ok(invocation.length as u64)
 }

@@ -14,6 +14,7 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod faas;
 pub mod syscall;
 
 use core::alloc::{GlobalAlloc, Layout};

@@ -113,3 +113,20 @@ pub fn verify_binary(name: &str) -> Result<bool, ErrorCode> {
 pub fn protect(address: u64, length: u64, access: u64) -> Result<(), ErrorCode> {
     result(raw(Syscall::Protect.number(), [address, length, access, 0, 0, 0])).map(|_| ())
 }
+
+/// Waits for the next invocation and copies its payload into `buffer`; returns the payload
+/// length, 0 when the instance is told to shut down.
+///
+/// # Errors
+/// Returns `BadAddress` for a bad buffer or `TooLarge` when the payload does not fit.
+pub fn invoke_wait(buffer: &mut [u8]) -> Result<usize, ErrorCode> {
+    result(raw(Syscall::InvokeWait.number(), [buffer.as_mut_ptr() as u64, buffer.len() as u64, 0, 0, 0, 0])).map(|length| length as usize)
+}
+
+/// Ends the current invocation with `result`.
+///
+/// # Errors
+/// Returns `InvalidArgument` when no invocation is in progress.
+pub fn invoke_done(result_value: u64) -> Result<(), ErrorCode> {
+    result(raw(Syscall::InvokeDone.number(), [result_value, 0, 0, 0, 0, 0])).map(|_| ())
+}

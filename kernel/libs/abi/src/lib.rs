@@ -55,7 +55,16 @@ pub enum Syscall {
     /// ([`ACCESS_WRITE`], [`ACCESS_EXECUTE`]; never both). The global window and the kernel half
     /// are refused with [`ErrorCode::Forbidden`]. Returns 0.
     Protect = 9,
+    /// `invoke_wait(buffer_pointer, capacity)`: a function instance blocks until the kernel's
+    /// driver hands it an invocation, whose payload is copied to the buffer. Returns the payload
+    /// length; 0 means "shut down" (the instance should exit).
+    InvokeWait = 10,
+    /// `invoke_done(result)`: ends the current invocation with `result`. Returns 0.
+    InvokeDone = 11,
 }
+
+/// The largest invocation payload.
+pub const PAYLOAD_MAX_BYTES: u64 = 64;
 
 /// `protect` access bit: writable.
 pub const ACCESS_WRITE: u64 = 1;
@@ -64,7 +73,7 @@ pub const ACCESS_EXECUTE: u64 = 2;
 
 impl Syscall {
     /// Every call, in number order.
-    pub const ALL: [Syscall; 10] = [
+    pub const ALL: [Syscall; 12] = [
         Syscall::Exit,
         Syscall::Yield,
         Syscall::Write,
@@ -75,6 +84,8 @@ impl Syscall {
         Syscall::Wait,
         Syscall::VerifyBinary,
         Syscall::Protect,
+        Syscall::InvokeWait,
+        Syscall::InvokeDone,
     ];
 
     /// Returns the call with number `number`, if there is one.
@@ -100,6 +111,8 @@ impl Syscall {
             Syscall::Wait => "wait",
             Syscall::VerifyBinary => "verify_binary",
             Syscall::Protect => "protect",
+            Syscall::InvokeWait => "invoke_wait",
+            Syscall::InvokeDone => "invoke_done",
         }
     }
 }
@@ -259,6 +272,7 @@ mod tests {
         assert_eq!(Syscall::Wait.number(), 7);
         assert_eq!(Syscall::VerifyBinary.number(), 8);
         assert_eq!(Syscall::Protect.number(), 9);
+        assert_eq!(Syscall::InvokeDone.number(), 11);
         assert_eq!(Syscall::from_number(Syscall::ALL.len() as u64), None);
         assert_eq!(Syscall::from_number(u64::MAX), None);
     }

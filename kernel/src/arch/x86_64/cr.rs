@@ -22,19 +22,29 @@ pub struct Cr3Value {
     root: PhysFrame,
     pcid: u16,
     keep_entries: bool,
+    /// Simulated PCID (tlbsim under QEMU TCG): the PCID goes into bits 11:0 although
+    /// CR4.PCIDE is clear, bit 63 is never written, and a marker announces a keeping write.
+    simulated: bool,
 }
 
 impl Cr3Value {
     /// Returns the value for a root table with PCID 0 that flushes (the kernel's own tables).
     pub const fn kernel(root: PhysFrame) -> Cr3Value {
-        Cr3Value { root, pcid: 0, keep_entries: false }
+        Cr3Value { root, pcid: 0, keep_entries: false, simulated: false }
+    }
+
+    /// Returns a simulated-PCID value: `root | pcid` with bit 63 clear, for the tlbsim plugin on
+    /// a CPU without PCID (with CR4.PCIDE clear, bits 3 and 4 of CR3 select the root table's
+    /// cache type, which QEMU TCG ignores; never use this on hardware).
+    pub const fn simulated(root: PhysFrame, pcid: u16, keep_entries: bool) -> Cr3Value {
+        Cr3Value { root, pcid, keep_entries, simulated: true }
     }
 
     /// Returns the value for a process's root table tagged with `pcid` (1..=4095), keeping that
     /// PCID's TLB entries when `keep_entries` is set. Without CR4.PCIDE both are ignored when
     /// written, and the write flushes all non-global entries.
     pub const fn tagged(root: PhysFrame, pcid: u16, keep_entries: bool) -> Cr3Value {
-        Cr3Value { root, pcid, keep_entries }
+        Cr3Value { root, pcid, keep_entries, simulated: false }
     }
 
     /// Returns the raw value to write, honouring whether CR4.PCIDE is on right now.
@@ -45,6 +55,9 @@ impl Cr3Value {
     /// Returns the raw value to write when CR4.PCIDE is `pcid_enabled`.
     fn raw(&self, pcid_enabled: bool) -> u64 {
         let mut raw = self.root.start_address().as_u64();
+        if self.simulated {
+            return raw | (self.pcid as u64 & CR3_PCID_MASK);
+        }
         if pcid_enabled {
             raw |= self.pcid as u64 & CR3_PCID_MASK;
             if self.keep_entries {
@@ -74,6 +87,9 @@ pub fn read_raw() -> u64 {
 /// while it is active.
 pub unsafe fn write(value: Cr3Value) {
     let raw = value.raw_for_current_mode();
+    if value.simulated && value.keep_entries {
+        super::marker::keep_next_cr3();
+    }
     // SAFETY: the caller guarantees the root is a complete address space with the kernel half;
     // the raw value sets bit 63 and PCID bits only when CR4.PCIDE=1, as the SDM requires.
     unsafe { core::arch::asm!("mov cr3, {}", in(reg) raw, options(nostack, preserves_flags)) };

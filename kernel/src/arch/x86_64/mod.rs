@@ -7,7 +7,8 @@
 //! - `apic`: local APIC registers (x2APIC or xAPIC); `port`: the legacy devices' I/O ports;
 //! - `interrupts`: the interrupt flag; `stack`: moving onto a new stack;
 //! - `syscall_entry`, `trap`: SYSCALL/SYSRET entry and the saved user registers;
-//! - `context`: kernel-stack context switch, first entry to user mode, FPU state.
+//! - `context`: kernel-stack context switch, first entry to user mode, FPU state;
+//! - `marker`: the tlbsim markers (NOPs the simulator plugin recognises).
 //!
 //! This module imports nothing from processes, system calls or the benchmark harness.
 
@@ -20,6 +21,7 @@ pub mod cr;
 pub mod gdt;
 pub mod idt;
 pub mod interrupts;
+pub mod marker;
 pub mod port;
 pub mod stack;
 pub mod syscall_entry;

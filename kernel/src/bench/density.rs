@@ -1,0 +1,157 @@
+//! The density sweep: how address-translation work grows with the number of warm function
+//! instances, per translation mode.
+//!
+//! For each mode (global x share_tables) and each instance count N it starts N instances of the
+//! workload, warms them with one round, then runs the measured rounds as one tlbsim phase (reset,
+//! begin, rounds, end). Outside the measured region it reads the TSC and the memory figures and
+//! prints one line:
+//!
+//! ```text
+//! result: density id=<phase> workload=<binary> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
+//!         instances=<N> rounds=<R> invocations=<N*R> cycles_per_invocation=<c> engine=<tcg|kvm|hardware>
+//!         pmu=unavailable page_table_pages=<all instances> page_table_pages_per_instance=<p>
+//!         frames=<all instances> spawn_cycles=<per instance>
+//! ```
+//!
+//! Nothing inside the measured region prints or allocates beyond the driver's result vector
+//! (allocated per round by the scheduler; the cost is identical in every mode). Cycle counts are
+//! TSC cycles of whatever engine ran the kernel; only `engine=hardware` gives hardware figures.
+//! No PMU counters are read yet: the line says `pmu=unavailable`.
+
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::arch::x86_64::{cpu, marker};
+use crate::faas::{self, FaasError};
+use crate::mm::frame;
+use crate::mm::global_segment::{self, GlobalError, Mode};
+use crate::mm::pcid;
+use crate::process::scheduler::{self, Invocation};
+
+/// One sweep's parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Sweep<'a> {
+    /// The workload binary (a function instance serving invocations).
+    pub workload: &'a str,
+    /// Instance counts.
+    pub instances: &'a [usize],
+    /// Measured rounds per configuration (after one warm-up round).
+    pub rounds: u64,
+    /// Code pages each invocation visits.
+    pub code_pages: u32,
+    /// Data pages each invocation reads.
+    pub data_pages: u32,
+}
+
+/// The quick sweep: the small synthetic runtime, N = 1, 2, 4, 8, 16.
+pub const QUICK: Sweep<'static> = Sweep {
+    workload: "synth-small",
+    instances: &[1, 2, 4, 8, 16],
+    rounds: 4,
+    code_pages: 32,
+    data_pages: 32,
+};
+
+/// The four window modes.
+pub const MODES: [Mode; 4] = [
+    Mode { global: true, share_tables: true },
+    Mode { global: false, share_tables: true },
+    Mode { global: true, share_tables: false },
+    Mode { global: false, share_tables: false },
+];
+
+/// Why the sweep stopped.
+#[derive(Debug)]
+pub enum DensityError {
+    /// The driver failed.
+    Faas(FaasError),
+    /// The mode could not be set.
+    Mode(GlobalError),
+}
+
+impl fmt::Display for DensityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DensityError::Faas(error) => write!(f, "{error}"),
+            DensityError::Mode(error) => write!(f, "mode: {error}"),
+        }
+    }
+}
+
+/// Returns the payload of invocation `id`: seed, code pages, data pages.
+fn payload(sweep: &Sweep<'_>, seed: u64) -> Invocation {
+    let mut payload = [0u8; abi::PAYLOAD_MAX_BYTES as usize];
+    payload[0..8].copy_from_slice(&seed.to_le_bytes());
+    payload[8..12].copy_from_slice(&sweep.code_pages.to_le_bytes());
+    payload[12..16].copy_from_slice(&sweep.data_pages.to_le_bytes());
+    Invocation { id: 0, payload, length: 16 }
+}
+
+/// Runs `sweep` in every mode; returns the number of configurations measured.
+///
+/// # Errors
+/// Returns a [`DensityError`] when a configuration cannot be run (its instances are left to the
+/// caller's failure path: the run ends).
+pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> {
+    let facts = crate::boot_facts();
+    let pcid_word = pcid::mode_word();
+    // Load the workload before anything is counted (large workloads load on first use).
+    global_segment::load(sweep.workload).map_err(DensityError::Mode)?;
+    let mut phase_id = first_phase_id;
+    for mode in MODES {
+        global_segment::set_mode(mode).map_err(DensityError::Mode)?;
+        for &count in sweep.instances {
+            let frames_before = frame::free_count();
+            let spawn_start = cpu::read_tsc();
+            let instances = faas::start_instances(sweep.workload, count).map_err(DensityError::Faas)?;
+            let spawn_cycles = (cpu::read_tsc() - spawn_start) / count as u64;
+            let frames = frames_before - frame::free_count();
+            let mut tables = 0;
+            scheduler::for_each_space(|_, _, space| tables += space.table_frames());
+            // Warm-up round, not measured.
+            faas::round(&instances, 0, |index| payload(sweep, index as u64)).map_err(DensityError::Faas)?;
+
+            let name = alloc::format!(
+                "density-{}-g{}-s{}-n{count}",
+                sweep.workload,
+                u8::from(mode.global),
+                u8::from(mode.share_tables)
+            );
+            marker::reset();
+            marker::begin_phase(phase_id, &name);
+            let start = cpu::read_tsc();
+            let mut results = Vec::new();
+            for round in 0..sweep.rounds {
+                let first = (round + 1) * count as u64;
+                let seed_base = first;
+                results.push(
+                    faas::round(&instances, first, |index| payload(sweep, seed_base + index as u64))
+                        .map_err(DensityError::Faas)?,
+                );
+            }
+            let cycles = cpu::read_tsc() - start;
+            marker::end_phase(phase_id);
+
+            faas::shut_down(&instances).map_err(DensityError::Faas)?;
+            let invocations = sweep.rounds * count as u64;
+            crate::println!(
+                "result: density id={phase_id} workload={} global={} share_tables={} pcid={pcid_word} instances={count} rounds={} invocations={invocations} cycles_per_invocation={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
+                sweep.workload,
+                u8::from(mode.global),
+                u8::from(mode.share_tables),
+                sweep.rounds,
+                cycles / invocations.max(1),
+                facts.features.engine.name(),
+                tables / count.max(1),
+            );
+            drop(results);
+            phase_id += 1;
+        }
+    }
+    global_segment::set_mode(MODES[0]).map_err(DensityError::Mode)?;
+    Ok(phase_id - first_phase_id)
+}
