@@ -47,14 +47,21 @@ pub struct Sweep<'a> {
     pub data_pages: u32,
 }
 
-/// The quick sweep: the small synthetic runtime, N = 1, 2, 4, 8, 16.
-pub const QUICK: Sweep<'static> = Sweep {
-    workload: "synth-small",
-    instances: &[1, 2, 4, 8, 16],
-    rounds: 4,
-    code_pages: 32,
-    data_pages: 32,
-};
+/// Code pages each invocation visits.
+pub const CODE_PAGES_PER_INVOCATION: u32 = 32;
+/// Data pages each invocation reads.
+pub const DATA_PAGES_PER_INVOCATION: u32 = 32;
+
+/// Returns the instance counts 1, 2, 4, ... up to `maximum` (and `maximum` itself).
+pub fn instance_counts(maximum: usize) -> Vec<usize> {
+    let mut counts: Vec<usize> = core::iter::successors(Some(1usize), |count| count.checked_mul(2))
+        .take_while(|&count| count <= maximum)
+        .collect();
+    if counts.last() != Some(&maximum) {
+        counts.push(maximum);
+    }
+    counts
+}
 
 /// The four window modes.
 pub const MODES: [Mode; 4] = [

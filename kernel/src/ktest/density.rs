@@ -1,4 +1,4 @@
-//! The quick density sweep as a suite: every configuration runs, every invocation's self-check
+//! The density sweep as a suite: every configuration runs, every invocation's self-check
 //! passes (a wrong answer ends the instance and fails the suite), and every frame comes back.
 
 #![deny(unsafe_code)]
@@ -10,14 +10,23 @@ use crate::mm::frame;
 /// Phase id of the sweep's first configuration.
 const FIRST_PHASE_ID: u64 = 100;
 
-/// Runs the quick sweep.
+/// Runs the sweep the kernel arguments describe (`workload`, `max_instances`, `rounds`).
 pub fn run(checks: &mut Checks) -> Result<(), Failed> {
-    checks.check("the quick density sweep runs every configuration with correct answers");
-    if let Err(error) = crate::mm::global_segment::load(density::QUICK.workload) {
-        fail!(checks, "loading {}: {error}", density::QUICK.workload);
+    checks.check("the density sweep runs every configuration with correct answers");
+    let args = &crate::boot_facts().args;
+    let counts = density::instance_counts(args.max_instances as usize);
+    let sweep = density::Sweep {
+        workload: args.workload.binary(),
+        instances: &counts,
+        rounds: u64::from(args.rounds),
+        code_pages: density::CODE_PAGES_PER_INVOCATION,
+        data_pages: density::DATA_PAGES_PER_INVOCATION,
+    };
+    if let Err(error) = crate::mm::global_segment::load(sweep.workload) {
+        fail!(checks, "loading {}: {error}", sweep.workload);
     }
     let free_before = frame::free_count();
-    match density::run(&density::QUICK, FIRST_PHASE_ID) {
+    match density::run(&sweep, FIRST_PHASE_ID) {
         Ok(configurations) => crate::println!("ktest: density: {configurations} configurations measured"),
         Err(error) => fail!(checks, "{error}"),
     }

@@ -104,6 +104,34 @@ pub struct KernelArgs {
     /// Key `tlbsim`: the kernel runs under the tlbsim plugin: it simulates PCID where the CPU
     /// has none and marks its measured phases.
     pub tlbsim: bool,
+    /// Key `max_instances`: the density sweep runs 1, 2, 4, ... up to this many instances.
+    pub max_instances: u32,
+    /// Key `rounds`: measured rounds per density configuration.
+    pub rounds: u32,
+    /// Key `workload`: the density sweep's workload binary.
+    pub workload: Workload,
+}
+
+/// The density sweep's workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// The small synthetic runtime (1 MiB of code, 1 MiB of read-only data).
+    SyntheticSmall,
+    /// The medium synthetic runtime (8 MiB of code, 8 MiB of read-only data).
+    SyntheticMedium,
+}
+
+impl Workload {
+    /// Every workload.
+    pub const ALL: [Workload; 2] = [Workload::SyntheticSmall, Workload::SyntheticMedium];
+
+    /// Returns the binary's name.
+    pub const fn binary(self) -> &'static str {
+        match self {
+            Workload::SyntheticSmall => "synth-small",
+            Workload::SyntheticMedium => "synth-medium",
+        }
+    }
 }
 
 /// Default of [`KernelArgs::log_level`].
@@ -116,6 +144,20 @@ const TIMER_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=10_000;
 const DEFAULT_TICKS: u32 = 20;
 /// Accepted values of [`KernelArgs::ticks`].
 const TICKS_RANGE: core::ops::RangeInclusive<u32> = 0..=1_000_000;
+/// Default of [`KernelArgs::max_instances`].
+const DEFAULT_MAX_INSTANCES: u32 = 16;
+/// Accepted values of [`KernelArgs::max_instances`].
+const MAX_INSTANCES_RANGE: core::ops::RangeInclusive<u32> = 1..=4096;
+/// Accepted values of the `max_instances` key.
+const MAX_INSTANCES_VALUES: &str = "an integer in 1..=4096";
+/// Default of [`KernelArgs::rounds`].
+const DEFAULT_ROUNDS: u32 = 4;
+/// Accepted values of [`KernelArgs::rounds`].
+const ROUNDS_RANGE: core::ops::RangeInclusive<u32> = 1..=1000;
+/// Accepted values of the `rounds` key.
+const ROUNDS_VALUES: &str = "an integer in 1..=1000";
+/// Accepted values of the `workload` key.
+const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium";
 /// Default of [`KernelArgs::pcids`]: every PCID the architecture has.
 const PCIDS_DEFAULT: u32 = 4096;
 /// Accepted values of [`KernelArgs::pcids`] (PCID 0 is the kernel's, so at least one more).
@@ -141,6 +183,9 @@ impl Default for KernelArgs {
             share_tables: true,
             pcids: PCIDS_DEFAULT,
             tlbsim: false,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            rounds: DEFAULT_ROUNDS,
+            workload: Workload::SyntheticSmall,
         }
     }
 }
@@ -329,6 +374,42 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(on_off(args.tlbsim)),
+    },
+    KeyInfo {
+        name: "max_instances",
+        values: MAX_INSTANCES_VALUES,
+        default: "16",
+        meaning: "the density sweep runs 1, 2, 4, ... up to this many function instances",
+        apply: |args, value, _| {
+            args.max_instances = parse_decimal_in(value, MAX_INSTANCES_RANGE).ok_or(Expected::Description(MAX_INSTANCES_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.max_instances)),
+    },
+    KeyInfo {
+        name: "rounds",
+        values: ROUNDS_VALUES,
+        default: "4",
+        meaning: "measured rounds per density configuration (after one warm-up round)",
+        apply: |args, value, _| {
+            args.rounds = parse_decimal_in(value, ROUNDS_RANGE).ok_or(Expected::Description(ROUNDS_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.rounds)),
+    },
+    KeyInfo {
+        name: "workload",
+        values: WORKLOAD_VALUES,
+        default: "synth-small",
+        meaning: "the density sweep's workload",
+        apply: |args, value, _| {
+            args.workload = Workload::ALL
+                .into_iter()
+                .find(|workload| workload.binary() == value)
+                .ok_or(Expected::Description(WORKLOAD_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Text(args.workload.binary())),
     },
 ];
 

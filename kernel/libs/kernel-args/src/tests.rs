@@ -23,6 +23,9 @@ fn empty_input_gives_the_defaults() {
         share_tables: true,
         pcids: 4096,
         tlbsim: false,
+        max_instances: 16,
+        rounds: 4,
+        workload: Workload::SyntheticSmall,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -39,7 +42,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "max_instances", "rounds", "workload"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -221,13 +224,16 @@ fn all_keys_together_in_any_order() {
         share_tables: true,
         pcids: 16,
         tlbsim: true,
+        max_instances: 64,
+        rounds: 4,
+        workload: Workload::SyntheticMedium,
     };
     assert_eq!(
-        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on"),
+        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on max_instances=64 workload=synth-medium"),
         Ok(expected)
     );
     assert_eq!(
-        parse_known("tlbsim=on pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
+        parse_known("workload=synth-medium max_instances=64 tlbsim=on pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
         Ok(expected)
     );
 }
@@ -238,7 +244,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim max_instances rounds workload"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -330,6 +336,9 @@ fn whitespace_variants_are_accepted() {
         share_tables: true,
         pcids: 4096,
         tlbsim: false,
+        max_instances: 16,
+        rounds: 4,
+        workload: Workload::SyntheticSmall,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -421,7 +430,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off max_instances=16 rounds=4 workload=synth-small"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -434,10 +443,13 @@ fn canonical_form_lists_every_key_in_table_order() {
         share_tables: false,
         pcids: 2,
         tlbsim: false,
+        max_instances: 16,
+        rounds: 4,
+        workload: Workload::SyntheticSmall,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off max_instances=16 rounds=4 workload=synth-small"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
