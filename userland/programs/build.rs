@@ -19,9 +19,21 @@ use std::path::PathBuf;
 /// Size of the large program's read-only data.
 const BIG_RODATA_BYTES: usize = 16 * 1024 * 1024;
 
+/// Programs linked the way a foreign toolchain would (4 KiB pages: read-only and writable
+/// segments share 2 MiB regions), to show that such a binary still loads correctly.
+const FOREIGN_LAYOUT: [&str; 1] = ["foreign-layout"];
+
 fn main() {
     const TWO_MIB: u64 = 2 << 20;
-    println!("cargo:rustc-link-arg-bins=-zmax-page-size={TWO_MIB:#x}");
+    let programs = std::fs::read_dir("src/bin").expect("reading src/bin");
+    for entry in programs {
+        let path = entry.expect("a program file").path();
+        let Some(name) = path.file_stem().and_then(|stem| stem.to_str()) else { continue };
+        if !FOREIGN_LAYOUT.contains(&name) {
+            println!("cargo:rustc-link-arg-bin={name}=-zmax-page-size={TWO_MIB:#x}");
+        }
+    }
+    println!("cargo:rerun-if-changed=src/bin");
 
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let path = out_dir.join("big-rodata.bin");

@@ -28,6 +28,8 @@ const MODES: [Mode; 4] = [
 ];
 /// Process counts of the invariant check.
 const DENSITIES: [usize; 3] = [1, 10, 1000];
+/// Processes of the foreign-layout binary in the mixed-region check.
+const FOREIGN_PROCESSES: u64 = 10;
 /// Page tables of the private user stack region: PDPT, PD and PT (the heap is not grown).
 const STACK_REGION_TABLES: usize = 3;
 fn set_mode(checks: &Checks, mode: Mode) -> Result<(), Failed> {
@@ -171,6 +173,33 @@ pub fn tables(checks: &mut Checks) -> Result<(), Failed> {
             fail!(checks, "unloading big-rodata: {error}");
         }
     }
+    checks.check("a binary whose read-only and writable pages share a 2 MiB region loads and runs");
+    let Some(foreign) = global_segment::binaries().into_iter().find(|binary| binary.name == "foreign-layout") else {
+        fail!(checks, "foreign-layout is not loaded");
+    };
+    if foreign.regions.1 == 0 {
+        fail!(checks, "foreign-layout has no mixed region: {:?}", foreign.regions);
+    }
+    for argument in 0..FOREIGN_PROCESSES {
+        start(checks, "foreign-layout", argument)?;
+    }
+    let binaries = global_segment::binaries();
+    let mut problems = Vec::new();
+    scheduler::for_each_space(|pid, name, space| {
+        if let Err(problem) = introspection::check_space(space, name, global_segment::mode(), &binaries) {
+            problems.push((pid, problem));
+        }
+    });
+    if let Some((pid, problem)) = problems.first() {
+        fail!(checks, "process {pid}: {problem}");
+    }
+    run_clean(checks)?;
+    crate::println!(
+        "ktest: global-tables: foreign-layout: {} read-only, {} mixed, {} writable regions; {FOREIGN_PROCESSES} processes ran with identical read-only entries",
+        foreign.regions.0, foreign.regions.1, foreign.regions.2
+    );
+    checks.pass();
+
     checks.check("shared tables: equal for both sizes; private tables: more for the large binary");
     let shared = (counts[&(true, "hello")], counts[&(true, "big-rodata")]);
     let private = (counts[&(false, "hello")], counts[&(false, "big-rodata")]);
