@@ -128,7 +128,7 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
     });
 
     let mut argument_text = [0u8; MAX_ARGS_BYTES];
-    let (args, source) = match config::load(&mut argument_text, ktest::NAMES) {
+    let (args, source) = match config::load(&mut argument_text, &ktest::NAMES) {
         Ok(loaded) => loaded,
         Err(error) => refuse("kernel arguments refused", error),
     };
