@@ -6,14 +6,24 @@
 //!   refuse one by one (the processes test suite spawns them);
 //! - `scenarios/<name>`: every file of `userland/scenarios/`.
 //!
+//! A third image, `shoal-bios-hardware.img`, is the BIOS image with one more ramdisk file: `args`,
+//! holding [`HARDWARE_ARGS`]. Emulators without fw_cfg (Bochs, see `bochs-runner.sh`) and bare
+//! metal cannot pass kernel arguments, so the kernel reads that file instead and runs the
+//! hardware-path suite. The UEFI system partition (a FAT image) is kept on its own too: the host
+//! tool's `iso` command wraps it as an El Torito EFI boot image.
+//!
 //! The host tool and the integration tests find the results through compile-time environment
-//! variables: `SHOAL_BIOS_IMAGE`, `SHOAL_UEFI_IMAGE`, and `SHOAL_KERNEL_ELF` (the unstripped
-//! kernel, for a debugger).
+//! variables: `SHOAL_BIOS_IMAGE`, `SHOAL_UEFI_IMAGE`, `SHOAL_HARDWARE_IMAGE`,
+//! `SHOAL_UEFI_PARTITION`, `SHOAL_RAMDISK`, and `SHOAL_KERNEL_ELF` (the unstripped kernel, for a
+//! debugger).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bootloader::{BootConfig, DiskImageBuilder};
+
+/// The kernel arguments of `shoal-bios-hardware.img`, stored as its ramdisk file `args`.
+const HARDWARE_ARGS: &str = "test=hardware pcids=64";
 
 fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -31,27 +41,58 @@ fn main() {
     boot_config.frame_buffer_logging = false;
     boot_config.serial_logging = false;
 
+    let files = ramdisk_files(&out_dir);
     let ramdisk_path = out_dir.join("ramdisk.tar");
-    std::fs::write(&ramdisk_path, build_ramdisk(&out_dir)).expect("writing the ramdisk");
+    std::fs::write(&ramdisk_path, pack_ramdisk(&files, None)).expect("writing the ramdisk");
+    let hardware_ramdisk_path = out_dir.join("ramdisk-hardware.tar");
+    std::fs::write(&hardware_ramdisk_path, pack_ramdisk(&files, Some(HARDWARE_ARGS)))
+        .expect("writing the hardware image's ramdisk");
 
     let mut builder = DiskImageBuilder::new(stripped);
     builder.set_boot_config(&boot_config);
     builder.set_ramdisk(ramdisk_path.clone());
     let bios = out_dir.join("shoal-bios.img");
     let uefi = out_dir.join("shoal-uefi.img");
+    let uefi_partition = out_dir.join("shoal-uefi-partition.fat");
     builder.create_bios_image(&bios).expect("creating the BIOS disk image");
     builder.create_uefi_image(&uefi).expect("creating the UEFI disk image");
+    builder
+        .create_uefi_fat_partition(&uefi_partition)
+        .expect("creating the UEFI system partition");
+
+    builder.set_ramdisk(hardware_ramdisk_path);
+    let hardware = out_dir.join("shoal-bios-hardware.img");
+    builder.create_bios_image(&hardware).expect("creating the hardware BIOS disk image");
 
     println!("cargo:rustc-env=SHOAL_BIOS_IMAGE={}", bios.display());
     println!("cargo:rustc-env=SHOAL_UEFI_IMAGE={}", uefi.display());
+    println!("cargo:rustc-env=SHOAL_HARDWARE_IMAGE={}", hardware.display());
+    println!("cargo:rustc-env=SHOAL_UEFI_PARTITION={}", uefi_partition.display());
     println!("cargo:rustc-env=SHOAL_KERNEL_ELF={}", kernel.display());
     println!("cargo:rustc-env=SHOAL_RAMDISK={}", ramdisk_path.display());
+    // The tlbsim QEMU plugin (a cdylib artifact dependency), for `shoal bench` and the tests.
+    let plugin = std::env::var_os("CARGO_CDYLIB_FILE_TLBSIM").expect("the tlbsim plugin artifact is built by cargo");
+    println!("cargo:rustc-env=SHOAL_TLBSIM_PLUGIN={}", PathBuf::from(plugin).display());
 }
 
-/// Packs the userland programs, the broken-ELF corpus and the scenarios into one archive.
-fn build_ramdisk(out_dir: &Path) -> Vec<u8> {
-    const PROGRAM_PREFIX: &str = "CARGO_BIN_FILE_USERLAND_PROGRAMS_";
+/// Packs `files` into one ramdisk archive, after a top-level `args` file when `args` is given
+/// (the kernel reads its arguments from it where fw_cfg is absent).
+fn pack_ramdisk(files: &[(String, Vec<u8>)], args: Option<&str>) -> Vec<u8> {
     let mut archive = ramdisk::Builder::new();
+    if let Some(args) = args {
+        archive.add("args", args.as_bytes()).expect("adding the args file to the ramdisk");
+    }
+    for (name, bytes) in files {
+        archive.add(name, bytes).expect("adding a file to the ramdisk");
+    }
+    archive.finish()
+}
+
+/// Collects the ramdisk's files: the userland programs, the broken-ELF corpus and the scenarios,
+/// as (archive name, contents) pairs in archive order.
+fn ramdisk_files(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
+    const PROGRAM_PREFIX: &str = "CARGO_BIN_FILE_USERLAND_PROGRAMS_";
+    let mut files = Vec::new();
     let mut programs: Vec<(String, PathBuf)> = std::env::vars_os()
         .filter_map(|(key, value)| {
             let key = key.into_string().ok()?;
@@ -65,12 +106,10 @@ fn build_ramdisk(out_dir: &Path) -> Vec<u8> {
         let stripped = out_dir.join(format!("user-{name}"));
         strip(path, &stripped);
         let bytes = std::fs::read(&stripped).expect("reading a stripped user program");
-        archive.add(&format!("bin/{name}"), &bytes).expect("adding a program to the ramdisk");
+        files.push((format!("bin/{name}"), bytes));
     }
     for broken in elf_check::corpus::broken() {
-        archive
-            .add(&format!("bin/corpus-{}", broken.name), &broken.bytes)
-            .expect("adding a corpus file to the ramdisk");
+        files.push((format!("bin/corpus-{}", broken.name), broken.bytes.to_vec()));
     }
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("userland/scenarios");
     println!("cargo:rerun-if-changed={}", scenarios.display());
@@ -82,9 +121,9 @@ fn build_ramdisk(out_dir: &Path) -> Vec<u8> {
     for path in entries {
         let name = path.file_name().and_then(|name| name.to_str()).expect("a UTF-8 scenario name");
         let bytes = std::fs::read(&path).expect("reading a scenario");
-        archive.add(&format!("scenarios/{name}"), &bytes).expect("adding a scenario to the ramdisk");
+        files.push((format!("scenarios/{name}"), bytes));
     }
-    archive.finish()
+    files
 }
 
 /// Copies `input` to `output` without symbols or debug information, using the toolchain's

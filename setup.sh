@@ -4,7 +4,10 @@
 # Idempotent: each step checks whether its work is already done and says so. Safe to run twice.
 #   - the Rust toolchain pinned in rust-toolchain.toml (with rust-src, llvm-tools-preview and the
 #     x86_64-unknown-none target), through rustup: automatic toolchain install is off on these machines;
-#   - QEMU 10 (qemu-system-x86) from bookworm-backports, plus ovmf (UEFI firmware), xorriso, mtools.
+#   - QEMU 10 (qemu-system-x86) from bookworm-backports, plus ovmf (UEFI firmware), xorriso, mtools;
+#   - Bochs 2.7 (bochs, bochsbios, vgabios): the second emulator of the test suite, whose CPU models
+#     have PCID, INVPCID and protection keys (bochs-runner.sh holds its configuration);
+#   - librsvg2-bin (rsvg-convert): `shoal bench` renders its SVG plots to PNG with it.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -58,7 +61,7 @@ qemu_major() {
     qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n1
 }
 missing=()
-for pkg in ovmf xorriso mtools; do
+for pkg in ovmf xorriso mtools bochs bochsbios vgabios librsvg2-bin; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ "$(qemu_major)" -ge 10 ]; then
@@ -68,7 +71,7 @@ else
     qemu_pkg=(qemu-system-x86)
 fi
 if [ ${#missing[@]} -eq 0 ] && [ ${#qemu_pkg[@]} -eq 0 ]; then
-    say "system packages already installed (qemu-system-x86, ovmf, xorriso, mtools)"
+    say "system packages already installed (qemu-system-x86, ovmf, xorriso, mtools, bochs, bochsbios, vgabios, librsvg2-bin)"
 else
     say "apt-get update"
     $sudo_cmd apt-get update -qq
@@ -88,4 +91,5 @@ else
     fi
 fi
 say "QEMU: $(qemu-system-x86_64 --version | head -n1)"
+say "Bochs: $(dpkg-query -W -f='${Version}' bochs) ($(command -v bochs))"
 say "done"

@@ -1,18 +1,28 @@
-//! `shoal` — the host tool: boots the shoal kernel in QEMU and reports how the run ended.
+//! `shoal` — the host tool: boots the shoal kernel in QEMU or Bochs and reports how the run ended,
+//! and makes a bootable ISO.
 //!
 //! `cargo run` boots the default demo on the BIOS image under QEMU TCG and exits with the
-//! kernel's result. Every QEMU flag lives in `qemu-runner.sh`; this tool chooses the image,
-//! validates the options, and calls the script. The images are built by `build.rs`.
+//! kernel's result. Every QEMU flag lives in `qemu-runner.sh` and every Bochs setting in
+//! `bochs-runner.sh`; this tool chooses the image, validates the options, and calls the scripts.
+//! The images are built by `build.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod bench;
 
 /// The BIOS disk image built by `build.rs`.
 const BIOS_IMAGE: &str = env!("SHOAL_BIOS_IMAGE");
 /// The UEFI disk image built by `build.rs`.
 const UEFI_IMAGE: &str = env!("SHOAL_UEFI_IMAGE");
+/// The BIOS disk image whose ramdisk holds the kernel arguments `test=hardware pcids=64` (for Bochs and
+/// bare metal, which have no fw_cfg).
+const HARDWARE_IMAGE: &str = env!("SHOAL_HARDWARE_IMAGE");
+/// The UEFI system partition (a FAT image) that `shoal iso` wraps.
+const UEFI_PARTITION: &str = env!("SHOAL_UEFI_PARTITION");
 /// The unstripped kernel ELF, for a debugger.
 const KERNEL_ELF: &str = env!("SHOAL_KERNEL_ELF");
 
@@ -37,6 +47,75 @@ enum Commands {
     Run(BootOptions),
     /// Print the paths of the disk images and of the kernel ELF.
     Images,
+    /// Write a bootable ISO for UEFI machines (needs xorriso).
+    ///
+    /// The UEFI system partition becomes the ISO's El Torito EFI boot image, so UEFI machines boot
+    /// it from a CD or a server's virtual media. BIOS machines boot the raw BIOS image written to
+    /// a USB stick instead (`shoal images` names it): it has two partitions and cannot be an El
+    /// Torito hard-disk image.
+    Iso {
+        /// Where to write the ISO file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the density study under the tlbsim TLB simulator and write a results folder.
+    ///
+    /// Boots the kernel's density sweep under QEMU TCG with the tlbsim plugin, once with
+    /// simulated PCID and once without, and writes results.csv, plots (walks, page-tables and
+    /// saved, each as SVG and PNG) and report.md. Walk counts are the simulator's (deterministic); cycle counts are
+    /// QEMU TCG's, not hardware figures.
+    Bench(BenchArguments),
+    /// Boot the hardware-path test suite under Bochs (needs bochs: run ./setup.sh).
+    ///
+    /// Boots the BIOS image whose ramdisk file `args` holds `test=hardware pcids=64` (Bochs has no fw_cfg)
+    /// through `bochs-runner.sh`, and exits with its result: 0 kernel success, 2 kernel failure,
+    /// 3 Bochs ended without a status line, 124 timeout.
+    Bochs(BochsOptions),
+}
+
+/// Options of `shoal bench`.
+#[derive(clap::Args, Debug, Clone)]
+struct BenchArguments {
+    /// The quick preset: up to 16 instances, 4 rounds (a few minutes). Without it: the full
+    /// sweep, up to 256 instances, 8 rounds.
+    #[arg(long)]
+    quick: bool,
+    /// Workload: synth-small (1 MiB code + 1 MiB data) or synth-medium (8 + 8 MiB).
+    #[arg(long, default_value = "synth-small")]
+    workload: String,
+    /// Largest instance count (overrides the preset).
+    #[arg(long)]
+    max_instances: Option<u32>,
+    /// Measured rounds per configuration (overrides the preset).
+    #[arg(long)]
+    rounds: Option<u32>,
+    /// tlbsim TLB preset: skylake-client, golden-cove, zen4 (see tlbsim/README.md).
+    #[arg(long, default_value = "skylake-client")]
+    preset: String,
+    /// Results folder.
+    #[arg(long, default_value = "results/density")]
+    out: PathBuf,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 2048)]
+    memory: u32,
+}
+
+/// How to boot under Bochs.
+#[derive(clap::Args, Debug, Clone)]
+struct BochsOptions {
+    /// Bochs CPU model: corei7_icelake_u (PCID, INVPCID, PKU, SMEP, SMAP), corei7_haswell_4770
+    /// (PCID, INVPCID; no PKU, no SMAP), ryzen (no PCID), or any other of `bochs -help cpu`.
+    #[arg(long, default_value = "corei7_icelake_u")]
+    cpu_model: String,
+    /// Guest memory in MiB (at least 128).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(128..))]
+    memory: u32,
+    /// Stop Bochs after this many seconds; 0 waits forever.
+    #[arg(long, default_value_t = 300)]
+    timeout: u32,
+    /// Print the Bochs command and configuration without running it.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// How to boot.
@@ -83,7 +162,7 @@ Kernel arguments (--args), space separated key=value pairs; an unknown key or a 
 the boot with a message:
   log=error|warn|info|debug|trace   log level (default info)
   test=SUITE                        run an in-kernel test suite instead of the demo: all,
-                                    paging, memory, timer, breakpoint, preemption, user-faults,
+                                    hardware (what `shoal bochs` runs), paging, memory, timer, breakpoint, preemption, user-faults,
                                     bad-elf, bad-syscalls, processes (give it --memory 2048),
                                     costs, write-kernel-text, page-fault, invalid-opcode, panic
   timer_hz=10..10000                local APIC timer frequency (default 100)
@@ -97,17 +176,130 @@ fn main() -> ExitCode {
         Some(Commands::Images) => {
             println!("bios image: {BIOS_IMAGE}");
             println!("uefi image: {UEFI_IMAGE}");
+            println!("hardware image (bios, args test=hardware pcids=64): {HARDWARE_IMAGE}");
+            println!("uefi partition: {UEFI_PARTITION}");
             println!("kernel elf: {KERNEL_ELF}");
             ExitCode::SUCCESS
         }
         Some(Commands::Run(options)) => boot(&options),
+        Some(Commands::Iso { out }) => make_iso(&out),
+        Some(Commands::Bochs(options)) => boot_bochs(&options),
+        Some(Commands::Bench(arguments)) => bench_command(&arguments),
         None => boot(&cli.boot),
     }
 }
 
 /// Returns the path of `qemu-runner.sh` (it sits next to this package's manifest).
 fn runner_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu-runner.sh")
+    script_path("qemu-runner.sh")
+}
+
+/// Returns the path of one of the scripts next to this package's manifest.
+fn script_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+/// Runs `command` (a runner script) and returns its exit status as this tool's.
+fn run_script(mut command: Command, name: &str) -> ExitCode {
+    match command.status() {
+        Ok(status) => match status.code() {
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
+            None => {
+                eprintln!("shoal: {name} was killed by a signal");
+                ExitCode::from(3)
+            }
+        },
+        Err(error) => {
+            eprintln!("shoal: cannot run {}: {error}", script_path(name).display());
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Boots the hardware image under Bochs through `bochs-runner.sh`.
+fn boot_bochs(options: &BochsOptions) -> ExitCode {
+    let mut command = Command::new(script_path("bochs-runner.sh"));
+    command
+        .arg("--cpu-model")
+        .arg(&options.cpu_model)
+        .arg("--memory")
+        .arg(options.memory.to_string())
+        .arg("--timeout")
+        .arg(options.timeout.to_string());
+    if options.dry_run {
+        command.arg("--dry-run");
+    }
+    command.arg(HARDWARE_IMAGE);
+    run_script(command, "bochs-runner.sh")
+}
+
+/// Writes a UEFI-bootable ISO to `out`: the UEFI system partition becomes the El Torito EFI boot
+/// image `efi.img` (no emulation) of an ISO 9660 file system made by xorriso.
+fn make_iso(out: &Path) -> ExitCode {
+    match write_iso(out) {
+        Ok(()) => {
+            eprintln!("shoal: wrote {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("shoal: iso: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Stages the partition as `efi.img` in a fresh temporary directory and runs xorriso on it.
+fn write_iso(out: &Path) -> Result<(), String> {
+    if let Some(parent) = out.parent().filter(|parent| !parent.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(format!("the directory {} does not exist", parent.display()));
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let staging = std::env::temp_dir().join(format!("shoal-iso-{}-{nanos}", std::process::id()));
+    std::fs::create_dir(&staging)
+        .map_err(|error| format!("creating {}: {error}", staging.display()))?;
+    let result = (|| {
+        let efi_image = staging.join("efi.img");
+        std::fs::copy(UEFI_PARTITION, &efi_image).map_err(|error| {
+            format!(
+                "copying {UEFI_PARTITION} to {}: {error}",
+                efi_image.display()
+            )
+        })?;
+        let mut command = Command::new("xorriso");
+        command
+            .args(["-as", "mkisofs", "-e", "efi.img", "-no-emul-boot", "-o"])
+            .arg(out)
+            .arg(&staging);
+        eprintln!("shoal: {}", describe(&command));
+        let output = command.output().map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => "xorriso not found: run ./setup.sh".to_owned(),
+            _ => format!("running xorriso: {error}"),
+        })?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "xorriso failed ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+/// Renders `command` as one line, for the user to see exactly what runs.
+fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Boots the image that `options` select and returns the runner's exit status.
@@ -144,17 +336,36 @@ fn boot(options: &BootOptions) -> ExitCode {
         command.arg("--dry-run");
     }
     command.arg(image);
-    match command.status() {
-        Ok(status) => match status.code() {
-            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
-            None => {
-                eprintln!("shoal: qemu-runner.sh was killed by a signal");
-                ExitCode::from(3)
+    run_script(command, "qemu-runner.sh")
+}
+
+/// Runs `shoal bench`.
+fn bench_command(arguments: &BenchArguments) -> ExitCode {
+    let (default_instances, default_rounds) = if arguments.quick { (16, 4) } else { (256, 8) };
+    let options = bench::BenchOptions {
+        runner: runner_path(),
+        image: PathBuf::from(BIOS_IMAGE),
+        plugin: PathBuf::from(env!("SHOAL_TLBSIM_PLUGIN")),
+        out_dir: arguments.out.clone(),
+        preset: arguments.preset.clone(),
+        workload: arguments.workload.clone(),
+        max_instances: arguments.max_instances.unwrap_or(default_instances),
+        rounds: arguments.rounds.unwrap_or(default_rounds),
+        pcid: vec!["on".into(), "off".into()],
+        timeout_seconds: 3600,
+        memory_mib: arguments.memory,
+    };
+    match bench::run(&options) {
+        Ok(rows) => {
+            println!("bench: {} configurations; results in {}", rows.len(), options.out_dir.display());
+            for name in ["results.csv", "walks.svg", "walks.png", "page-tables.svg", "page-tables.png", "saved.svg", "saved.png", "report.md"] {
+                println!("bench: wrote {}", options.out_dir.join(name).display());
             }
-        },
-        Err(error) => {
-            eprintln!("shoal: cannot run {}: {error}", runner_path().display());
-            ExitCode::from(3)
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("shoal bench: {message}");
+            ExitCode::from(2)
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The host tool passes arguments as the fw_cfg file `opt/shoal/args`. Without fw_cfg (Bochs,
 //! real hardware) or without that file, the ramdisk's file `args` applies if the image has one
-//! (`shoal image --args ...` writes it), else the built-in defaults. Anything the parser does not
+//! (the hardware image `build.rs` makes carries `test=hardware`), else the built-in defaults. Anything the parser does not
 //! accept stops the boot with a message naming the problem — never a silent default.
 
 #![deny(unsafe_code)]

@@ -144,7 +144,14 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
     }
 
 
-    let features = CpuFeatures::detect();
+    let mut features = CpuFeatures::detect();
+    if let Some(rsdp) = boot.rsdp_physical {
+        // RSDP: "RSD PTR " (8 bytes), checksum (1), then the 6-byte OEM ID (ACPI 6.5 §5.2.5.3).
+        const RSDP_OEM_ID_OFFSET: u64 = 9;
+        let mut oem_id = [0u8; 6];
+        paging::read_physical(x86_64::PhysAddr::new(rsdp + RSDP_OEM_ID_OFFSET), &mut oem_id);
+        features.note_acpi_oem(oem_id);
+    }
     println!("{features}");
     let enabled = cpu::enable_features(&features);
     println!(
@@ -233,7 +240,7 @@ extern "C" fn kernel_main() -> ! {
         calibration.apic_timer_hz / 1000,
         calibration.tsc_hz / 1_000_000,
         facts.features.engine.name(),
-        if facts.features.engine == cpu::Engine::Hardware { "" } else { " (emulated rates, not hardware figures)" }
+        if facts.features.engine == cpu::Engine::Hardware { "" } else { " (emulated or virtualised rates, not hardware figures)" }
     );
     apic::start_periodic(&calibration, facts.args.timer_hz);
     interrupts::enable();

@@ -163,5 +163,6 @@ pub fn cycles_note() -> &'static str {
         Engine::QemuTcg => "QEMU TCG emulated cycles, not a hardware figure",
         Engine::Kvm => "KVM guest cycles (under PVM not a hardware figure)",
         Engine::OtherHypervisor => "hypervisor guest cycles, not a hardware figure",
+        Engine::Bochs => "Bochs emulated cycles, not a hardware figure",
     }
 }

@@ -33,6 +33,9 @@ pub enum Engine {
     Kvm,
     /// Another hypervisor; its vendor string is in [`CpuFeatures::hypervisor`].
     OtherHypervisor,
+    /// The Bochs emulator: no hypervisor bit, but its firmware's ACPI tables carry OEM ID
+    /// `BOCHS` (QEMU's do too, and QEMU sets the hypervisor bit). Timings are emulated.
+    Bochs,
 }
 
 impl Engine {
@@ -43,6 +46,7 @@ impl Engine {
             Engine::QemuTcg => "tcg",
             Engine::Kvm => "kvm",
             Engine::OtherHypervisor => "hypervisor",
+            Engine::Bochs => "bochs",
         }
     }
 }
@@ -131,6 +135,14 @@ const fn bit(value: u32, bit: u32) -> bool {
 }
 
 impl CpuFeatures {
+    /// Marks the engine as Bochs when CPUID showed no hypervisor and the ACPI RSDP's OEM ID is
+    /// `BOCHS ` (see [`Engine::Bochs`]).
+    pub fn note_acpi_oem(&mut self, oem_id: [u8; 6]) {
+        if self.engine == Engine::Hardware && &oem_id == b"BOCHS " {
+            self.engine = Engine::Bochs;
+        }
+    }
+
     /// Runs CPUID and records every feature shoal cares about.
     pub fn detect() -> CpuFeatures {
         let leaf0 = __cpuid(0);

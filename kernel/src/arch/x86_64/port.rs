@@ -132,6 +132,20 @@ pub fn bochs_shutdown() {
     }
 }
 
+/// COM1's line status register.
+const COM1_LINE_STATUS: u16 = COM1_BASE + 5;
+/// Line status bit 6: the transmitter holding register and shift register are both empty.
+const LINE_STATUS_TRANSMITTER_EMPTY: u8 = 1 << 6;
+
+/// Returns whether COM1 has sent every byte written to it (true when no UART answers: an
+/// unclaimed port reads 0xff).
+pub fn com1_transmitter_empty() -> bool {
+    let mut port = PortReadOnly::<u8>::new(COM1_LINE_STATUS);
+    // SAFETY: reading the line status register has no side effect on transmission (it clears
+    // only the error bits, which the console never uses).
+    unsafe { port.read() & LINE_STATUS_TRANSMITTER_EMPTY != 0 }
+}
+
 /// Opens and initialises COM1 (115200 baud, 8N1). Returns `None` when no UART answers there.
 pub fn com1() -> Option<uart_16550::Uart16550<uart_16550::backend::PioBackend>> {
     // SAFETY: COM1's eight registers at 0x3f8..0x400 belong to the UART alone. The serial

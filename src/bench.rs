@@ -1,0 +1,395 @@
+//! `shoal bench`: the density study on the host side.
+//!
+//! It boots the kernel's `density` suite under the tlbsim plugin, once per PCID setting
+//! (simulated PCID on, and off), shows progress as configurations finish, joins each kernel
+//! `result: density id=...` line with the plugin's `tlbsim phase v=1 id=...` line of the same
+//! phase, and writes a results folder:
+//! - `results.csv`: one row per configuration with every figure;
+//! - `walks.svg`/`.png`: page walks per invocation against the number of instances (log scale),
+//!   one line per mode; `page-tables.svg`/`.png`: page-table pages per instance;
+//!   `saved.svg`/`.png`: the share of walks the global segment saves (global=off versus on);
+//! - `report.md`: the machine, the engine, the TLB preset, what each figure means, the table.
+//!
+//! Same input, same counts: the walk counts come from the deterministic simulator; cycle counts
+//! are the emulator's and are labelled as such.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One configuration: the kernel's result fields joined with the simulator's counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Row {
+    /// The kernel's `key=value` fields (workload, global, share_tables, pcid, instances, ...).
+    pub(crate) kernel: BTreeMap<String, String>,
+    /// The simulator's `key=value` fields (i.walks_4k, d.walks_4k, ...).
+    pub(crate) simulator: BTreeMap<String, String>,
+}
+
+impl Row {
+    fn number(map: &BTreeMap<String, String>, key: &str) -> f64 {
+        map.get(key).and_then(|value| value.parse().ok()).unwrap_or(0.0)
+    }
+
+    /// Returns a kernel field as a number (0 when absent).
+    pub(crate) fn kernel_number(&self, key: &str) -> f64 {
+        Self::number(&self.kernel, key)
+    }
+
+    /// Returns the page walks (all page sizes) of `side` (`i` or `d`).
+    pub(crate) fn walks(&self, side: &str) -> f64 {
+        ["walks_4k", "walks_2m", "walks_1g"].iter().map(|size| Self::number(&self.simulator, &format!("{side}.{size}"))).sum()
+    }
+
+    /// Returns page walks per invocation, instruction plus data.
+    pub(crate) fn walks_per_invocation(&self) -> f64 {
+        let invocations = self.kernel_number("invocations").max(1.0);
+        (self.walks("i") + self.walks("d")) / invocations
+    }
+
+    /// Returns the mode label, e.g. `pcid=simulated global=1 share=1`.
+    pub(crate) fn mode(&self) -> String {
+        format!(
+            "pcid={} global={} share={}",
+            self.kernel.get("pcid").map_or("?", String::as_str),
+            self.kernel.get("global").map_or("?", String::as_str),
+            self.kernel.get("share_tables").map_or("?", String::as_str)
+        )
+    }
+}
+
+/// Parses `key=value` words after a fixed prefix.
+fn fields(line: &str, prefix: &str) -> Option<BTreeMap<String, String>> {
+    let rest = line.trim().strip_prefix(prefix)?;
+    Some(rest.split_whitespace().filter_map(|word| word.split_once('=')).map(|(key, value)| (key.to_owned(), value.to_owned())).collect())
+}
+
+/// Joins kernel result lines with simulator phase lines by phase id.
+pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
+    let phases: BTreeMap<String, BTreeMap<String, String>> = simulator_output
+        .lines()
+        .filter_map(|line| fields(line, "tlbsim phase "))
+        .filter_map(|fields| Some((fields.get("id")?.clone(), fields)))
+        .collect();
+    kernel_output
+        .lines()
+        .filter_map(|line| fields(line, "result: density "))
+        .map(|kernel| {
+            let simulator = kernel.get("id").and_then(|id| phases.get(id)).cloned().unwrap_or_default();
+            Row { kernel, simulator }
+        })
+        .collect()
+}
+
+/// The CSV columns: kernel fields, then simulator fields, then derived figures.
+const KERNEL_COLUMNS: [&str; 14] = [
+    "id", "workload", "pcid", "global", "share_tables", "instances", "rounds", "invocations",
+    "cycles_per_invocation", "engine", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
+];
+const SIMULATOR_COLUMNS: [&str; 12] = [
+    "i.accesses", "i.l1_misses", "i.stlb_hits", "i.walks_4k", "i.walks_2m", "i.walk_memory_references",
+    "d.accesses", "d.l1_misses", "d.stlb_hits", "d.walks_4k", "d.walks_2m", "d.walk_memory_references",
+];
+
+/// Writes the rows as CSV.
+pub(crate) fn csv(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let header: Vec<&str> = KERNEL_COLUMNS.iter().chain(SIMULATOR_COLUMNS.iter()).copied().chain(["walks_per_invocation"]).collect();
+    let _ = writeln!(out, "{}", header.join(","));
+    for row in rows {
+        let mut cells: Vec<String> = KERNEL_COLUMNS.iter().map(|key| row.kernel.get(*key).cloned().unwrap_or_default()).collect();
+        cells.extend(SIMULATOR_COLUMNS.iter().map(|key| row.simulator.get(*key).cloned().unwrap_or_default()));
+        cells.push(format!("{:.3}", row.walks_per_invocation()));
+        let _ = writeln!(out, "{}", cells.join(","));
+    }
+    out
+}
+
+/// A line of a chart: its label and (x, y) points.
+pub(crate) struct Series {
+    /// The legend text.
+    pub(crate) label: String,
+    /// Points, x ascending.
+    pub(crate) points: Vec<(f64, f64)>,
+}
+
+/// Colours for up to eight series.
+const COLOURS: [&str; 8] = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8d6a9f", "#3d3d3d"];
+
+/// Draws a line chart as SVG: x on a log2 scale, y linear from 0.
+pub(crate) fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    const WIDTH: f64 = 880.0;
+    const HEIGHT: f64 = 440.0;
+    const LEFT: f64 = 70.0;
+    const RIGHT: f64 = 330.0;
+    const TOP: f64 = 40.0;
+    const BOTTOM: f64 = 60.0;
+    let all: Vec<(f64, f64)> = series.iter().flat_map(|line| line.points.iter().copied()).collect();
+    let x_max = all.iter().map(|point| point.0).fold(1.0, f64::max).max(2.0);
+    let y_max = all.iter().map(|point| point.1).fold(0.0, f64::max).max(1e-9) * 1.1;
+    let plot_width = WIDTH - LEFT - RIGHT;
+    let plot_height = HEIGHT - TOP - BOTTOM;
+    let x_of = |x: f64| LEFT + x.max(1.0).log2() / x_max.log2() * plot_width;
+    let y_of = |y: f64| TOP + plot_height - y / y_max * plot_height;
+    let mut svg = String::new();
+    let _ = writeln!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(svg, r#"<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>"#, LEFT + plot_width / 2.0, escape(title));
+    let _ = writeln!(svg, r#"<line x1="{LEFT}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#, TOP + plot_height, LEFT + plot_width, TOP + plot_height);
+    let _ = writeln!(svg, r#"<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{}" stroke="black"/>"#, TOP + plot_height);
+    let mut tick = 1.0;
+    while tick <= x_max {
+        let x = x_of(tick);
+        let _ = writeln!(svg, r#"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="black"/><text x="{x}" y="{}" text-anchor="middle">{tick}</text>"#, TOP + plot_height, TOP + plot_height + 5.0, TOP + plot_height + 20.0);
+        tick *= 2.0;
+    }
+    for step in 0..=4 {
+        let value = y_max / 1.1 * f64::from(step) / 4.0;
+        let y = y_of(value);
+        let _ = writeln!(svg, r##"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#dddddd"/><text x="{}" y="{}" text-anchor="end">{}</text>"##, LEFT, LEFT + plot_width, LEFT - 6.0, y + 4.0, format_value(value));
+    }
+    let _ = writeln!(svg, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, LEFT + plot_width / 2.0, HEIGHT - 15.0, escape(x_label));
+    let _ = writeln!(svg, r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#, TOP + plot_height / 2.0, TOP + plot_height / 2.0, escape(y_label));
+    for (index, line) in series.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let path: Vec<String> = line.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", x_of(x), y_of(y))).collect();
+        let _ = writeln!(svg, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, path.join(" "));
+        for &(x, y) in &line.points {
+            let _ = writeln!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#, x_of(x), y_of(y));
+        }
+        let legend_y = TOP + 16.0 * index as f64;
+        let _ = writeln!(svg, r#"<line x1="{}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{}</text>"#, WIDTH - RIGHT + 15.0, WIDTH - RIGHT + 35.0, WIDTH - RIGHT + 40.0, legend_y + 4.0, escape(&line.label));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn format_value(value: f64) -> String {
+    if value >= 100.0 { format!("{value:.0}") } else if value >= 1.0 { format!("{value:.1}") } else { format!("{value:.2}") }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Groups rows by mode into series of (instances, value).
+pub(crate) fn series_by_mode(rows: &[Row], value: impl Fn(&Row) -> f64) -> Vec<Series> {
+    let mut grouped: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for row in rows {
+        grouped.entry(row.mode()).or_default().push((row.kernel_number("instances"), value(row)));
+    }
+    grouped
+        .into_iter()
+        .map(|(label, mut points)| {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Series { label, points }
+        })
+        .collect()
+}
+
+/// Returns, per PCID setting and share mode, the share of walks per invocation that global=on
+/// saves against global=off, by instance count.
+pub(crate) fn saved_series(rows: &[Row]) -> Vec<Series> {
+    let mut by_key: BTreeMap<(String, String, u64), [Option<f64>; 2]> = BTreeMap::new();
+    for row in rows {
+        let key = (
+            row.kernel.get("pcid").cloned().unwrap_or_default(),
+            row.kernel.get("share_tables").cloned().unwrap_or_default(),
+            row.kernel_number("instances") as u64,
+        );
+        let global = usize::from(row.kernel.get("global").map(String::as_str) == Some("1"));
+        by_key.entry(key).or_default()[global] = Some(row.walks_per_invocation());
+    }
+    let mut grouped: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for ((pcid, share, instances), values) in by_key {
+        if let [Some(without), Some(with)] = values {
+            let saved = if without > 0.0 { (without - with) / without * 100.0 } else { 0.0 };
+            grouped.entry(format!("pcid={pcid} share={share}")).or_default().push((instances as f64, saved));
+        }
+    }
+    grouped.into_iter().map(|(label, points)| Series { label, points }).collect()
+}
+
+/// What `shoal bench` needs.
+pub(crate) struct BenchOptions {
+    /// `qemu-runner.sh`.
+    pub(crate) runner: PathBuf,
+    /// The BIOS image.
+    pub(crate) image: PathBuf,
+    /// The tlbsim plugin.
+    pub(crate) plugin: PathBuf,
+    /// The results folder.
+    pub(crate) out_dir: PathBuf,
+    /// The TLB preset.
+    pub(crate) preset: String,
+    /// The workload binary.
+    pub(crate) workload: String,
+    /// The largest instance count.
+    pub(crate) max_instances: u32,
+    /// Measured rounds per configuration.
+    pub(crate) rounds: u32,
+    /// PCID settings to run: `on` (simulated under TCG) and/or `off`.
+    pub(crate) pcid: Vec<String>,
+    /// Per-boot timeout in seconds.
+    pub(crate) timeout_seconds: u32,
+    /// Guest memory in MiB.
+    pub(crate) memory_mib: u32,
+}
+
+/// Boots one sweep under the plugin, echoing progress; returns (kernel output, plugin output).
+fn boot_sweep(options: &BenchOptions, pcid: &str) -> Result<(String, String), String> {
+    let args = format!(
+        "test=density tlbsim=on pcid={pcid} quantum_ticks=1000 workload={} max_instances={} rounds={}",
+        options.workload, options.max_instances, options.rounds
+    );
+    let plugin_out = options.out_dir.join(format!("tlbsim-pcid-{pcid}.txt"));
+    let mut child = Command::new(&options.runner)
+        .args(["--mode", "test", "--timeout", &options.timeout_seconds.to_string(), "--memory", &options.memory_mib.to_string()])
+        .args(["--args", &args])
+        .args(["--tlbsim", &format!("preset={},out={}", options.preset, plugin_out.display())])
+        .args(["--tlbsim-plugin", &options.plugin.display().to_string()])
+        .arg(&options.image)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("running {}: {error}", options.runner.display()))?;
+    let mut kernel_output = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let line = line.replace('\r', "");
+            if let Some(fields) = fields(&line, "result: density ") {
+                eprintln!(
+                    "bench: pcid={pcid} global={} share_tables={} instances={} done",
+                    fields.get("global").map_or("?", String::as_str),
+                    fields.get("share_tables").map_or("?", String::as_str),
+                    fields.get("instances").map_or("?", String::as_str)
+                );
+            }
+            kernel_output.push_str(&line);
+            kernel_output.push('\n');
+        }
+    }
+    let status = child.wait().map_err(|error| format!("waiting for the runner: {error}"))?;
+    if status.code() != Some(0) {
+        return Err(format!("the pcid={pcid} sweep failed (runner status {status}); kernel output:\n{kernel_output}"));
+    }
+    let plugin_output = std::fs::read_to_string(&plugin_out).map_err(|error| format!("reading {}: {error}", plugin_out.display()))?;
+    Ok((kernel_output, plugin_output))
+}
+
+/// Runs the study and writes the results folder; returns the rows.
+///
+/// # Errors
+/// Returns a message when a boot fails or a file cannot be written.
+pub(crate) fn run(options: &BenchOptions) -> Result<Vec<Row>, String> {
+    std::fs::create_dir_all(&options.out_dir).map_err(|error| format!("creating {}: {error}", options.out_dir.display()))?;
+    let mut rows = Vec::new();
+    let mut geometry = String::new();
+    for pcid in &options.pcid {
+        eprintln!("bench: booting the {} sweep with pcid={pcid} under tlbsim ({})", options.workload, options.preset);
+        let (kernel_output, plugin_output) = boot_sweep(options, pcid)?;
+        if geometry.is_empty() {
+            geometry = plugin_output.lines().find(|line| line.starts_with("tlbsim geometry")).unwrap_or("").to_owned();
+        }
+        rows.extend(join(&kernel_output, &plugin_output));
+    }
+    write(&options.out_dir.join("results.csv"), &csv(&rows))?;
+    let walks = series_by_mode(&rows, Row::walks_per_invocation);
+    write(&options.out_dir.join("walks.svg"), &svg_chart("Page walks per invocation", "function instances (log scale)", "page walks per invocation", &walks))?;
+    let tables = series_by_mode(&rows, |row| row.kernel_number("page_table_pages_per_instance"));
+    write(&options.out_dir.join("page-tables.svg"), &svg_chart("Page-table pages per instance", "function instances (log scale)", "page-table pages", &tables))?;
+    let saved = saved_series(&rows);
+    write(&options.out_dir.join("saved.svg"), &svg_chart("Walks saved by the global segment", "function instances (log scale)", "% of walks saved (global on vs off)", &saved))?;
+    write(&options.out_dir.join("report.md"), &report(options, &rows, &geometry))?;
+    for chart in ["walks", "page-tables", "saved"] {
+        render_png(&options.out_dir.join(format!("{chart}.svg")), &options.out_dir.join(format!("{chart}.png")))?;
+    }
+    Ok(rows)
+}
+
+/// Renders an SVG chart to PNG with rsvg-convert (package librsvg2-bin, installed by setup.sh).
+fn render_png(svg: &Path, png: &Path) -> Result<(), String> {
+    let status = Command::new("rsvg-convert")
+        .arg("-o")
+        .arg(png)
+        .arg(svg)
+        .status()
+        .map_err(|error| format!("running rsvg-convert ({error}): run ./setup.sh (package librsvg2-bin)"))?;
+    if status.success() { Ok(()) } else { Err(format!("rsvg-convert failed on {}: {status}", svg.display())) }
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), String> {
+    std::fs::write(path, contents).map_err(|error| format!("writing {}: {error}", path.display()))
+}
+
+/// Writes the Markdown report.
+fn report(options: &BenchOptions, rows: &[Row], geometry: &str) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| text.lines().find(|line| line.starts_with("model name")).map(|line| line.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .unwrap_or_else(|| "unknown".into());
+    let qemu = Command::new("qemu-system-x86_64").arg("--version").output().ok().map(|output| String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").to_owned()).unwrap_or_default();
+    let mut text = String::new();
+    let _ = writeln!(text, "# shoal density study\n");
+    let _ = writeln!(text, "- host CPU: {cpu}; emulator: {qemu} (TCG); engine reported by the kernel: {}", rows.first().and_then(|row| row.kernel.get("engine")).map_or("?", String::as_str));
+    let _ = writeln!(text, "- TLB model: tlbsim preset `{}` — `{geometry}`", options.preset);
+    let _ = writeln!(text, "- workload `{}`: each invocation calls {} random code pages and reads {} random data pages of the runtime", options.workload, 32, 32);
+    let _ = writeln!(text, "- instances 1..{} (powers of two), {} measured rounds after one warm-up round, closed loop, round-robin on one core\n", options.max_instances, options.rounds);
+    let _ = writeln!(text, "## What the figures mean\n");
+    let _ = writeln!(text, "- **walks per invocation** (`walks.svg`): page walks the modelled TLB hierarchy needed, instruction plus data, divided by invocations. These are the simulator's counts: deterministic, and a model of a real core's TLBs (no paging-structure caches).");
+    let _ = writeln!(text, "- **page-table pages per instance** (`page-tables.svg`): what each instance's address space owns; with `share=1` the runtime's tables are shared and not counted.");
+    let _ = writeln!(text, "- **walks saved** (`saved.svg`): how much of the walk work `global=1` removes against `global=0`.");
+    let _ = writeln!(text, "- `pcid=simulated`: QEMU TCG has no PCID; the kernel tags address spaces and the simulator models CR4.PCIDE=1. `pcid=off`/`unavailable`: every switch flushes.");
+    let _ = writeln!(text, "- `cycles_per_invocation` in the CSV are QEMU TCG cycles: emulated, not hardware figures. No PMU counters are available here.\n");
+    let _ = writeln!(text, "## Results\n");
+    let _ = writeln!(text, "| mode | instances | walks/invocation | page-table pages/instance | frames |");
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(text, "| {} | {} | {:.2} | {} | {} |", row.mode(), row.kernel_number("instances"), row.walks_per_invocation(), row.kernel_number("page_table_pages_per_instance"), row.kernel_number("frames"));
+    }
+    let _ = writeln!(text, "\n![walks](walks.svg)\n\n![page tables](page-tables.svg)\n\n![saved](saved.svg)");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KERNEL: &str = "noise\nresult: density id=100 workload=synth-small global=1 share_tables=1 pcid=simulated instances=2 rounds=4 invocations=8 cycles_per_invocation=10 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\nresult: density id=101 workload=synth-small global=0 share_tables=1 pcid=simulated instances=2 rounds=4 invocations=8 cycles_per_invocation=10 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\n";
+    const PLUGIN: &str = "tlbsim geometry v=1 verified=1\ntlbsim phase v=1 id=100 name=a i.walks_4k=4 i.walks_2m=0 d.walks_4k=4 d.walks_2m=0\ntlbsim phase v=1 id=101 name=b i.walks_4k=40 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\n";
+
+    #[test]
+    fn joins_kernel_and_simulator_lines_by_phase_id() {
+        let rows = join(KERNEL, PLUGIN);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].walks_per_invocation(), 1.0);
+        assert_eq!(rows[1].walks_per_invocation(), 10.0);
+        assert_eq!(rows[0].mode(), "pcid=simulated global=1 share=1");
+    }
+
+    #[test]
+    fn csv_has_a_header_and_one_row_per_configuration() {
+        let text = csv(&join(KERNEL, PLUGIN));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("id,workload,pcid,global"));
+        assert!(lines[1].starts_with("100,synth-small,simulated,1,1,2,"));
+        assert!(lines[1].ends_with(",1.000"));
+    }
+
+    #[test]
+    fn the_saved_share_compares_global_off_with_global_on() {
+        let saved = saved_series(&join(KERNEL, PLUGIN));
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].points, vec![(2.0, 90.0)]);
+    }
+
+    #[test]
+    fn the_chart_is_svg_with_one_polyline_per_series() {
+        let rows = join(KERNEL, PLUGIN);
+        let svg = svg_chart("t", "x", "y", &series_by_mode(&rows, Row::walks_per_invocation));
+        assert!(svg.starts_with("<svg"));
+        assert_eq!(svg.matches("<polyline").count(), 2);
+    }
+}

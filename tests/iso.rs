@@ -1,0 +1,116 @@
+//! The bootable ISO: `shoal iso` wraps the UEFI system partition as an El Torito EFI boot image,
+//! and the ISO boots under OVMF from a CD-ROM (`qemu-runner.sh --iso`) to the kernel's banner and
+//! its success status.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        let path =
+            std::env::temp_dir().join(format!("shoal-test-{label}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir(&path).expect("creating a temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_iso_boots_under_ovmf_from_a_cdrom() {
+    let dir = TempDir::new("iso");
+    let iso = dir.0.join("shoal.iso");
+    let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["iso", "--out"])
+        .arg(&iso)
+        .output()
+        .expect("running the shoal host tool");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "shoal iso failed:\n{log}");
+    assert!(
+        log.contains("xorriso -as mkisofs -e efi.img -no-emul-boot -o"),
+        "shoal iso prints the xorriso command:\n{log}"
+    );
+    // ISO 9660: the primary volume descriptor at sector 16, then the El Torito boot record.
+    let bytes = std::fs::read(&iso).expect("reading the ISO");
+    assert_eq!(
+        &bytes[0x8001..0x8006],
+        b"CD001",
+        "not an ISO 9660 file system"
+    );
+    assert_eq!(&bytes[0x8801..0x8806], b"CD001");
+    assert_eq!(
+        &bytes[0x8807..0x8807 + 23],
+        b"EL TORITO SPECIFICATION",
+        "no El Torito boot record"
+    );
+
+    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("qemu-runner.sh");
+    let started = Instant::now();
+    let output = Command::new(runner)
+        .args([
+            "--mode",
+            "test",
+            "--firmware",
+            "uefi",
+            "--iso",
+            "--timeout",
+            "120",
+            "--args",
+            "ticks=1",
+        ])
+        .arg(&iso)
+        .output()
+        .expect("running qemu-runner.sh");
+    let serial = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    let log = String::from_utf8_lossy(&output.stderr);
+    eprintln!("the ISO boot took {:.1} s", started.elapsed().as_secs_f64());
+    assert!(
+        log.contains(&format!("-cdrom {}", iso.display())),
+        "the runner attaches the ISO as a CD-ROM:\n{log}"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "runner log:\n{log}\nkernel output:\n{serial}"
+    );
+    assert!(
+        serial.contains("shoal 0.1.0 — a research microkernel"),
+        "no banner:\n{serial}"
+    );
+    assert!(serial.contains("demo: done"), "{serial}");
+    assert!(
+        serial.lines().any(|line| line == "shoal: exit success"),
+        "{serial}"
+    );
+}
+
+#[test]
+fn the_runner_refuses_an_iso_without_uefi() {
+    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("qemu-runner.sh");
+    let output = Command::new(runner)
+        .args([
+            "--mode",
+            "test",
+            "--firmware",
+            "bios",
+            "--iso",
+            "--dry-run",
+            env!("SHOAL_UEFI_PARTITION"),
+        ])
+        .output()
+        .expect("running qemu-runner.sh");
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--iso needs --firmware uefi"));
+}
