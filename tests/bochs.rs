@@ -110,7 +110,7 @@ fn check_common(run: &Run) {
         .expect("bytes from the ramdisk's `args` file)")
         .expect("test=hardware")
         .expect("cpu: hypervisor=none engine=bochs")
-        .expect("ktest: 5 suite(s), 23 checks passed")
+        .expect("ktest: 6 suite(s), 25 checks passed")
         .expect_success();
 }
 
@@ -126,7 +126,8 @@ fn check_real_pcid(run: &Run) {
 fn hardware_suite_passes_on_icelake_with_pcid_invpcid_pku_smep_smap() {
     let run = boot("corei7_icelake_u");
     run.expect("cpu: pge=yes pcid=yes invpcid=yes pku=yes smep=yes smap=yes")
-        .expect("cpu: enabled nx=true pge=true smep=true smap=true pcide=true");
+        .expect("cpu: enabled nx=true pge=true smep=true smap=true pcide=true pke=true");
+    run.expect("(protection violation, read, user, protection key)");
     check_real_pcid(&run);
     check_common(&run);
 }
@@ -135,7 +136,8 @@ fn hardware_suite_passes_on_icelake_with_pcid_invpcid_pku_smep_smap() {
 fn hardware_suite_passes_on_haswell_without_pku_and_smap() {
     let run = boot("corei7_haswell_4770");
     run.expect("cpu: pge=yes pcid=yes invpcid=yes pku=no smep=yes smap=no")
-        .expect("cpu: enabled nx=true pge=true smep=true smap=false pcide=true");
+        .expect("cpu: enabled nx=true pge=true smep=true smap=false pcide=true pke=false")
+        .expect("protection keys unavailable (the CPU has no PKU)");
     check_real_pcid(&run);
     check_common(&run);
 }

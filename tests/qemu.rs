@@ -176,7 +176,7 @@ fn every_normal_suite_passes_on_uefi() {
         .expect("ktest: user-faults: all 6 checks passed")
         .expect("ktest: bad-elf: all 2 checks passed")
         .expect("ktest: bad-syscalls: all 3 checks passed")
-        .expect("ktest: 9 suite(s), 30 checks passed")
+        .expect("ktest: 10 suite(s), 32 checks passed")
         .expect_success();
 }
 
@@ -317,7 +317,7 @@ fn xapic_and_2mib_direct_map_paths_work_on_a_cpu_without_x2apic_and_1gib_pages()
         .expect("1g-pages=no")
         .expect("apic: xapic id 0")
         .expect("memory: direct map 4096 MiB in 2 MiB pages")
-        .expect("ktest: 9 suite(s), 30 checks passed")
+        .expect("ktest: 10 suite(s), 32 checks passed")
         .expect_success();
 }
 
@@ -460,6 +460,16 @@ fn without_pcid_the_mode_is_reported_unavailable_and_the_hardware_suite_passes()
         .expect("translation: pcid mode unavailable (the CPU has no PCID) (16 PCIDs in the pool)")
         .expect("ktest: pcid: CPU pcid=false CR4.PCIDE=false mode on=false")
         .expect("ktest: pcid: 18 processes, 15 PCIDs: 0 assignments (each flushed), 0 switches kept their entries, 0 PCIDs taken back")
-        .expect("ktest: 5 suite(s), 23 checks passed")
+        .expect("ktest: 6 suite(s), 25 checks passed")
+        .expect_success();
+}
+
+#[test]
+fn protection_keys_keep_a_process_from_reading_another_binarys_data() {
+    let run = boot(Firmware::Bios, "test=keys");
+    run.expect("translation: global segment global=on share_tables=on; protection keys on (one per binary slot, 15 keys)")
+        .expect("(read-address): killed by #PF page fault at RIP ")
+        .expect("(protection violation, read, user, protection key)")
+        .expect("ktest: keys: all 2 checks passed")
         .expect_success();
 }

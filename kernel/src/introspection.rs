@@ -106,8 +106,8 @@ pub fn print_report() {
     for binary in &binaries {
         let digest: String = binary.digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
         crate::println!(
-            "report: slot {:>3} {:<22} read-only pages {:>5}  writable pages {:>3}  shared tables {:>3}  users {:>5}  sha256 {digest}...",
-            binary.slot, binary.name, binary.read_only_pages, binary.writable_pages, binary.shared_tables, binary.users
+            "report: slot {:>3} {:<22} read-only pages {:>5}  writable pages {:>3}  shared tables {:>3}  key {:>2}  users {:>5}  sha256 {digest}...",
+            binary.slot, binary.name, binary.read_only_pages, binary.writable_pages, binary.shared_tables, binary.key, binary.users
         );
     }
     let mut spaces = 0;

@@ -155,8 +155,8 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
     println!("{features}");
     let enabled = cpu::enable_features(&features);
     println!(
-        "cpu: enabled nx={} pge={} smep={} smap={} pcide={}",
-        enabled.nx, enabled.pge, enabled.smep, enabled.smap, enabled.pcide
+        "cpu: enabled nx={} pge={} smep={} smap={} pcide={} pke={}",
+        enabled.nx, enabled.pge, enabled.smep, enabled.smap, enabled.pcide, enabled.pke
     );
     if !features.pcid {
         info!("PCID unavailable on this CPU: the `pcid` translation mode will be reported as unavailable");
@@ -214,8 +214,11 @@ extern "C" fn kernel_main() -> ! {
     println!("translation: pcid mode {} ({} PCIDs in the pool)", pcid_mode.describe(), facts.args.pcids);
     scheduler::init(facts.args.quantum_ticks);
     let mode = global_segment::Mode { global: facts.args.global, share_tables: facts.args.share_tables };
-    match global_segment::init(mode, &facts.features, facts.enabled.pge) {
-        Ok(()) => println!("translation: global segment {mode}"),
+    match global_segment::init(mode, &facts.features, facts.enabled.pge, facts.enabled.pke) {
+        Ok(()) => println!(
+            "translation: global segment {mode}; protection keys {}",
+            if facts.enabled.pke { "on (one per binary slot, 15 keys)" } else { "unavailable (the CPU has no PKU)" }
+        ),
         Err(error @ GlobalError::GlobalUnavailable) => refuse("global=on", error),
         Err(error) => refuse("global segment", error),
     }

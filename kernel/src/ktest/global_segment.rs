@@ -261,3 +261,39 @@ pub fn stale(checks: &mut Checks) -> Result<(), Failed> {
     set_mode(checks, MODES[0])?;
     Ok(())
 }
+
+/// Protection keys: where the CPU has PKU, a process reads its own binary's read-only data but
+/// faults on another binary's (keys never restrict instruction fetch: see the README).
+pub fn keys(checks: &mut Checks) -> Result<(), Failed> {
+    let facts = crate::boot_facts();
+    let binaries = global_segment::binaries();
+    let Some(hello) = binaries.iter().find(|binary| binary.name == "hello") else { fail!(checks, "hello not loaded") };
+    let Some(reader) = binaries.iter().find(|binary| binary.name == "read-address") else { fail!(checks, "read-address not loaded") };
+    let Some(target) = global_segment::expected_mappings().into_iter().find(|mapping| mapping.address >= global_segment::slot_base(hello.slot)
+        && mapping.address < global_segment::slot_base(hello.slot + 1)
+        && mapping.flags.contains(x86_64::structures::paging::PageTableFlags::NO_EXECUTE))
+    else {
+        fail!(checks, "hello has no read-only data page");
+    };
+    checks.check("each binary's slot has its own key; reading one's own read-only data works");
+    crate::println!("ktest: keys: pke={} hello slot {} key {}, read-address slot {} key {}", facts.enabled.pke, hello.slot, hello.key, reader.slot, reader.key);
+    if facts.enabled.pke && (hello.key == 0 || hello.key == reader.key) {
+        fail!(checks, "keys {} and {}", hello.key, reader.key);
+    }
+    let own = start(checks, "read-address", 0)?;
+    checks.pass();
+    checks.check("reading another binary's read-only data faults with the protection-key error (where the CPU has PKU)");
+    let other = start(checks, "read-address", target.address)?;
+    scheduler::run();
+    let finished = scheduler::take_finished();
+    let end = |pid: u64| finished.iter().find(|process| process.pid == pid).map(|process| (process.reason(), process.status.code));
+    if end(own) != Some((Some(EndReason::Exited), 0)) {
+        fail!(checks, "reading its own data ended {:?}", end(own));
+    }
+    let expected = if facts.enabled.pke { (Some(EndReason::PageFault), target.address) } else { (Some(EndReason::Exited), 0) };
+    if end(other) != Some(expected) {
+        fail!(checks, "reading hello's data at {:#x} ended {:?}, expected {expected:?}", target.address, end(other));
+    }
+    checks.pass();
+    Ok(())
+}

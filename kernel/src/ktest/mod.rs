@@ -86,6 +86,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "density", description: "the density sweep: FaaS instances in every mode (result lines)", run: density::run },
     Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
+    Suite { name: "keys", description: "protection keys keep processes from reading other binaries' data", run: global_segment::keys },
     Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode", run: global_segment::stale },
     Suite { name: "write-kernel-text", description: "a write to kernel text page-faults (fatal by design)", run: faults::write_kernel_text },
     Suite { name: "page-fault", description: "a read of an unmapped address page-faults (fatal by design)", run: faults::unmapped_read },
@@ -95,7 +96,7 @@ const SUITES: &[Suite] = &[
 
 /// The suites `test=hardware` runs: the CPU-feature paths, for emulators with PCID, INVPCID and
 /// protection keys (Bochs) and for real machines.
-const HARDWARE: &[&str] = &["paging", "timer", "pcid", "user-faults", "global-stale"];
+const HARDWARE: &[&str] = &["paging", "timer", "pcid", "user-faults", "keys", "global-stale"];
 
 /// The suites `test=all` runs: the ones that end normally.
 const ALL: &[&str] = &[
@@ -108,6 +109,7 @@ const ALL: &[&str] = &[
     "bad-elf",
     "bad-syscalls",
     "pcid",
+    "keys",
 ];
 
 /// The composite names `test=` accepts besides the suites.

@@ -51,7 +51,7 @@ use super::layout::{GLOBAL_SLOT_BYTES, GLOBAL_WINDOW_END, GLOBAL_WINDOW_START, L
 use super::paging::{self, window};
 use crate::loader::elf::{self, LoadError};
 use crate::arch::x86_64::cpu::CpuFeatures;
-use crate::arch::x86_64::tlb;
+use crate::arch::x86_64::{pkru, tlb};
 
 /// Slots in the window.
 pub const SLOT_COUNT: usize = ((GLOBAL_WINDOW_END - GLOBAL_WINDOW_START) / GLOBAL_SLOT_BYTES) as usize;
@@ -155,10 +155,14 @@ struct Binary {
     directory: OwnedFrame,
     digest: [u8; DIGEST_BYTES],
     users: usize,
+    /// Protection key of the read-only leaves (0 when keys are off).
+    key: u8,
 }
 
 struct Registry {
     mode: Mode,
+    /// Protection keys are in use (the CPU has PKU and CR4.PKE is set).
+    keys: bool,
     global_available: bool,
     /// The template PDPT of the window.
     window: OwnedFrame,
@@ -188,14 +192,14 @@ const fn page_of(address: u64) -> usize {
 ///
 /// # Errors
 /// Returns [`GlobalError::GlobalUnavailable`] for `global=on` without PGE.
-pub fn init(mode: Mode, features: &CpuFeatures, pge_enabled: bool) -> Result<(), GlobalError> {
+pub fn init(mode: Mode, features: &CpuFeatures, pge_enabled: bool, keys: bool) -> Result<(), GlobalError> {
     if mode.global && !pge_enabled {
         return Err(GlobalError::GlobalUnavailable);
     }
     let window = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
     let mut binaries = Vec::with_capacity(SLOT_COUNT);
     binaries.resize_with(SLOT_COUNT, || None);
-    *REGISTRY.lock() = Some(Registry { mode, global_available: pge_enabled, window, binaries, attached: 0, features: *features });
+    *REGISTRY.lock() = Some(Registry { mode, keys, global_available: pge_enabled, window, binaries, attached: 0, features: *features });
     Ok(())
 }
 
@@ -211,9 +215,21 @@ pub fn mode() -> Mode {
     with(|registry| registry.mode)
 }
 
-/// Flags of a read-only leaf in `mode`.
-fn read_only_flags(executable: bool, global: bool) -> PageTableFlags {
-    let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+/// Protection keys a binary's slot can have: 1..=15 (key 0 is every process's private memory).
+const BINARY_KEYS: usize = 15;
+/// Bit position of a leaf's protection key (bits 62:59, Intel SDM vol. 3A §4.5).
+const KEY_SHIFT: u32 = 59;
+
+/// Returns the protection key of slot `slot`: 1..=15, reused every 15 slots.
+pub const fn key_of_slot(slot: usize) -> u8 {
+    (1 + slot % BINARY_KEYS) as u8
+}
+
+/// Flags of a read-only leaf in `mode` with protection key `key` (0 when keys are off).
+fn read_only_flags(executable: bool, global: bool, key: u8) -> PageTableFlags {
+    let mut flags = PageTableFlags::PRESENT
+        | PageTableFlags::USER_ACCESSIBLE
+        | PageTableFlags::from_bits_retain(u64::from(key) << KEY_SHIFT);
     if global {
         flags |= PageTableFlags::GLOBAL;
     }
@@ -246,7 +262,8 @@ pub fn load(name: &str) -> Result<usize, GlobalError> {
             return Err(GlobalError::InUse { attached: registry.attached });
         }
         let slot = registry.binaries.iter().position(Option::is_none).ok_or(GlobalError::WindowFull)?;
-        let binary = build_binary(name, file, slot, registry.mode.global)?;
+        let key = if registry.keys { key_of_slot(slot) } else { 0 };
+        let binary = build_binary(name, file, slot, registry.mode.global, key)?;
         window::set_entry(&mut registry.window, slot, binary.directory.start_address(), TABLE_FLAGS);
         registry.binaries[slot] = Some(binary);
         Ok(slot)
@@ -254,7 +271,7 @@ pub fn load(name: &str) -> Result<usize, GlobalError> {
 }
 
 /// Loads `file` (validated by `loader::elf`) and builds its shared tables for `slot`.
-fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool) -> Result<Binary, GlobalError> {
+fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key: u8) -> Result<Binary, GlobalError> {
     let base = slot_base(slot);
     let image = elf::load(file, &Placement { base, allowed: base..base + GLOBAL_SLOT_BYTES }).map_err(|error| match error {
         LoadError::Elf(error) => GlobalError::Elf(error),
@@ -293,7 +310,7 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool) -> R
         let table = if has_read_only {
             let mut table = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
             for page in read_only.iter().filter(|page| region_of(page.address) == index) {
-                window::set_entry(&mut table, page_of(page.address), page.frame.start_address(), read_only_flags(page.executable, global));
+                window::set_entry(&mut table, page_of(page.address), page.frame.start_address(), read_only_flags(page.executable, global, key));
             }
             window::set_entry(&mut directory, index, table.start_address(), TABLE_FLAGS);
             Some(table)
@@ -302,7 +319,7 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool) -> R
         };
         regions.push(Region { index, kind, table, writable });
     }
-    Ok(Binary { name, slot, entry: image.entry, read_only, regions, directory, digest, users: 0 })
+    Ok(Binary { name, slot, entry: image.entry, read_only, regions, directory, digest, users: 0, key })
 }
 
 /// Returns the SHA-256 digest of a binary's read-only image (addresses and bytes, in order).
@@ -323,11 +340,14 @@ impl Registry {
     }
 }
 
-/// What [`attach`] set up: where the process starts.
+/// What [`attach`] set up: where the process starts and which keys it may use.
 #[derive(Clone, Copy, Debug)]
 pub struct Attached {
     /// The relocated entry point.
     pub entry: VirtAddr,
+    /// The PKRU value for the process: its binary's key and key 0 (private memory) allowed,
+    /// every other binary's key access-disabled; 0 (everything allowed) when keys are off.
+    pub pkru: u32,
 }
 
 /// Links the window into `space` for a process of binary `name` (loading it first if nothing
@@ -361,7 +381,8 @@ pub fn attach(space: &mut AddressSpace, name: &str) -> Result<Attached, GlobalEr
         space.set_binary_slot(slot);
         binary.users += 1;
         registry.attached += 1;
-        Ok(Attached { entry: VirtAddr::new(binary.entry) })
+        let pkru = if registry.keys { pkru::rights_allowing(1 | 1 << binary.key) } else { 0 };
+        Ok(Attached { entry: VirtAddr::new(binary.entry), pkru })
     })
 }
 
@@ -499,6 +520,8 @@ pub struct BinaryInfo {
     pub users: usize,
     /// The SHA-256 digest of the read-only image.
     pub digest: [u8; DIGEST_BYTES],
+    /// The protection key of its read-only pages (0 when keys are off).
+    pub key: u8,
 }
 
 /// Returns facts about every loaded binary.
@@ -515,6 +538,7 @@ pub fn binaries() -> Vec<BinaryInfo> {
                 regions: (count(RegionKind::ReadOnly), count(RegionKind::Mixed), count(RegionKind::Writable)),
                 users: binary.users,
                 digest: binary.digest,
+                key: binary.key,
             }
         }).collect()
     })
@@ -539,7 +563,7 @@ pub fn expected_mappings() -> Vec<ExpectedMapping> {
             binary.read_only.iter().map(move |page| ExpectedMapping {
                 address: page.address,
                 physical: page.frame.start_address(),
-                flags: read_only_flags(page.executable, global),
+                flags: read_only_flags(page.executable, global, binary.key),
             })
         }).collect()
     })

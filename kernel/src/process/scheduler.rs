@@ -28,7 +28,7 @@ use x86_64::VirtAddr;
 use super::spawn::{self, SpawnError};
 use super::{Finished, ProcessStats, SLOT_BITS, slot_of};
 use crate::arch::x86_64::context::{self, FpuState, SCHEDULER_CONTEXT, UserEntry};
-use crate::arch::x86_64::{gdt, interrupts, syscall_entry};
+use crate::arch::x86_64::{gdt, interrupts, pkru, syscall_entry};
 use crate::mm::address_space::{Access, AddressSpace};
 use crate::mm::layout::{self, PAGE_BYTES, USER_HEAP_MAX_BYTES, USER_HEAP_START};
 use crate::mm::paging::{self, user::KernelStack};
@@ -65,6 +65,8 @@ struct Process {
     pending: Option<Invocation>,
     /// The id of the invocation the instance is running.
     running_invocation: Option<u64>,
+    /// Protection-key rights, written to PKRU when the process is switched to.
+    pkru: u32,
 }
 
 /// One invocation of a function instance.
@@ -168,6 +170,7 @@ pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, Spaw
         argument,
     };
     let space = prepared.space;
+    let pkru = prepared.pkru;
     Ok(with(|scheduler| {
         scheduler.sequence += 1;
         let pid = (scheduler.sequence << SLOT_BITS) | u64::from(slot);
@@ -185,6 +188,7 @@ pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, Spaw
             stats: ProcessStats::default(),
             pending: None,
             running_invocation: None,
+            pkru,
         });
         scheduler.alive += 1;
         // The slot was free, so it is not queued: this cannot fail.
@@ -226,6 +230,9 @@ fn run_until(stop_when_quiet: bool) -> u64 {
                 syscall_entry::set_kernel_stack(stack.top());
             }
             process.fpu.restore();
+            if crate::boot_facts().enabled.pke {
+                pkru::write(process.pkru);
+            }
             scheduler.current = Some(slot);
             scheduler.ticks_in_quantum = 0;
             scheduler.switches += 1;

@@ -71,6 +71,8 @@ pub struct Prepared {
     pub entry: VirtAddr,
     /// The initial user stack pointer.
     pub stack_pointer: VirtAddr,
+    /// The process's protection-key rights (PKRU).
+    pub pkru: u32,
 }
 
 /// Builds the address space of a new process of binary `name`: attaches the global window (no
@@ -88,5 +90,5 @@ pub fn prepare(name: &str) -> Result<Prepared, SpawnError> {
     const RETURN_ADDRESS_BYTES: u64 = 8;
     let stack_pointer = VirtAddr::new(USER_STACK_TOP - RETURN_ADDRESS_BYTES);
     debug_assert!(USER_STACK_TOP.is_multiple_of(PAGE_BYTES));
-    Ok(Prepared { space, entry: attached.entry, stack_pointer })
+    Ok(Prepared { space, entry: attached.entry, stack_pointer, pkru: attached.pkru })
 }

@@ -289,6 +289,8 @@ pub struct EnabledFeatures {
     pub smap: bool,
     /// CR4.PCIDE.
     pub pcide: bool,
+    /// CR4.PKE: protection keys for user pages.
+    pub pke: bool,
 }
 
 /// Turns on NX, PGE, SMEP, SMAP and PCIDE where the CPU has them, and returns what is on.
@@ -317,9 +319,13 @@ pub fn enable_features(features: &CpuFeatures) -> EnabledFeatures {
     if features.pcid && x86_64::registers::control::Cr3::read_raw().1 & 0xfff == 0 {
         cr4 |= Cr4Flags::PCID;
     }
+    if features.pku {
+        cr4 |= Cr4Flags::PROTECTION_KEY_USER;
+    }
     // SAFETY: every flag set here is promised by CPUID (checked just above). PGE only lets
     // global entries survive CR3 writes; SMEP and SMAP only forbid the kernel to run or touch
-    // user pages, and no user pages exist yet; PCIDE is set only while CR3[11:0] is 0.
+    // user pages, and no user pages exist yet; PCIDE is set only while CR3[11:0] is 0; PKE only
+    // makes the key bits of user leaves effective, and PKRU starts at 0 (every key allowed).
     unsafe { Cr4::write(cr4) };
     let cr4 = Cr4::read();
     EnabledFeatures {
@@ -328,6 +334,7 @@ pub fn enable_features(features: &CpuFeatures) -> EnabledFeatures {
         smep: cr4.contains(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION),
         smap: cr4.contains(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION),
         pcide: cr4.contains(Cr4Flags::PCID),
+        pke: cr4.contains(Cr4Flags::PROTECTION_KEY_USER),
     }
 }
 

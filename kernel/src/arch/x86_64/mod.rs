@@ -22,6 +22,7 @@ pub mod gdt;
 pub mod idt;
 pub mod interrupts;
 pub mod marker;
+pub mod pkru;
 pub mod port;
 pub mod stack;
 pub mod syscall_entry;
