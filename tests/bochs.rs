@@ -110,6 +110,7 @@ fn check_common(run: &Run) {
         .expect("bytes from the ramdisk's `args` file)")
         .expect("test=hardware")
         .expect("cpu: hypervisor=none engine=bochs")
+        .expect("acpi: MADT: 1 processors, local APIC at 0xfee00000")
         .expect("ktest: 6 suite(s), 25 checks passed")
         .expect_success();
 }

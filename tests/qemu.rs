@@ -128,6 +128,7 @@ fn check_demo(run: &Run) {
         .expect("demo: waiting for 3 timer ticks at 100 Hz")
         .expect("timer: tick 3 (3 of 3 waited)")
         .expect("translation: pcid mode unavailable (the CPU has no PCID)")
+        .expect("acpi: MADT: 1 processors, local APIC at 0xfee00000, I/O APIC 0 at 0xfec00000 (GSI base 0)")
         .expect("ramdisk: ")
         .expect("demo: running scenario `default` (7 commands)")
         .expect("hello from process ")

@@ -86,6 +86,8 @@ pub struct BootFacts {
     pub space: SpaceSummary,
     /// Physical address of the kernel's ELF file.
     pub kernel_file_physical: u64,
+    /// Physical address of the ACPI RSDP, when the firmware provided one.
+    pub rsdp_physical: Option<u64>,
     /// Local APIC facts and timer calibration (recorded in `kernel_main`).
     pub apic: Once<(ApicInfo, Calibration)>,
 }
@@ -191,6 +193,7 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
         frames,
         space: space.summary,
         kernel_file_physical: boot.kernel_file_physical,
+        rsdp_physical: boot.rsdp_physical,
         apic: Once::new(),
     });
     paging::enter_kernel_space(space, kernel_main)
@@ -225,7 +228,26 @@ extern "C" fn kernel_main() -> ! {
     load_binaries();
     idt::set_user_fault_handler(process::faults::kill_current);
     idt::set_timer_handler(|mode| scheduler::on_timer_tick(mode == idt::Mode::User));
-    let apic_info = match apic::init(&facts.features) {
+    // Where the local and I/O APICs are: ACPI's MADT, else the IA32_APIC_BASE MSR.
+    let madt = match facts.rsdp_physical.map(paging::acpi::read_madt) {
+        Some(Ok(madt)) => {
+            print!("acpi: MADT: {} processors, local APIC at {:#x}", madt.processors, madt.local_apic);
+            for (id, address, base) in &madt.io_apics {
+                print!(", I/O APIC {id} at {address:#x} (GSI base {base})");
+            }
+            println!();
+            Some(madt)
+        }
+        Some(Err(error)) => {
+            warn!("acpi: the MADT could not be read ({error:?}); the local APIC comes from IA32_APIC_BASE");
+            None
+        }
+        None => {
+            warn!("acpi: no RSDP from the firmware; the local APIC comes from IA32_APIC_BASE");
+            None
+        }
+    };
+    let apic_info = match apic::init(&facts.features, madt.as_ref().map(|madt| madt.local_apic)) {
         Ok(info) => info,
         Err(error) => refuse("local APIC", error),
     };

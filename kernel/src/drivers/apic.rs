@@ -1,6 +1,7 @@
 //! The local APIC timer: calibration against the PIT and periodic ticks.
 //!
-//! [`init`] picks x2APIC (MSR access) when the CPU has it, else maps the xAPIC page uncached,
+//! [`init`] picks x2APIC (MSR access) when the CPU has it, else maps the xAPIC page (found through
+//! ACPI's MADT, or IA32_APIC_BASE without ACPI) uncached,
 //! software-enables the APIC with the spurious vector, and masks the timer. [`calibrate`] counts
 //! how far the APIC timer (divide by 16) and the TSC advance during a 10 ms one-shot of PIT
 //! channel 2 (1.193182 MHz, gated through port 0x61). [`start_periodic`] then programs periodic
@@ -79,11 +80,12 @@ pub struct Calibration {
     pub tsc_hz: u64,
 }
 
-/// Sets up the local APIC and masks its timer.
+/// Sets up the local APIC and masks its timer. In xAPIC mode its registers are at
+/// `madt_address` (from ACPI's MADT) when given, else where IA32_APIC_BASE says.
 ///
 /// # Errors
 /// Returns an [`ApicError`] when the CPU has no APIC or its page cannot be mapped.
-pub fn init(features: &CpuFeatures) -> Result<ApicInfo, ApicError> {
+pub fn init(features: &CpuFeatures, madt_address: Option<u64>) -> Result<ApicInfo, ApicError> {
     if !features.apic {
         return Err(ApicError::NoApic);
     }
@@ -92,7 +94,8 @@ pub fn init(features: &CpuFeatures) -> Result<ApicInfo, ApicError> {
         apic::set_access(Access::X2Apic);
         "x2apic"
     } else {
-        let region = paging::map_mmio(apic::base_physical(), 1).map_err(ApicError::Map)?;
+        let base = madt_address.map_or_else(apic::base_physical, x86_64::PhysAddr::new);
+        let region = paging::map_mmio(base, 1).map_err(ApicError::Map)?;
         apic::set_access(Access::XApic(region));
         "xapic"
     };

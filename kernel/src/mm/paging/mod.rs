@@ -15,6 +15,7 @@
 
 #![allow(unsafe_code)]
 
+pub mod acpi;
 pub mod probe;
 pub mod user;
 pub mod window;
