@@ -13,8 +13,8 @@
 //!         frames=<all instances> spawn_cycles=<per instance>
 //! ```
 //!
-//! Nothing inside the measured region prints or allocates beyond the driver's result vector
-//! (allocated per round by the scheduler; the cost is identical in every mode). Cycle counts are
+//! Nothing inside the measured region prints; the only allocation is the scheduler's per-round
+//! result vector, the same in every mode. Cycle counts are
 //! TSC cycles of whatever engine ran the kernel; only `engine=hardware` gives hardware figures.
 //! No PMU counters are read yet: the line says `pmu=unavailable`.
 
@@ -131,14 +131,10 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             marker::reset();
             marker::begin_phase(phase_id, &name);
             let start = cpu::read_tsc();
-            let mut results = Vec::new();
             for round in 0..sweep.rounds {
+                // Invocation ids and seeds continue after the warm-up round's.
                 let first = (round + 1) * count as u64;
-                let seed_base = first;
-                results.push(
-                    faas::round(&instances, first, |index| payload(sweep, seed_base + index as u64))
-                        .map_err(DensityError::Faas)?,
-                );
+                faas::round(&instances, first, |index| payload(sweep, first + index as u64)).map_err(DensityError::Faas)?;
             }
             let cycles = cpu::read_tsc() - start;
             marker::end_phase(phase_id);
@@ -155,7 +151,6 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
                 facts.features.engine.name(),
                 tables / count.max(1),
             );
-            drop(results);
             phase_id += 1;
         }
     }

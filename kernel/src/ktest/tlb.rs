@@ -9,6 +9,8 @@
 
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 use abi::EndReason;
 
 use super::{Checks, Failed, fail};
@@ -64,5 +66,3 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     }
     Ok(())
 }
-
-extern crate alloc;
