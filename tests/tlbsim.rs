@@ -10,6 +10,7 @@
 //! - no PCID, G=1: global entries survive the switches: P = 16 walks in all;
 //! - (simulated) PCID, G=0: each address space keeps its own entries: N*P = 64;
 //! - (simulated) PCID, G=1: P = 16.
+//!
 //! The quantum is long enough that no preemption adds switches, so the walk counts are exact.
 
 use std::collections::BTreeMap;
