@@ -14,7 +14,9 @@
 //! ```
 //!
 //! Nothing inside the measured region prints; the only allocation is the scheduler's per-round
-//! result vector, the same in every mode. Cycle counts are
+//! result vector, the same in every mode. The timer is masked in the measured region (the
+//! instances answer and block, so nothing needs preempting), so no tick handler runs there at a
+//! host-speed-dependent moment and a phase's simulated counts repeat exactly. Cycle counts are
 //! TSC cycles of whatever engine ran the kernel; only `engine=hardware` gives hardware figures.
 //! No PMU counters are read yet: the line says `pmu=unavailable`.
 
@@ -26,6 +28,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::arch::x86_64::{cpu, marker};
+use crate::drivers::apic;
 use crate::faas::{self, FaasError};
 use crate::mm::frame;
 use crate::mm::global_segment::{self, GlobalError, Mode};
@@ -128,6 +131,9 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
                 u8::from(mode.global),
                 u8::from(mode.share_tables)
             );
+            // No timer ticks in the measured region: the instances answer and block, so they need
+            // no preemption, and the counts of a phase repeat exactly.
+            let quiet = apic::mask_timer();
             marker::reset();
             marker::begin_phase(phase_id, &name);
             let start = cpu::read_tsc();
@@ -138,6 +144,7 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             }
             let cycles = cpu::read_tsc() - start;
             marker::end_phase(phase_id);
+            drop(quiet);
 
             faas::shut_down(&instances).map_err(DensityError::Faas)?;
             let invocations = sweep.rounds * count as u64;

@@ -137,6 +137,30 @@ pub fn calibrate() -> Result<Calibration, ApicError> {
     })
 }
 
+/// The timer's interrupts are masked while this guard lives; dropping it restores the timer's
+/// local vector table entry as it was. See [`mask_timer`].
+#[must_use = "the timer is unmasked again when the guard is dropped"]
+pub struct TimerMasked {
+    saved: u32,
+}
+
+/// Masks the timer's interrupts (the counter keeps running) until the returned guard is dropped.
+///
+/// Measured phases use it: a tick's handler touches kernel pages at moments that depend on the
+/// host's speed under an emulator, so with ticks inside a phase its simulated TLB counts would
+/// not repeat exactly. Code run under the guard must not wait for the timer.
+pub fn mask_timer() -> TimerMasked {
+    let saved = apic::read(Register::LvtTimer);
+    apic::write(Register::LvtTimer, saved | LVT_MASKED);
+    TimerMasked { saved }
+}
+
+impl Drop for TimerMasked {
+    fn drop(&mut self) {
+        apic::write(Register::LvtTimer, self.saved);
+    }
+}
+
 /// Starts periodic timer interrupts at `hz` per second on [`TIMER_VECTOR`].
 pub fn start_periodic(calibration: &Calibration, hz: u32) {
     let initial = (calibration.apic_timer_hz / hz.max(1) as u64).clamp(1, MAX_COUNT as u64) as u32;
