@@ -58,14 +58,16 @@ impl core::fmt::Display for FaasError {
     }
 }
 
-/// Starts `count` instances of `binary` and runs them until each waits for its first invocation.
+/// Starts `count` instances of `binary`, instance `index` with the process argument
+/// `argument(index)` (a runtime that hosts several functions takes the function's number there),
+/// and runs them until each waits for its first invocation.
 ///
 /// # Errors
 /// Returns [`FaasError::Spawn`] when an instance cannot be started.
-pub fn start_instances(binary: &str, count: usize) -> Result<Vec<u64>, FaasError> {
+pub fn start_instances(binary: &str, count: usize, argument: impl Fn(usize) -> u64) -> Result<Vec<u64>, FaasError> {
     let mut instances = Vec::with_capacity(count);
-    for _ in 0..count {
-        instances.push(scheduler::spawn(binary, 0, None).map_err(FaasError::Spawn)?);
+    for index in 0..count {
+        instances.push(scheduler::spawn(binary, argument(index), None).map_err(FaasError::Spawn)?);
     }
     scheduler::run_until_quiet();
     check_alive()?;

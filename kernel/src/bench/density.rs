@@ -117,7 +117,7 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
         for &count in sweep.instances {
             let frames_before = frame::free_count();
             let spawn_start = cpu::read_tsc();
-            let instances = faas::start_instances(sweep.workload, count).map_err(DensityError::Faas)?;
+            let instances = faas::start_instances(sweep.workload, count, |_| 0).map_err(DensityError::Faas)?;
             let spawn_cycles = (cpu::read_tsc() - spawn_start) / count as u64;
             let frames = frames_before - frame::free_count();
             let mut tables = 0;
