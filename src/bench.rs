@@ -1,14 +1,16 @@
 //! `shoal bench`: the density study on the host side.
 //!
-//! It boots the kernel's `density` suite under the tlbsim plugin, once per PCID setting
+//! It boots the kernel's `density` suite from the bench image (`SHOAL_BENCH_IMAGE`, the one
+//! with the 64 MiB runtime) under the tlbsim plugin, once per workload and PCID setting
 //! (simulated PCID on, and off), shows progress as configurations finish, joins each kernel
 //! `result: density id=...` line with the plugin's `tlbsim phase v=1 id=...` line of the same
 //! phase, and writes a results folder:
 //! - `results.csv`: one row per configuration with every figure;
-//! - `walks.svg`/`.png`: page walks per invocation against the number of instances (log scale),
-//!   one line per mode; `page-tables.svg`/`.png`: page-table pages per instance;
-//!   `saved.svg`/`.png`: the share of walks the global segment saves (global=off versus on);
-//! - `report.md`: the machine, the engine, the TLB preset, what each figure means, the table.
+//! - per workload `<workload>-walks.svg`/`.png`: page walks per invocation against the number
+//!   of instances (log scale), one line per mode; `<workload>-page-tables.svg`/`.png`:
+//!   page-table pages per instance; `<workload>-saved.svg`/`.png`: the share of walks the
+//!   global segment saves (global=off versus on);
+//! - `report.md`: the machine, the engine, the TLB preset, what each figure means, the tables.
 //!
 //! Same input, same counts: the walk counts come from the deterministic simulator; cycle counts
 //! are the emulator's and are labelled as such.
@@ -216,7 +218,7 @@ pub(crate) fn saved_series(rows: &[Row]) -> Vec<Series> {
 pub(crate) struct BenchOptions {
     /// `qemu-runner.sh`.
     pub(crate) runner: PathBuf,
-    /// The BIOS image.
+    /// The UEFI bench image.
     pub(crate) image: PathBuf,
     /// The tlbsim plugin.
     pub(crate) plugin: PathBuf,
@@ -224,10 +226,10 @@ pub(crate) struct BenchOptions {
     pub(crate) out_dir: PathBuf,
     /// The TLB preset.
     pub(crate) preset: String,
-    /// The workload binary.
-    pub(crate) workload: String,
-    /// The largest instance count.
-    pub(crate) max_instances: u32,
+    /// The workload binaries, each one boot per PCID setting.
+    pub(crate) workloads: Vec<String>,
+    /// The instance counts, ascending.
+    pub(crate) instances: Vec<u32>,
     /// Measured rounds per configuration.
     pub(crate) rounds: u32,
     /// PCID settings to run: `on` (simulated under TCG) and/or `off`.
@@ -238,15 +240,53 @@ pub(crate) struct BenchOptions {
     pub(crate) memory_mib: u32,
 }
 
+/// Workloads the bench image carries.
+pub(crate) const WORKLOADS: [&str; 4] = ["synth-small", "synth-medium", "synth-large", "wasm-runtime"];
+
+/// Checks the options before anything boots, with a message naming the bad value.
+///
+/// # Errors
+/// Returns the message.
+pub(crate) fn check(options: &BenchOptions) -> Result<(), String> {
+    const MAX_COUNTS: usize = 16;
+    const MAX_INSTANCES: u32 = 65536;
+    const MAX_ROUNDS: u32 = 1000;
+    if options.workloads.is_empty() {
+        return Err("no workload given".into());
+    }
+    if let Some(unknown) = options.workloads.iter().find(|workload| !WORKLOADS.contains(&workload.as_str())) {
+        return Err(format!("unknown workload \"{unknown}\"; known: {}", WORKLOADS.join(" ")));
+    }
+    if options.instances.is_empty() || options.instances.len() > MAX_COUNTS {
+        return Err(format!("--instances takes 1 to {MAX_COUNTS} counts, not {}", options.instances.len()));
+    }
+    if options.instances.iter().any(|&count| count == 0 || count > MAX_INSTANCES) || options.instances.windows(2).any(|pair| pair[0] >= pair[1]) {
+        return Err(format!("--instances must increase strictly, each in 1..={MAX_INSTANCES}: {}", instance_list(&options.instances)));
+    }
+    if options.rounds == 0 || options.rounds > MAX_ROUNDS {
+        return Err(format!("--rounds must be in 1..={MAX_ROUNDS}, not {}", options.rounds));
+    }
+    if options.pcid.is_empty() || options.pcid.iter().any(|pcid| pcid != "on" && pcid != "off") {
+        return Err(format!("--pcid takes on and/or off, not \"{}\"", options.pcid.join(",")));
+    }
+    Ok(())
+}
+
+/// Returns the instance counts as the kernel's `instances` value (`1,64,1024`).
+fn instance_list(instances: &[u32]) -> String {
+    instances.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// Boots one sweep under the plugin, echoing progress; returns (kernel output, plugin output).
-fn boot_sweep(options: &BenchOptions, pcid: &str) -> Result<(String, String), String> {
+fn boot_sweep(options: &BenchOptions, workload: &str, pcid: &str) -> Result<(String, String), String> {
     let args = format!(
-        "test=density tlbsim=on pcid={pcid} quantum_ticks=1000 workload={} max_instances={} rounds={}",
-        options.workload, options.max_instances, options.rounds
+        "test=density tlbsim=on pcid={pcid} workload={workload} instances={} rounds={}",
+        instance_list(&options.instances),
+        options.rounds
     );
-    let plugin_out = options.out_dir.join(format!("tlbsim-pcid-{pcid}.txt"));
+    let plugin_out = options.out_dir.join(format!("tlbsim-{workload}-pcid-{pcid}.txt"));
     let mut child = Command::new(&options.runner)
-        .args(["--mode", "test", "--timeout", &options.timeout_seconds.to_string(), "--memory", &options.memory_mib.to_string()])
+        .args(["--mode", "test", "--firmware", "uefi", "--timeout", &options.timeout_seconds.to_string(), "--memory", &options.memory_mib.to_string()])
         .args(["--args", &args])
         .args(["--tlbsim", &format!("preset={},out={}", options.preset, plugin_out.display())])
         .args(["--tlbsim-plugin", &options.plugin.display().to_string()])
@@ -260,7 +300,7 @@ fn boot_sweep(options: &BenchOptions, pcid: &str) -> Result<(String, String), St
             let line = line.replace('\r', "");
             if let Some(fields) = fields(&line, "result: density ") {
                 eprintln!(
-                    "bench: pcid={pcid} global={} share_tables={} instances={} done",
+                    "bench: {workload} pcid={pcid} global={} share_tables={} instances={} done",
                     fields.get("global").map_or("?", String::as_str),
                     fields.get("share_tables").map_or("?", String::as_str),
                     fields.get("instances").map_or("?", String::as_str)
@@ -272,11 +312,18 @@ fn boot_sweep(options: &BenchOptions, pcid: &str) -> Result<(String, String), St
     }
     let status = child.wait().map_err(|error| format!("waiting for the runner: {error}"))?;
     if status.code() != Some(0) {
-        return Err(format!("the pcid={pcid} sweep failed (runner status {status}); kernel output:\n{kernel_output}"));
+        return Err(format!("the {workload} pcid={pcid} sweep failed (runner status {status}); kernel output:\n{kernel_output}"));
     }
     let plugin_output = std::fs::read_to_string(&plugin_out).map_err(|error| format!("reading {}: {error}", plugin_out.display()))?;
     Ok((kernel_output, plugin_output))
 }
+
+/// The charts drawn per workload: file stem, title, y label.
+pub(crate) const CHARTS: [(&str, &str, &str); 3] = [
+    ("walks", "Page walks per invocation", "page walks per invocation"),
+    ("page-tables", "Page-table pages per instance", "page-table pages"),
+    ("saved", "Walks saved by the global segment", "% of walks saved (global on vs off)"),
+];
 
 /// Runs the study and writes the results folder; returns the rows.
 ///
@@ -286,26 +333,44 @@ pub(crate) fn run(options: &BenchOptions) -> Result<Vec<Row>, String> {
     std::fs::create_dir_all(&options.out_dir).map_err(|error| format!("creating {}: {error}", options.out_dir.display()))?;
     let mut rows = Vec::new();
     let mut geometry = String::new();
-    for pcid in &options.pcid {
-        eprintln!("bench: booting the {} sweep with pcid={pcid} under tlbsim ({})", options.workload, options.preset);
-        let (kernel_output, plugin_output) = boot_sweep(options, pcid)?;
+    let boots = options.workloads.len() * options.pcid.len();
+    for (index, (workload, pcid)) in options.workloads.iter().flat_map(|workload| options.pcid.iter().map(move |pcid| (workload, pcid))).enumerate() {
+        eprintln!("bench: boot {}/{boots}: the {workload} sweep with pcid={pcid} under tlbsim ({})", index + 1, options.preset);
+        let (kernel_output, plugin_output) = boot_sweep(options, workload, pcid)?;
         if geometry.is_empty() {
             geometry = plugin_output.lines().find(|line| line.starts_with("tlbsim geometry")).unwrap_or("").to_owned();
         }
         rows.extend(join(&kernel_output, &plugin_output));
     }
     write(&options.out_dir.join("results.csv"), &csv(&rows))?;
-    let walks = series_by_mode(&rows, Row::walks_per_invocation);
-    write(&options.out_dir.join("walks.svg"), &svg_chart("Page walks per invocation", "function instances (log scale)", "page walks per invocation", &walks))?;
-    let tables = series_by_mode(&rows, |row| row.kernel_number("page_table_pages_per_instance"));
-    write(&options.out_dir.join("page-tables.svg"), &svg_chart("Page-table pages per instance", "function instances (log scale)", "page-table pages", &tables))?;
-    let saved = saved_series(&rows);
-    write(&options.out_dir.join("saved.svg"), &svg_chart("Walks saved by the global segment", "function instances (log scale)", "% of walks saved (global on vs off)", &saved))?;
-    write(&options.out_dir.join("report.md"), &report(options, &rows, &geometry))?;
-    for chart in ["walks", "page-tables", "saved"] {
-        render_png(&options.out_dir.join(format!("{chart}.svg")), &options.out_dir.join(format!("{chart}.png")))?;
+    for workload in &options.workloads {
+        let of_workload: Vec<Row> = rows.iter().filter(|row| row.kernel.get("workload") == Some(workload)).cloned().collect();
+        for (stem, title, y_label) in CHARTS {
+            let series = match stem {
+                "walks" => series_by_mode(&of_workload, Row::walks_per_invocation),
+                "page-tables" => series_by_mode(&of_workload, |row| row.kernel_number("page_table_pages_per_instance")),
+                _ => saved_series(&of_workload),
+            };
+            let svg = options.out_dir.join(format!("{workload}-{stem}.svg"));
+            write(&svg, &svg_chart(&format!("{title}: {workload}"), "function instances (log scale)", y_label, &series))?;
+            render_png(&svg, &svg.with_extension("png"))?;
+        }
     }
+    write(&options.out_dir.join("report.md"), &report(options, &rows, &geometry))?;
     Ok(rows)
+}
+
+/// Returns the files `run` writes, for the command's summary.
+pub(crate) fn output_files(options: &BenchOptions) -> Vec<PathBuf> {
+    let mut files = vec![options.out_dir.join("results.csv"), options.out_dir.join("report.md")];
+    for workload in &options.workloads {
+        for (stem, _, _) in CHARTS {
+            for extension in ["svg", "png"] {
+                files.push(options.out_dir.join(format!("{workload}-{stem}.{extension}")));
+            }
+        }
+    }
+    files
 }
 
 /// Renders an SVG chart to PNG with rsvg-convert (package librsvg2-bin, installed by setup.sh).
@@ -334,22 +399,47 @@ fn report(options: &BenchOptions, rows: &[Row], geometry: &str) -> String {
     let _ = writeln!(text, "# shoal density study\n");
     let _ = writeln!(text, "- host CPU: {cpu}; emulator: {qemu} (TCG); engine reported by the kernel: {}", rows.first().and_then(|row| row.kernel.get("engine")).map_or("?", String::as_str));
     let _ = writeln!(text, "- TLB model: tlbsim preset `{}` — `{geometry}`", options.preset);
-    let _ = writeln!(text, "- workload `{}`: each invocation calls {} random code pages and reads {} random data pages of the runtime", options.workload, 32, 32);
-    let _ = writeln!(text, "- instances 1..{} (powers of two), {} measured rounds after one warm-up round, closed loop, round-robin on one core\n", options.max_instances, options.rounds);
-    let _ = writeln!(text, "## What the figures mean\n");
-    let _ = writeln!(text, "- **walks per invocation** (`walks.svg`): page walks the modelled TLB hierarchy needed, instruction plus data, divided by invocations. These are the simulator's counts: deterministic, and a model of a real core's TLBs (no paging-structure caches).");
-    let _ = writeln!(text, "- **page-table pages per instance** (`page-tables.svg`): what each instance's address space owns; with `share=1` the runtime's tables are shared and not counted.");
-    let _ = writeln!(text, "- **walks saved** (`saved.svg`): how much of the walk work `global=1` removes against `global=0`.");
-    let _ = writeln!(text, "- `pcid=simulated`: QEMU TCG has no PCID; the kernel tags address spaces and the simulator models CR4.PCIDE=1. `pcid=off`/`unavailable`: every switch flushes.");
-    let _ = writeln!(text, "- `cycles_per_invocation` in the CSV are QEMU TCG cycles: emulated, not hardware figures. No PMU counters are available here.\n");
-    let _ = writeln!(text, "## Results\n");
-    let _ = writeln!(text, "| mode | instances | walks/invocation | page-table pages/instance | frames |");
-    let _ = writeln!(text, "|---|---:|---:|---:|---:|");
-    for row in rows {
-        let _ = writeln!(text, "| {} | {} | {:.2} | {} | {} |", row.mode(), row.kernel_number("instances"), row.walks_per_invocation(), row.kernel_number("page_table_pages_per_instance"), row.kernel_number("frames"));
+    let _ = writeln!(text, "- instances {}, {} measured rounds after one warm-up round, closed loop, round-robin on one core; the timer is masked during the measured rounds\n", instance_list(&options.instances), options.rounds);
+    let _ = writeln!(text, "## Workloads\n");
+    for workload in &options.workloads {
+        let _ = writeln!(text, "- `{workload}`: {}", workload_description(workload));
     }
-    let _ = writeln!(text, "\n![walks](walks.svg)\n\n![page tables](page-tables.svg)\n\n![saved](saved.svg)");
+    let _ = writeln!(text, "\n## What the figures mean\n");
+    let _ = writeln!(text, "- **walks per invocation** (`<workload>-walks.svg`): page walks the modelled TLB hierarchy needed, instruction plus data, divided by invocations. These are the simulator's counts: deterministic, and a model of a real core's TLBs (no paging-structure caches).");
+    let _ = writeln!(text, "- **page-table pages per instance** (`<workload>-page-tables.svg`): what each instance's address space owns; with `share=1` the runtime's tables are shared and not counted.");
+    let _ = writeln!(text, "- **walks saved** (`<workload>-saved.svg`): how much of the walk work `global=1` removes against `global=0`.");
+    let _ = writeln!(text, "- `pcid=simulated`: QEMU TCG has no PCID; the kernel tags address spaces and the simulator models CR4.PCIDE=1. `pcid=off`/`unavailable`: every switch flushes.");
+    let _ = writeln!(text, "- `cycles_per_invocation` and `spawn_cycles` in the CSV are QEMU TCG cycles: emulated, not hardware figures. `pmu` says whether hardware counters were read; under QEMU TCG there is no PMU, so it is `unavailable`.\n");
+    for workload in &options.workloads {
+        let _ = writeln!(text, "## Results: `{workload}`\n");
+        let _ = writeln!(text, "| mode | instances | walks/invocation | page-table pages/instance | frames/instance | spawn cycles (TCG) |");
+        let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|");
+        for row in rows.iter().filter(|row| row.kernel.get("workload") == Some(workload)) {
+            let instances = row.kernel_number("instances");
+            let _ = writeln!(
+                text,
+                "| {} | {instances} | {:.2} | {} | {:.1} | {} |",
+                row.mode(),
+                row.walks_per_invocation(),
+                row.kernel_number("page_table_pages_per_instance"),
+                row.kernel_number("frames") / instances.max(1.0),
+                row.kernel_number("spawn_cycles")
+            );
+        }
+        let _ = writeln!(text, "\n![walks]({workload}-walks.svg)\n\n![page tables]({workload}-page-tables.svg)\n\n![saved]({workload}-saved.svg)\n");
+    }
     text
+}
+
+/// Says what one invocation of `workload` does.
+fn workload_description(workload: &str) -> &'static str {
+    match workload {
+        "synth-small" => "synthetic runtime, 1 MiB of code and 1 MiB of read-only data; each invocation calls 32 random code pages and reads 32 random data pages",
+        "synth-medium" => "synthetic runtime, 8 MiB of code and 8 MiB of read-only data; each invocation calls 32 random code pages and reads 32 random data pages",
+        "synth-large" => "synthetic runtime, 64 MiB of code and 64 MiB of read-only data (the size class of a Node runtime); each invocation calls 32 random code pages and reads 32 random data pages",
+        "wasm-runtime" => "the WebAssembly runtime (wasmi) hosting eight handlers; instance i serves handler i mod 8, each invocation runs the handler once on a seeded input and checks its answer",
+        _ => "a workload this version of the host tool does not describe",
+    }
 }
 
 #[cfg(test)]
@@ -383,6 +473,45 @@ mod tests {
         let saved = saved_series(&join(KERNEL, PLUGIN));
         assert_eq!(saved.len(), 1);
         assert_eq!(saved[0].points, vec![(2.0, 90.0)]);
+    }
+
+    fn options() -> BenchOptions {
+        BenchOptions {
+            runner: PathBuf::new(),
+            image: PathBuf::new(),
+            plugin: PathBuf::new(),
+            out_dir: PathBuf::from("out"),
+            preset: "skylake-client".into(),
+            workloads: vec!["synth-small".into(), "wasm-runtime".into()],
+            instances: vec![1, 64, 1024],
+            rounds: 4,
+            pcid: vec!["on".into(), "off".into()],
+            timeout_seconds: 1,
+            memory_mib: 4096,
+        }
+    }
+
+    #[test]
+    fn bad_options_are_refused_with_the_value_named() {
+        assert_eq!(check(&options()), Ok(()));
+        let refused = |change: fn(&mut BenchOptions)| {
+            let mut options = options();
+            change(&mut options);
+            check(&options).unwrap_err()
+        };
+        assert_eq!(refused(|options| options.workloads = vec!["node".into()]), "unknown workload \"node\"; known: synth-small synth-medium synth-large wasm-runtime");
+        assert_eq!(refused(|options| options.instances = vec![64, 1]), "--instances must increase strictly, each in 1..=65536: 64,1");
+        assert_eq!(refused(|options| options.instances = vec![0]), "--instances must increase strictly, each in 1..=65536: 0");
+        assert_eq!(refused(|options| options.instances = (1..=17).collect()), "--instances takes 1 to 16 counts, not 17");
+        assert_eq!(refused(|options| options.rounds = 0), "--rounds must be in 1..=1000, not 0");
+        assert_eq!(refused(|options| options.pcid = vec!["maybe".into()]), "--pcid takes on and/or off, not \"maybe\"");
+    }
+
+    #[test]
+    fn every_chart_of_every_workload_is_listed() {
+        let files = output_files(&options());
+        assert_eq!(files.len(), 2 + 2 * 3 * 2);
+        assert!(files.contains(&PathBuf::from("out/wasm-runtime-saved.png")));
     }
 
     #[test]

@@ -60,10 +60,11 @@ enum Commands {
     },
     /// Run the density study under the tlbsim TLB simulator and write a results folder.
     ///
-    /// Boots the kernel's density sweep under QEMU TCG with the tlbsim plugin, once with
-    /// simulated PCID and once without, and writes results.csv, plots (walks, page-tables and
-    /// saved, each as SVG and PNG) and report.md. Walk counts are the simulator's (deterministic); cycle counts are
-    /// QEMU TCG's, not hardware figures.
+    /// Boots the kernel's density sweep from the bench image under QEMU TCG with the tlbsim
+    /// plugin, per workload once with simulated PCID and once without, and writes results.csv,
+    /// plots per workload (walks, page-tables and saved, each as SVG and PNG) and report.md.
+    /// Walk counts are the simulator's (deterministic); cycle counts are QEMU TCG's, not
+    /// hardware figures.
     Bench(BenchArguments),
     /// Boot the hardware-path test suite under Bochs (needs bochs: run ./setup.sh).
     ///
@@ -76,27 +77,32 @@ enum Commands {
 /// Options of `shoal bench`.
 #[derive(clap::Args, Debug, Clone)]
 struct BenchArguments {
-    /// The quick preset: up to 16 instances, 4 rounds (a few minutes). Without it: the full
-    /// sweep, up to 256 instances, 8 rounds.
+    /// The quick preset: synth-small, instances 1,2,4,8,16, 4 rounds (a few minutes). Without it:
+    /// the full sweep, every workload, instances 1,4,16,64,256,1024, 4 rounds (hours).
     #[arg(long)]
     quick: bool,
-    /// Workload: synth-small (1 MiB code + 1 MiB data) or synth-medium (8 + 8 MiB).
-    #[arg(long, default_value = "synth-small")]
-    workload: String,
-    /// Largest instance count (overrides the preset).
-    #[arg(long)]
-    max_instances: Option<u32>,
+    /// Workloads, comma-separated (overrides the preset): synth-small (1 MiB code + 1 MiB data),
+    /// synth-medium (8 + 8 MiB), synth-large (64 + 64 MiB), wasm-runtime (eight WebAssembly
+    /// handlers).
+    #[arg(long, value_delimiter = ',')]
+    workload: Option<Vec<String>>,
+    /// Instance counts, comma-separated and increasing, at most 16 (overrides the preset).
+    #[arg(long, value_delimiter = ',')]
+    instances: Option<Vec<u32>>,
     /// Measured rounds per configuration (overrides the preset).
     #[arg(long)]
     rounds: Option<u32>,
+    /// PCID settings, comma-separated: on (simulated under TCG) and/or off.
+    #[arg(long, value_delimiter = ',', default_value = "on,off")]
+    pcid: Vec<String>,
     /// tlbsim TLB preset: skylake-client, golden-cove, zen4 (see tlbsim/README.md).
     #[arg(long, default_value = "skylake-client")]
     preset: String,
     /// Results folder.
     #[arg(long, default_value = "results/density")]
     out: PathBuf,
-    /// Guest memory in MiB.
-    #[arg(long, default_value_t = 2048)]
+    /// Guest memory in MiB (the full sweep's 1024 instances without shared tables need about 2 GiB).
+    #[arg(long, default_value_t = 4096)]
     memory: u32,
 }
 
@@ -341,25 +347,35 @@ fn boot(options: &BootOptions) -> ExitCode {
 
 /// Runs `shoal bench`.
 fn bench_command(arguments: &BenchArguments) -> ExitCode {
-    let (default_instances, default_rounds) = if arguments.quick { (16, 4) } else { (256, 8) };
+    const QUICK_WORKLOADS: [&str; 1] = ["synth-small"];
+    const FULL_WORKLOADS: [&str; 4] = ["synth-small", "synth-medium", "synth-large", "wasm-runtime"];
+    const QUICK_INSTANCES: [u32; 5] = [1, 2, 4, 8, 16];
+    const FULL_INSTANCES: [u32; 6] = [1, 4, 16, 64, 256, 1024];
+    const ROUNDS: u32 = 4;
+    let (workloads, instances): (&[&str], &[u32]) =
+        if arguments.quick { (&QUICK_WORKLOADS, &QUICK_INSTANCES) } else { (&FULL_WORKLOADS, &FULL_INSTANCES) };
     let options = bench::BenchOptions {
         runner: runner_path(),
-        image: PathBuf::from(BIOS_IMAGE),
+        image: PathBuf::from(env!("SHOAL_BENCH_IMAGE")),
         plugin: PathBuf::from(env!("SHOAL_TLBSIM_PLUGIN")),
         out_dir: arguments.out.clone(),
         preset: arguments.preset.clone(),
-        workload: arguments.workload.clone(),
-        max_instances: arguments.max_instances.unwrap_or(default_instances),
-        rounds: arguments.rounds.unwrap_or(default_rounds),
-        pcid: vec!["on".into(), "off".into()],
-        timeout_seconds: 3600,
+        workloads: arguments.workload.clone().unwrap_or_else(|| workloads.iter().map(|name| (*name).to_owned()).collect()),
+        instances: arguments.instances.clone().unwrap_or_else(|| instances.to_vec()),
+        rounds: arguments.rounds.unwrap_or(ROUNDS),
+        pcid: arguments.pcid.clone(),
+        timeout_seconds: 6 * 3600,
         memory_mib: arguments.memory,
     };
+    if let Err(message) = bench::check(&options) {
+        eprintln!("shoal bench: {message}");
+        return ExitCode::from(2);
+    }
     match bench::run(&options) {
         Ok(rows) => {
             println!("bench: {} configurations; results in {}", rows.len(), options.out_dir.display());
-            for name in ["results.csv", "walks.svg", "walks.png", "page-tables.svg", "page-tables.png", "saved.svg", "saved.png", "report.md"] {
-                println!("bench: wrote {}", options.out_dir.join(name).display());
+            for file in bench::output_files(&options) {
+                println!("bench: wrote {}", file.display());
             }
             ExitCode::SUCCESS
         }

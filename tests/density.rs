@@ -16,16 +16,16 @@ const MANY: &str = "8";
 fn shared_code_walks_per_invocation_do_not_grow_with_density_only_with_the_global_segment() {
     let out = std::env::temp_dir().join(format!("shoal-density-test-{}", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(["bench", "--quick", "--max-instances", MANY, "--rounds", "4", "--out"])
+        .args(["bench", "--quick", "--instances", &format!("{FEW},{MANY}"), "--rounds", "4", "--memory", "1024", "--out"])
         .arg(&out)
         .output()
         .expect("running shoal bench");
     let log = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{log}\n{}", String::from_utf8_lossy(&output.stdout));
-    for file in ["results.csv", "walks.svg", "walks.png", "page-tables.svg", "saved.png", "report.md"] {
+    for file in ["results.csv", "synth-small-walks.svg", "synth-small-walks.png", "synth-small-page-tables.svg", "synth-small-saved.png", "report.md"] {
         assert!(out.join(file).exists(), "{file} missing in {}", out.display());
     }
-    assert!(log.contains("bench: pcid=on global=1 share_tables=1 instances=8 done"), "progress is shown: {log}");
+    assert!(log.contains("bench: synth-small pcid=on global=1 share_tables=1 instances=8 done"), "progress is shown: {log}");
 
     let csv = std::fs::read_to_string(out.join("results.csv")).expect("reading results.csv");
     let mut lines = csv.lines();

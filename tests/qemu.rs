@@ -252,7 +252,7 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim max_instances rounds workload")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
 }

@@ -56,7 +56,7 @@ fn main() {
 }
 
 /// The synthetic runtimes: name and MiB of code (and as much read-only data).
-const SYNTHETIC_PRESETS: [(&str, usize); 2] = [("small", 1), ("medium", 8)];
+const SYNTHETIC_PRESETS: [(&str, usize); 3] = [("small", 1), ("medium", 8), ("large", 64)];
 /// Bytes of a page.
 const PAGE_BYTES: usize = 4096;
 /// `lea rax, [rdi + imm32]`, followed by the 32-bit page index.

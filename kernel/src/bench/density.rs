@@ -24,7 +24,6 @@
 
 extern crate alloc;
 
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::arch::x86_64::{cpu, marker};
@@ -54,17 +53,6 @@ pub struct Sweep<'a> {
 pub const CODE_PAGES_PER_INVOCATION: u32 = 32;
 /// Data pages each invocation reads.
 pub const DATA_PAGES_PER_INVOCATION: u32 = 32;
-
-/// Returns the instance counts 1, 2, 4, ... up to `maximum` (and `maximum` itself).
-pub fn instance_counts(maximum: usize) -> Vec<usize> {
-    let mut counts: Vec<usize> = core::iter::successors(Some(1usize), |count| count.checked_mul(2))
-        .take_while(|&count| count <= maximum)
-        .collect();
-    if counts.last() != Some(&maximum) {
-        counts.push(maximum);
-    }
-    counts
-}
 
 /// The four window modes.
 pub const MODES: [Mode; 4] = [

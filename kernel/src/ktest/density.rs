@@ -10,11 +10,11 @@ use crate::mm::frame;
 /// Phase id of the sweep's first configuration.
 const FIRST_PHASE_ID: u64 = 100;
 
-/// Runs the sweep the kernel arguments describe (`workload`, `max_instances`, `rounds`).
+/// Runs the sweep the kernel arguments describe (`workload`, `instances`, `rounds`).
 pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     checks.check("the density sweep runs every configuration with correct answers");
     let args = &crate::boot_facts().args;
-    let counts = density::instance_counts(args.max_instances as usize);
+    let counts: alloc::vec::Vec<usize> = args.instances.as_slice().iter().map(|&count| count as usize).collect();
     let sweep = density::Sweep {
         workload: args.workload.binary(),
         instances: &counts,

@@ -104,8 +104,8 @@ pub struct KernelArgs {
     /// Key `tlbsim`: the kernel runs under the tlbsim plugin: it simulates PCID where the CPU
     /// has none and marks its measured phases.
     pub tlbsim: bool,
-    /// Key `max_instances`: the density sweep runs 1, 2, 4, ... up to this many instances.
-    pub max_instances: u32,
+    /// Key `instances`: the density sweep's instance counts.
+    pub instances: InstanceCounts,
     /// Key `rounds`: measured rounds per density configuration.
     pub rounds: u32,
     /// Key `workload`: the density sweep's workload binary.
@@ -119,20 +119,74 @@ pub enum Workload {
     SyntheticSmall,
     /// The medium synthetic runtime (8 MiB of code, 8 MiB of read-only data).
     SyntheticMedium,
+    /// The large synthetic runtime (64 MiB of code, 64 MiB of read-only data; only in the bench
+    /// image, see the root `build.rs`).
+    SyntheticLarge,
+    /// The WebAssembly runtime hosting eight handlers; instance `i` serves handler `i mod 8`.
+    Wasm,
 }
 
 impl Workload {
     /// Every workload.
-    pub const ALL: [Workload; 2] = [Workload::SyntheticSmall, Workload::SyntheticMedium];
+    pub const ALL: [Workload; 4] = [Workload::SyntheticSmall, Workload::SyntheticMedium, Workload::SyntheticLarge, Workload::Wasm];
 
     /// Returns the binary's name.
     pub const fn binary(self) -> &'static str {
         match self {
             Workload::SyntheticSmall => "synth-small",
             Workload::SyntheticMedium => "synth-medium",
+            Workload::SyntheticLarge => "synth-large",
+            Workload::Wasm => "wasm-runtime",
         }
     }
 }
+
+/// Most instance counts one sweep takes.
+pub const MAX_INSTANCE_COUNTS: usize = 16;
+
+/// The density sweep's instance counts: 1 to [`MAX_INSTANCE_COUNTS`] strictly increasing
+/// numbers in 1..=65536, written `1,64,1024`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstanceCounts {
+    counts: [u32; MAX_INSTANCE_COUNTS],
+    length: usize,
+}
+
+impl InstanceCounts {
+    /// Returns the counts, smallest first.
+    pub fn as_slice(&self) -> &[u32] {
+        &self.counts[..self.length]
+    }
+
+    /// Parses `1,64,1024`; `None` unless it is 1 to [`MAX_INSTANCE_COUNTS`] strictly increasing
+    /// integers in [`INSTANCES_RANGE`].
+    pub fn parse(text: &str) -> Option<InstanceCounts> {
+        let mut parsed = InstanceCounts { counts: [0; MAX_INSTANCE_COUNTS], length: 0 };
+        for item in text.split(INSTANCES_SEPARATOR) {
+            let count = parse_decimal_in(item, INSTANCES_RANGE)?;
+            if parsed.length == MAX_INSTANCE_COUNTS || parsed.as_slice().last().is_some_and(|&last| last >= count) {
+                return None;
+            }
+            parsed.counts[parsed.length] = count;
+            parsed.length += 1;
+        }
+        Some(parsed)
+    }
+}
+
+impl fmt::Display for InstanceCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut separator = "";
+        for count in self.as_slice() {
+            write!(f, "{separator}{count}")?;
+            separator = ",";
+        }
+        Ok(())
+    }
+}
+
+/// Separates the counts of the `instances` key.
+const INSTANCES_SEPARATOR: char = ',';
 
 /// Default of [`KernelArgs::log_level`].
 const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
@@ -144,12 +198,12 @@ const TIMER_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=10_000;
 const DEFAULT_TICKS: u32 = 20;
 /// Accepted values of [`KernelArgs::ticks`].
 const TICKS_RANGE: core::ops::RangeInclusive<u32> = 0..=1_000_000;
-/// Default of [`KernelArgs::max_instances`].
-const DEFAULT_MAX_INSTANCES: u32 = 16;
-/// Accepted values of [`KernelArgs::max_instances`].
-const MAX_INSTANCES_RANGE: core::ops::RangeInclusive<u32> = 1..=4096;
-/// Accepted values of the `max_instances` key.
-const MAX_INSTANCES_VALUES: &str = "an integer in 1..=4096";
+/// Default of [`KernelArgs::instances`].
+const DEFAULT_INSTANCES: InstanceCounts = InstanceCounts { counts: [1, 2, 4, 8, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], length: 5 };
+/// Accepted values of each count of [`KernelArgs::instances`].
+pub const INSTANCES_RANGE: core::ops::RangeInclusive<u32> = 1..=65536;
+/// Accepted values of the `instances` key.
+const INSTANCES_VALUES: &str = "1 to 16 increasing integers in 1..=65536, comma-separated (1,64,1024)";
 /// Default of [`KernelArgs::rounds`].
 const DEFAULT_ROUNDS: u32 = 4;
 /// Accepted values of [`KernelArgs::rounds`].
@@ -157,7 +211,7 @@ const ROUNDS_RANGE: core::ops::RangeInclusive<u32> = 1..=1000;
 /// Accepted values of the `rounds` key.
 const ROUNDS_VALUES: &str = "an integer in 1..=1000";
 /// Accepted values of the `workload` key.
-const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium";
+const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium synth-large wasm-runtime";
 /// Default of [`KernelArgs::pcids`]: every PCID the architecture has.
 const PCIDS_DEFAULT: u32 = 4096;
 /// Accepted values of [`KernelArgs::pcids`] (PCID 0 is the kernel's, so at least one more).
@@ -183,7 +237,7 @@ impl Default for KernelArgs {
             share_tables: true,
             pcids: PCIDS_DEFAULT,
             tlbsim: false,
-            max_instances: DEFAULT_MAX_INSTANCES,
+            instances: DEFAULT_INSTANCES,
             rounds: DEFAULT_ROUNDS,
             workload: Workload::SyntheticSmall,
         }
@@ -234,6 +288,7 @@ type CurrentValueFn = fn(&KernelArgs) -> Option<CurrentValue>;
 enum CurrentValue {
     Text(&'static str),
     Integer(u32),
+    Counts(InstanceCounts),
 }
 
 impl fmt::Display for CurrentValue {
@@ -241,6 +296,7 @@ impl fmt::Display for CurrentValue {
         match self {
             CurrentValue::Text(text) => f.write_str(text),
             CurrentValue::Integer(value) => write!(f, "{value}"),
+            CurrentValue::Counts(counts) => write!(f, "{counts}"),
         }
     }
 }
@@ -376,15 +432,15 @@ pub const KEYS: &[KeyInfo] = &[
         current_value: |args| Some(on_off(args.tlbsim)),
     },
     KeyInfo {
-        name: "max_instances",
-        values: MAX_INSTANCES_VALUES,
-        default: "16",
-        meaning: "the density sweep runs 1, 2, 4, ... up to this many function instances",
+        name: "instances",
+        values: INSTANCES_VALUES,
+        default: "1,2,4,8,16",
+        meaning: "the density sweep's numbers of function instances",
         apply: |args, value, _| {
-            args.max_instances = parse_decimal_in(value, MAX_INSTANCES_RANGE).ok_or(Expected::Description(MAX_INSTANCES_VALUES))?;
+            args.instances = InstanceCounts::parse(value).ok_or(Expected::Description(INSTANCES_VALUES))?;
             Ok(())
         },
-        current_value: |args| Some(CurrentValue::Integer(args.max_instances)),
+        current_value: |args| Some(CurrentValue::Counts(args.instances)),
     },
     KeyInfo {
         name: "rounds",

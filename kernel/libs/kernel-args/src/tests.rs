@@ -23,7 +23,7 @@ fn empty_input_gives_the_defaults() {
         share_tables: true,
         pcids: 4096,
         tlbsim: false,
-        max_instances: 16,
+        instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticSmall,
     };
@@ -42,7 +42,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "max_instances", "rounds", "workload"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "rounds", "workload"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -224,16 +224,16 @@ fn all_keys_together_in_any_order() {
         share_tables: true,
         pcids: 16,
         tlbsim: true,
-        max_instances: 64,
+        instances: InstanceCounts::parse("1,64").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticMedium,
     };
     assert_eq!(
-        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on max_instances=64 workload=synth-medium"),
+        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on instances=1,64 workload=synth-medium"),
         Ok(expected)
     );
     assert_eq!(
-        parse_known("workload=synth-medium max_instances=64 tlbsim=on pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
+        parse_known("workload=synth-medium instances=1,64 tlbsim=on pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
         Ok(expected)
     );
 }
@@ -244,7 +244,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim max_instances rounds workload"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -336,7 +336,7 @@ fn whitespace_variants_are_accepted() {
         share_tables: true,
         pcids: 4096,
         tlbsim: false,
-        max_instances: 16,
+        instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticSmall,
     };
@@ -430,7 +430,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off max_instances=16 rounds=4 workload=synth-small"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -443,13 +443,13 @@ fn canonical_form_lists_every_key_in_table_order() {
         share_tables: false,
         pcids: 2,
         tlbsim: false,
-        max_instances: 16,
+        instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticSmall,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off max_instances=16 rounds=4 workload=synth-small"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
@@ -574,4 +574,28 @@ fn random_bytes_never_panic_and_results_round_trip() {
         accepted_non_default > CASES / 50,
         "only {accepted_non_default} non-default"
     );
+}
+
+#[test]
+fn instance_counts_are_increasing_lists_and_print_back() {
+    let counts = InstanceCounts::parse("1,64,1024").expect("a valid list");
+    assert_eq!(counts.as_slice(), [1, 64, 1024]);
+    assert_eq!(counts.to_string(), "1,64,1024");
+    assert_eq!(InstanceCounts::parse("65536").map(|counts| counts.as_slice().to_vec()), Some(vec![65536]));
+    let sixteen: Vec<String> = (1..=16).map(|count| count.to_string()).collect();
+    assert_eq!(InstanceCounts::parse(&sixteen.join(",")).map(|counts| counts.as_slice().len()), Some(16));
+    for bad in ["", "0", "65537", "1,1", "4,2", "1,,2", "1,", ",1", "1;2", "-1", "1, 2"] {
+        assert_eq!(InstanceCounts::parse(bad), None, "{bad:?} is refused");
+    }
+    let seventeen: Vec<String> = (1..=17).map(|count| count.to_string()).collect();
+    assert_eq!(InstanceCounts::parse(&seventeen.join(",")), None, "at most 16 counts");
+}
+
+#[test]
+fn a_bad_instance_list_names_what_is_accepted() {
+    assert_eq!(
+        parse_known("instances=8,4").unwrap_err().to_string(),
+        "bad value \"8,4\" for kernel argument key \"instances\": expected 1 to 16 increasing integers in 1..=65536, comma-separated (1,64,1024)"
+    );
+    assert_eq!(parse_known("instances=1,64,1024 workload=wasm-runtime").map(|args| (args.instances.to_string(), args.workload)), Ok(("1,64,1024".to_owned(), Workload::Wasm)));
 }
