@@ -24,6 +24,7 @@
 extern crate alloc;
 
 mod arch;
+#[cfg(feature = "density-harness")]
 mod bench;
 mod config;
 mod drivers;

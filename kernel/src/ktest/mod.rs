@@ -11,6 +11,7 @@
 
 #![deny(unsafe_code)]
 
+#[cfg(feature = "density-harness")]
 mod density;
 mod faults;
 mod global_segment;
@@ -83,6 +84,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "costs", description: "spawn and context-switch costs (figures, not assertions)", run: processes::costs },
     Suite { name: "pcid", description: "address spaces run under PCIDs where the CPU has them; recycling flushes", run: pcid::run },
     Suite { name: "tlb-density", description: "marked phases of processes touching shared window pages (for tlbsim)", run: tlb::run },
+    #[cfg(feature = "density-harness")]
     Suite { name: "density", description: "the density sweep: FaaS instances in every mode (result lines)", run: density::run },
     Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
