@@ -117,7 +117,8 @@ pub struct KernelArgs {
 pub enum Workload {
     /// The small synthetic runtime (1 MiB of code, 1 MiB of read-only data).
     SyntheticSmall,
-    /// The medium synthetic runtime (8 MiB of code, 8 MiB of read-only data).
+    /// The medium synthetic runtime (8 MiB of code, 8 MiB of read-only data; only in the bench
+    /// image).
     SyntheticMedium,
     /// The large synthetic runtime (64 MiB of code, 64 MiB of read-only data; only in the bench
     /// image, see the root `build.rs`).
