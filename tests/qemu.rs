@@ -474,3 +474,16 @@ fn protection_keys_keep_a_process_from_reading_another_binarys_data() {
         .expect("ktest: keys: all 2 checks passed")
         .expect_success();
 }
+
+#[test]
+fn without_a_pmu_the_boot_log_says_why() {
+    // The default `-cpu max` is an AMD model without PerfCtrExtCore behind TCG's hypervisor bit.
+    boot(Firmware::Bios, "test=timer")
+        .expect("\npmu: unavailable (AMD CPU without PerfCtrExtCore under a hypervisor: the legacy counters are not promised)\n")
+        .expect_success();
+    // An Intel model: TCG answers CPUID leaf 0xA with zeros.
+    boot_with(Firmware::Bios, "test=timer", &["--cpu", "Skylake-Client,phys-bits=39"])
+        .expect("cpu: GenuineIntel family 0x6 model 0x5e")
+        .expect("\npmu: unavailable (CPUID leaf 0xA reports version 0)\n")
+        .expect_success();
+}

@@ -4,7 +4,8 @@
 //! 1. `drivers::serial` — the console, so every later step can report;
 //! 2. `arch::x86_64::{gdt, idt}` — descriptor tables, IST stacks, exception reports;
 //! 3. `config` — kernel arguments from fw_cfg (refused arguments stop the boot here);
-//! 4. `arch::x86_64::cpu` — CPUID into `CpuFeatures`; NX, PGE, SMEP, SMAP, PCIDE on;
+//! 4. `arch::x86_64::cpu` — CPUID into `CpuFeatures`; NX, PGE, SMEP, SMAP, PCIDE on; `drivers::pmu`
+//!    plans the performance counters (or says why there are none);
 //! 5. `mm::frame` — the physical frame allocator over the firmware's memory map;
 //! 6. `mm::paging` — the kernel's own page tables; switch CR3 and stack (`kernel_main` runs on
 //!    them);
@@ -161,6 +162,7 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
         "cpu: enabled nx={} pge={} smep={} smap={} pcide={} pke={}",
         enabled.nx, enabled.pge, enabled.smep, enabled.smap, enabled.pcide, enabled.pke
     );
+    drivers::pmu::init(features.engine);
     if !features.pcid {
         info!("PCID unavailable on this CPU: the `pcid` translation mode will be reported as unavailable");
     }

@@ -8,7 +8,8 @@
 //! - `interrupts`: the interrupt flag; `stack`: moving onto a new stack;
 //! - `syscall_entry`, `trap`: SYSCALL/SYSRET entry and the saved user registers;
 //! - `context`: kernel-stack context switch, first entry to user mode, FPU state;
-//! - `marker`: the tlbsim markers (NOPs the simulator plugin recognises).
+//! - `marker`: the tlbsim markers (NOPs the simulator plugin recognises);
+//! - `pmu`: CPUID for the PMU leaves and the performance-counter MSRs a plan names.
 //!
 //! This module imports nothing from processes, system calls or the benchmark harness.
 
@@ -23,6 +24,7 @@ pub mod idt;
 pub mod interrupts;
 pub mod marker;
 pub mod pkru;
+pub mod pmu;
 pub mod port;
 pub mod stack;
 pub mod syscall_entry;
