@@ -3,7 +3,8 @@
 #
 # Idempotent: each step checks whether its work is already done and says so. Safe to run twice.
 #   - the Rust toolchain pinned in rust-toolchain.toml (with rust-src, llvm-tools-preview and the
-#     x86_64-unknown-none target), through rustup: automatic toolchain install is off on these machines;
+#     x86_64-unknown-none and wasm32-unknown-unknown targets: the kernel and user programs, and the
+#     WebAssembly function modules), through rustup: automatic toolchain install is off on these machines;
 #   - QEMU 10 (qemu-system-x86) from bookworm-backports, plus ovmf (UEFI firmware), xorriso, mtools;
 #   - Bochs 2.7 (bochs, bochsbios, vgabios): the second emulator of the test suite, whose CPU models
 #     have PCID, INVPCID and protection keys (bochs-runner.sh holds its configuration);
@@ -33,8 +34,10 @@ else
 fi
 # `rustup toolchain install` is itself idempotent and adds any missing component or target.
 rustup toolchain install "$toolchain" --profile minimal \
-    --component rust-src,llvm-tools-preview,clippy,rustfmt --target x86_64-unknown-none 2>&1 |
+    --component rust-src,llvm-tools-preview,clippy,rustfmt --target x86_64-unknown-none,wasm32-unknown-unknown 2>&1 |
     sed 's/^/setup:   /'
+# A toolchain installed earlier without one of the targets gets it here (also idempotent).
+rustup target add --toolchain "$toolchain" x86_64-unknown-none wasm32-unknown-unknown 2>&1 | sed 's/^/setup:   /'
 
 # --- System packages ------------------------------------------------------------------------------
 backports=/etc/apt/sources.list.d/shoal-bookworm-backports.sources

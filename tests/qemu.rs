@@ -177,7 +177,8 @@ fn every_normal_suite_passes_on_uefi() {
         .expect("ktest: user-faults: all 6 checks passed")
         .expect("ktest: bad-elf: all 2 checks passed")
         .expect("ktest: bad-syscalls: all 3 checks passed")
-        .expect("ktest: 10 suite(s), 32 checks passed")
+        .expect("ktest: wasm: all 8 checks passed")
+        .expect("ktest: 11 suite(s), 40 checks passed")
         .expect_success();
 }
 
@@ -318,7 +319,7 @@ fn xapic_and_2mib_direct_map_paths_work_on_a_cpu_without_x2apic_and_1gib_pages()
         .expect("1g-pages=no")
         .expect("apic: xapic id 0")
         .expect("memory: direct map 4096 MiB in 2 MiB pages")
-        .expect("ktest: 10 suite(s), 32 checks passed")
+        .expect("ktest: 11 suite(s), 40 checks passed")
         .expect_success();
 }
 
@@ -486,4 +487,25 @@ fn without_a_pmu_the_boot_log_says_why() {
         .expect("cpu: GenuineIntel family 0x6 model 0x5e")
         .expect("\npmu: unavailable (CPUID leaf 0xA reports version 0)\n")
         .expect_success();
+}
+
+#[test]
+fn every_realistic_handler_passes_its_self_check_with_several_instances() {
+    // The WebAssembly runtime: 3 warm instances of each of the 8 function modules, 3 rounds.
+    let run = boot(Firmware::Bios, "test=wasm");
+    run.expect("ktest: wasm: every instance compiles and instantiates its module ... ok")
+        .expect("ktest: wasm: every instance answers every invocation of every round ... ok")
+        .expect("ktest: wasm: the instances of each function agree on the checksum of a seed ... ok")
+        .expect("ktest: wasm: a corrupted invocation fails each handler's self-check and ends its instance ... ok")
+        .expect("wasm-runtime: no function 8: the functions are 0..8")
+        .expect("ktest: wasm: after the failures a fresh instance gives the same answer, and every frame is back ... ok")
+        .expect("ktest: wasm: all 8 checks passed")
+        .expect_success();
+    for name in ["json", "aes", "compress", "sha256", "matmul", "rotate", "regex", "pagerank"] {
+        run.expect(&format!("ktest: wasm: {name}: 9 invocations, checksum 0x"))
+            .expect(&format!("wasm-runtime: handler {name} failed its self-check "))
+            .expect(&format!("ktest: wasm: {name}: the corrupted invocation failed the self-check; instance "));
+    }
+    // A failed self-check is reported as one; nothing traps.
+    assert!(!run.serial.contains("trapped"), "{}", run.serial);
 }

@@ -21,6 +21,7 @@ mod pcid;
 mod processes;
 mod timer;
 mod tlb;
+mod wasm;
 
 use core::fmt;
 
@@ -89,6 +90,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
     Suite { name: "keys", description: "protection keys keep processes from reading other binaries' data", run: global_segment::keys },
+    Suite { name: "wasm", description: "a WebAssembly runtime hosts 8 realistic handlers; every self-check passes, and can fail", run: wasm::run },
     Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode", run: global_segment::stale },
     Suite { name: "write-kernel-text", description: "a write to kernel text page-faults (fatal by design)", run: faults::write_kernel_text },
     Suite { name: "page-fault", description: "a read of an unmapped address page-faults (fatal by design)", run: faults::unmapped_read },
@@ -112,6 +114,7 @@ const ALL: &[&str] = &[
     "bad-syscalls",
     "pcid",
     "keys",
+    "wasm",
 ];
 
 /// The composite names `test=` accepts besides the suites.

@@ -7,6 +7,12 @@ use crate::syscall;
 /// A handler returns `Ok(result)` or, when its own self-check failed, `Err(code)`: the instance
 /// then exits with that code, so a wrong answer fails the run instead of passing silently.
 pub fn serve(handler: fn(&[u8]) -> Result<u64, u64>) -> ! {
+    serve_with(handler)
+}
+
+/// Serves invocations like [`serve`], with a handler that keeps state between invocations (a
+/// runtime's instantiated module, for example).
+pub fn serve_with(mut handler: impl FnMut(&[u8]) -> Result<u64, u64>) -> ! {
     let mut payload = [0u8; abi::PAYLOAD_MAX_BYTES as usize];
     loop {
         let length = match syscall::invoke_wait(&mut payload) {

@@ -18,6 +18,8 @@
 
 use core::fmt;
 
+pub mod wasm;
+
 /// Longest byte string one `write` call accepts.
 pub const WRITE_MAX_BYTES: u64 = 4096;
 /// Longest binary name `spawn` accepts.
