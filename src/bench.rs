@@ -85,10 +85,11 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
         .collect()
 }
 
-/// The CSV columns: kernel fields, then simulator fields, then derived figures.
-const KERNEL_COLUMNS: [&str; 14] = [
+/// The CSV columns: kernel fields, then the PMU events any row carries (`pmu.<event>`), then
+/// simulator fields, then derived figures.
+const KERNEL_COLUMNS: [&str; 15] = [
     "id", "workload", "pcid", "global", "share_tables", "instances", "rounds", "invocations",
-    "cycles_per_invocation", "engine", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
+    "cycles_per_invocation", "engine", "pmu", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
 ];
 const SIMULATOR_COLUMNS: [&str; 12] = [
     "i.accesses", "i.l1_misses", "i.stlb_hits", "i.walks_4k", "i.walks_2m", "i.walk_memory_references",
@@ -97,11 +98,14 @@ const SIMULATOR_COLUMNS: [&str; 12] = [
 
 /// Writes the rows as CSV.
 pub(crate) fn csv(rows: &[Row]) -> String {
+    let pmu_columns: std::collections::BTreeSet<&str> =
+        rows.iter().flat_map(|row| row.kernel.keys()).map(String::as_str).filter(|key| key.starts_with("pmu.")).collect();
+    let kernel_columns: Vec<&str> = KERNEL_COLUMNS.iter().copied().chain(pmu_columns).collect();
     let mut out = String::new();
-    let header: Vec<&str> = KERNEL_COLUMNS.iter().chain(SIMULATOR_COLUMNS.iter()).copied().chain(["walks_per_invocation"]).collect();
+    let header: Vec<&str> = kernel_columns.iter().chain(SIMULATOR_COLUMNS.iter()).copied().chain(["walks_per_invocation"]).collect();
     let _ = writeln!(out, "{}", header.join(","));
     for row in rows {
-        let mut cells: Vec<String> = KERNEL_COLUMNS.iter().map(|key| row.kernel.get(*key).cloned().unwrap_or_default()).collect();
+        let mut cells: Vec<String> = kernel_columns.iter().map(|key| row.kernel.get(*key).cloned().unwrap_or_default()).collect();
         cells.extend(SIMULATOR_COLUMNS.iter().map(|key| row.simulator.get(*key).cloned().unwrap_or_default()));
         cells.push(format!("{:.3}", row.walks_per_invocation()));
         let _ = writeln!(out, "{}", cells.join(","));
@@ -466,6 +470,18 @@ mod tests {
         assert!(lines[0].starts_with("id,workload,pcid,global"));
         assert!(lines[1].starts_with("100,synth-small,simulated,1,1,2,"));
         assert!(lines[1].ends_with(",1.000"));
+    }
+
+    #[test]
+    fn pmu_counts_get_their_own_columns() {
+        let kernel = "result: density id=100 workload=synth-small pcid=on global=1 share_tables=1 instances=1 invocations=4 pmu=intel-v4 pmu.cycles=800 pmu.itlb_walks=7\nresult: density id=101 workload=synth-small pcid=on global=0 share_tables=1 instances=1 invocations=4 pmu=unavailable\n";
+        let text = csv(&join(kernel, PLUGIN));
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let cycles = header.iter().position(|column| *column == "pmu.cycles").expect("a pmu.cycles column");
+        assert_eq!(header[cycles + 1], "pmu.itlb_walks");
+        assert_eq!(lines[1].split(',').nth(cycles), Some("800"));
+        assert_eq!(lines[2].split(',').nth(cycles), Some(""), "no count where the PMU was unavailable");
     }
 
     #[test]

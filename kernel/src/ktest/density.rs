@@ -16,14 +16,14 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     let args = &crate::boot_facts().args;
     let counts: alloc::vec::Vec<usize> = args.instances.as_slice().iter().map(|&count| count as usize).collect();
     let sweep = density::Sweep {
-        workload: args.workload.binary(),
+        workload: args.workload,
         instances: &counts,
         rounds: u64::from(args.rounds),
         code_pages: density::CODE_PAGES_PER_INVOCATION,
         data_pages: density::DATA_PAGES_PER_INVOCATION,
     };
-    if let Err(error) = crate::mm::global_segment::load(sweep.workload) {
-        fail!(checks, "loading {}: {error}", sweep.workload);
+    if let Err(error) = crate::mm::global_segment::load(sweep.workload.binary()) {
+        fail!(checks, "loading {}: {error}", sweep.workload.binary());
     }
     let free_before = frame::free_count();
     match density::run(&sweep, FIRST_PHASE_ID) {
