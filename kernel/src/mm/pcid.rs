@@ -115,6 +115,7 @@ pub fn release(owner: OwnerId, lease: Option<Lease>) {
 }
 
 /// Returns a one-word description of the mode for result lines: on, off, simulated, unavailable.
+#[cfg(feature = "density-harness")]
 pub fn mode_word() -> &'static str {
     match MODE.load(Ordering::Relaxed) {
         MODE_ON => "on",
