@@ -18,7 +18,7 @@
 //!
 //! The host tool and the integration tests find the results through compile-time environment
 //! variables: `SHOAL_BIOS_IMAGE`, `SHOAL_UEFI_IMAGE`, `SHOAL_HARDWARE_IMAGE`, `SHOAL_BENCH_IMAGE`,
-//! `SHOAL_UEFI_PARTITION`, `SHOAL_RAMDISK`, and `SHOAL_KERNEL_ELF` (the unstripped kernel, for a
+//! `SHOAL_UEFI_PARTITION`, `SHOAL_RAMDISK`, `SHOAL_BENCH_RAMDISK`, and `SHOAL_KERNEL_ELF` (the unstripped kernel, for a
 //! debugger).
 
 use std::path::{Path, PathBuf};
@@ -79,7 +79,7 @@ fn main() {
     let hardware = out_dir.join("shoal-bios-hardware.img");
     builder.create_bios_image(&hardware).expect("creating the hardware BIOS disk image");
 
-    builder.set_ramdisk(bench_ramdisk_path);
+    builder.set_ramdisk(bench_ramdisk_path.clone());
     let bench = out_dir.join("shoal-uefi-bench.img");
     builder.create_uefi_image(&bench).expect("creating the bench UEFI disk image");
 
@@ -87,6 +87,7 @@ fn main() {
     println!("cargo:rustc-env=SHOAL_UEFI_IMAGE={}", uefi.display());
     println!("cargo:rustc-env=SHOAL_HARDWARE_IMAGE={}", hardware.display());
     println!("cargo:rustc-env=SHOAL_BENCH_IMAGE={}", bench.display());
+    println!("cargo:rustc-env=SHOAL_BENCH_RAMDISK={}", bench_ramdisk_path.display());
     println!("cargo:rustc-env=SHOAL_UEFI_PARTITION={}", uefi_partition.display());
     println!("cargo:rustc-env=SHOAL_KERNEL_ELF={}", kernel.display());
     println!("cargo:rustc-env=SHOAL_RAMDISK={}", ramdisk_path.display());

@@ -8,11 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
+mod iso;
 
 /// The BIOS disk image built by `build.rs`.
 const BIOS_IMAGE: &str = env!("SHOAL_BIOS_IMAGE");
@@ -57,6 +57,14 @@ enum Commands {
         /// Where to write the ISO file.
         #[arg(long)]
         out: PathBuf,
+        /// Kernel arguments for the machine that boots it, stored as the ramdisk's `args` file
+        /// (real machines have no fw_cfg), e.g. "test=density workload=synth-small
+        /// instances=1,64,1024". The kernel checks them at boot and stops on a bad one.
+        #[arg(long)]
+        args: Option<String>,
+        /// Start from the bench image's ramdisk (with the 8 MiB and 64 MiB synthetic runtimes).
+        #[arg(long)]
+        bench: bool,
     },
     /// Run the density study under the tlbsim TLB simulator and write a results folder.
     ///
@@ -188,7 +196,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Commands::Run(options)) => boot(&options),
-        Some(Commands::Iso { out }) => make_iso(&out),
+        Some(Commands::Iso { out, args, bench }) => make_iso(&out, args.as_deref(), bench),
         Some(Commands::Bochs(options)) => boot_bochs(&options),
         Some(Commands::Bench(arguments)) => bench_command(&arguments),
         None => boot(&cli.boot),
@@ -239,10 +247,16 @@ fn boot_bochs(options: &BochsOptions) -> ExitCode {
     run_script(command, "bochs-runner.sh")
 }
 
-/// Writes a UEFI-bootable ISO to `out`: the UEFI system partition becomes the El Torito EFI boot
-/// image `efi.img` (no emulation) of an ISO 9660 file system made by xorriso.
-fn make_iso(out: &Path) -> ExitCode {
-    match write_iso(out) {
+/// Writes a UEFI-bootable ISO to `out` (see `iso.rs`).
+fn make_iso(out: &Path, args: Option<&str>, bench: bool) -> ExitCode {
+    let bench_ramdisk = PathBuf::from(env!("SHOAL_BENCH_RAMDISK"));
+    let options = iso::IsoOptions {
+        out,
+        partition: Path::new(UEFI_PARTITION),
+        ramdisk: bench.then_some(bench_ramdisk.as_path()),
+        args,
+    };
+    match iso::write_iso(&options) {
         Ok(()) => {
             eprintln!("shoal: wrote {}", out.display());
             ExitCode::SUCCESS
@@ -254,53 +268,8 @@ fn make_iso(out: &Path) -> ExitCode {
     }
 }
 
-/// Stages the partition as `efi.img` in a fresh temporary directory and runs xorriso on it.
-fn write_iso(out: &Path) -> Result<(), String> {
-    if let Some(parent) = out.parent().filter(|parent| !parent.as_os_str().is_empty())
-        && !parent.is_dir()
-    {
-        return Err(format!("the directory {} does not exist", parent.display()));
-    }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    let staging = std::env::temp_dir().join(format!("shoal-iso-{}-{nanos}", std::process::id()));
-    std::fs::create_dir(&staging)
-        .map_err(|error| format!("creating {}: {error}", staging.display()))?;
-    let result = (|| {
-        let efi_image = staging.join("efi.img");
-        std::fs::copy(UEFI_PARTITION, &efi_image).map_err(|error| {
-            format!(
-                "copying {UEFI_PARTITION} to {}: {error}",
-                efi_image.display()
-            )
-        })?;
-        let mut command = Command::new("xorriso");
-        command
-            .args(["-as", "mkisofs", "-e", "efi.img", "-no-emul-boot", "-o"])
-            .arg(out)
-            .arg(&staging);
-        eprintln!("shoal: {}", describe(&command));
-        let output = command.output().map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => "xorriso not found: run ./setup.sh".to_owned(),
-            _ => format!("running xorriso: {error}"),
-        })?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "xorriso failed ({}):\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    })();
-    let _ = std::fs::remove_dir_all(&staging);
-    result
-}
-
 /// Renders `command` as one line, for the user to see exactly what runs.
-fn describe(command: &Command) -> String {
+pub(crate) fn describe(command: &Command) -> String {
     std::iter::once(command.get_program())
         .chain(command.get_args())
         .map(|part| part.to_string_lossy().into_owned())

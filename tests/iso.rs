@@ -114,3 +114,38 @@ fn the_runner_refuses_an_iso_without_uefi() {
     assert_eq!(output.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--iso needs --firmware uefi"));
 }
+
+#[test]
+fn an_iso_made_with_args_runs_them_without_fw_cfg_arguments() {
+    let dir = TempDir::new("iso-args");
+    let iso = dir.0.join("shoal-args.iso");
+    let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["iso", "--args", "test=timer ticks=2", "--out"])
+        .arg(&iso)
+        .output()
+        .expect("running the shoal host tool");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "shoal iso --args failed:\n{log}");
+    assert!(log.contains("mformat -i ") && log.contains(" -F -v SHOAL ::"), "the partition is rebuilt as FAT32:\n{log}");
+
+    // No --args for the runner: the kernel finds no fw_cfg argument file and reads the ramdisk's.
+    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("qemu-runner.sh");
+    let output = Command::new(runner)
+        .args(["--mode", "test", "--firmware", "uefi", "--iso", "--timeout", "120"])
+        .arg(&iso)
+        .output()
+        .expect("running qemu-runner.sh");
+    let serial = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    assert_eq!(output.status.code(), Some(0), "kernel output:\n{serial}");
+    assert!(serial.contains("arguments (18 bytes from the ramdisk's `args` file)"), "{serial}");
+    assert!(serial.contains("ktest: timer: all "), "{serial}");
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["iso", "--args", "test=timer\tlog=debug", "--out"])
+        .arg(dir.0.join("refused.iso"))
+        .output()
+        .expect("running the shoal host tool");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("shoal: iso: --args may hold printable ASCII and spaces only, not '\\t'"));
+    assert!(!dir.0.join("refused.iso").exists(), "nothing is written for refused arguments");
+}
