@@ -70,3 +70,24 @@ pub(crate) fn invoke(payload: &[u8], code: &'static [u8], data: &'static [u8]) -
     }
     Ok(checksum)
 }
+
+/// Defines a synthetic runtime program: its code and data (the build script's files for
+/// `$preset`), and a `main` that serves invocations with [`invoke`] over them.
+macro_rules! runtime {
+    ($preset:literal) => {
+        /// The routines, one per 4 KiB page, in the executable text segment.
+        #[unsafe(link_section = ".text.synthetic")]
+        static CODE: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-", $preset, "-code.bin")).len()] =
+            *include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-", $preset, "-code.bin"));
+        /// The read-only data, one tag per 4 KiB page.
+        static DATA: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-", $preset, "-data.bin")).len()] =
+            *include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-", $preset, "-data.bin"));
+
+        shoal_rt::entry!(main);
+
+        fn main(_argument: u64) -> u64 {
+            shoal_rt::faas::serve(|payload| synthetic::invoke(payload, &CODE, &DATA))
+        }
+    };
+}
+pub(crate) use runtime;

@@ -127,6 +127,17 @@ pub enum Vendor {
     Other,
 }
 
+impl Vendor {
+    /// Returns the vendor of the 12-byte identification string of CPUID leaf 0 (EBX, EDX, ECX).
+    pub fn from_id(id: &[u8; 12]) -> Vendor {
+        match id {
+            b"GenuineIntel" => Vendor::Intel,
+            b"AuthenticAMD" => Vendor::Amd,
+            _ => Vendor::Other,
+        }
+    }
+}
+
 /// The core type of the CPU that ran CPUID on an Intel hybrid part (leaf 0x1A `EAX[31:24]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoreType {
@@ -254,11 +265,7 @@ impl CpuFacts {
         vendor_bytes[0..4].copy_from_slice(&raw.leaf_0.ebx.to_le_bytes());
         vendor_bytes[4..8].copy_from_slice(&raw.leaf_0.edx.to_le_bytes());
         vendor_bytes[8..12].copy_from_slice(&raw.leaf_0.ecx.to_le_bytes());
-        let vendor = match &vendor_bytes {
-            b"GenuineIntel" => Vendor::Intel,
-            b"AuthenticAMD" => Vendor::Amd,
-            _ => Vendor::Other,
-        };
+        let vendor = Vendor::from_id(&vendor_bytes);
         let leaf_1 = if max_basic_leaf >= 1 {
             raw.leaf_1
         } else {

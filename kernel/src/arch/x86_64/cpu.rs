@@ -11,16 +11,9 @@ use core::fmt;
 use x86_64::registers::control::{Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags};
 
-/// Which vendor's CPU this is (decides the PMU and model-specific paths).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Vendor {
-    /// GenuineIntel.
-    Intel,
-    /// AuthenticAMD.
-    Amd,
-    /// Anything else (the vendor string is kept in [`CpuFeatures::vendor`]).
-    Other,
-}
+/// Which vendor's CPU this is (decides the PMU and model-specific paths); the vendor string
+/// itself is kept in [`CpuFeatures::vendor`].
+pub use pmu::Vendor;
 
 /// Which engine executes the kernel, as far as CPUID tells (the hypervisor leaf 0x4000_0000).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,11 +144,7 @@ impl CpuFeatures {
         vendor[0..4].copy_from_slice(&leaf0.ebx.to_le_bytes());
         vendor[4..8].copy_from_slice(&leaf0.edx.to_le_bytes());
         vendor[8..12].copy_from_slice(&leaf0.ecx.to_le_bytes());
-        let vendor_kind = match &vendor {
-            b"GenuineIntel" => Vendor::Intel,
-            b"AuthenticAMD" => Vendor::Amd,
-            _ => Vendor::Other,
-        };
+        let vendor_kind = Vendor::from_id(&vendor);
 
         let leaf1 = __cpuid(1);
         let base_family = (leaf1.eax >> 8) & 0xf;

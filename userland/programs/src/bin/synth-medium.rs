@@ -1,21 +1,10 @@
-//! The medium synthetic runtime: a function instance with a fixed code and read-only-data
-//! footprint (see `src/synthetic.rs` and `build.rs`), serving invocations until shut down.
+//! The medium synthetic runtime: a function instance with 8 MiB of code and 8 MiB of read-only
+//! data (see `src/synthetic.rs` and `build.rs`), serving invocations until shut down. Only the
+//! bench image carries it.
 #![no_std]
 #![no_main]
 
 #[path = "../synthetic.rs"]
 mod synthetic;
 
-/// The routines, one per 4 KiB page, in the executable text segment.
-#[unsafe(link_section = ".text.synthetic")]
-static CODE: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-medium-code.bin")).len()] =
-    *include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-medium-code.bin"));
-/// The read-only data, one tag per 4 KiB page.
-static DATA: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-medium-data.bin")).len()] =
-    *include_bytes!(concat!(env!("OUT_DIR"), "/synthetic-medium-data.bin"));
-
-shoal_rt::entry!(main);
-
-fn main(_argument: u64) -> u64 {
-    shoal_rt::faas::serve(|payload| synthetic::invoke(payload, &CODE, &DATA))
-}
+synthetic::runtime!("medium");
