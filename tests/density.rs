@@ -4,6 +4,8 @@
 //! (`global=1 share_tables=1`) the shared code's page walks per invocation do not grow with the
 //! number of instances (warm global entries are shared by every instance); without it
 //! (`global=0 share_tables=0`) they do (with PCIDs each instance pays for its own entries).
+//! A second test boots the bench image's other workloads (the WebAssembly runtime and the 64 MiB
+//! synthetic runtime) through the harness in every mode, without the simulator.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -50,4 +52,28 @@ fn shared_code_walks_per_invocation_do_not_grow_with_density_only_with_the_globa
     let report = std::fs::read_to_string(out.join("report.md")).expect("reading report.md");
     assert!(report.contains("QEMU TCG cycles: emulated, not hardware figures"), "{report}");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Boots the bench image's density suite (no simulator) with `args`; returns the result lines.
+fn density_lines(args: &str) -> Vec<String> {
+    let output = Command::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu-runner.sh"))
+        .args(["--mode", "test", "--firmware", "uefi", "--memory", "1024", "--timeout", "600", "--args", args])
+        .arg(env!("SHOAL_BENCH_IMAGE"))
+        .output()
+        .expect("running qemu-runner.sh");
+    let serial = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    assert_eq!(output.status.code(), Some(0), "{serial}");
+    assert!(serial.contains("ktest: density: all 1 checks passed"), "{serial}");
+    serial.lines().filter(|line| line.starts_with("result: density ")).map(str::to_owned).collect()
+}
+
+#[test]
+fn the_bench_image_runs_the_webassembly_and_the_64_mib_runtimes_in_every_mode() {
+    for workload in ["wasm-runtime", "synth-large"] {
+        let lines = density_lines(&format!("test=density workload={workload} instances=1,8 rounds=1"));
+        // Four modes, two instance counts; every invocation's self-check passed (or the suite fails).
+        assert_eq!(lines.len(), 8, "{lines:#?}");
+        assert!(lines.iter().all(|line| line.contains(&format!(" workload={workload} ")) && line.contains(" pmu=unavailable ")), "{lines:#?}");
+        assert!(lines.iter().any(|line| line.contains(" instances=8 rounds=1 invocations=8 ")), "{lines:#?}");
+    }
 }
