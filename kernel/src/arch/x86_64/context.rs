@@ -64,6 +64,10 @@ core::arch::global_asm!(
     "xor r13d, r13d",
     "xor r14d, r14d",
     "xor r15d, r15d",
+    // The kernel's own flags do not matter to the IRET frame, but IRET with NT set raises #GP
+    // in IA-32e mode: start from clean flags (IF stays clear until the IRET loads the frame's).
+    "push 2",
+    "popfq",
     "iretq",
 );
 
@@ -74,7 +78,7 @@ unsafe extern "C" {
 
 /// Callee-saved registers pushed by `shoal_switch_context`.
 const SAVED_REGISTERS: usize = 6;
-/// RFLAGS for a new process: IF set, reserved bit 1 set.
+/// RFLAGS for a new process: IF set, reserved bit 1 set; nothing else (no NT, AC, DF, TF, IOPL 0).
 const USER_INITIAL_RFLAGS: u64 = 0x202;
 
 /// One parked context per process slot, plus the scheduler's (the last entry).

@@ -8,7 +8,7 @@
 use core::arch::x86_64::{__cpuid, __cpuid_count};
 use core::fmt;
 
-use x86_64::registers::control::{Cr4, Cr4Flags};
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags};
 
 /// Which vendor's CPU this is (decides the PMU and model-specific paths); the vendor string
@@ -94,6 +94,9 @@ pub struct CpuFeatures {
     pub smep: bool,
     /// Supervisor-mode access prevention: CPUID.(7,0):EBX[20].
     pub smap: bool,
+    /// User-mode instruction prevention (SGDT, SIDT, SLDT, SMSW, STR fault at CPL 3):
+    /// CPUID.(7,0):ECX[2].
+    pub umip: bool,
     /// Execute-disable bit: CPUID.8000_0001:EDX[20].
     pub nx: bool,
     /// 1 GiB pages: CPUID.8000_0001:EDX[26].
@@ -231,6 +234,7 @@ impl CpuFeatures {
             pku: has_leaf7 && bit(leaf7.ecx, 3),
             smep: has_leaf7 && bit(leaf7.ebx, 7),
             smap: has_leaf7 && bit(leaf7.ebx, 20),
+            umip: has_leaf7 && bit(leaf7.ecx, 2),
             nx: extended1.is_some_and(|leaf| bit(leaf.edx, 20)),
             huge_pages_1g: extended1.is_some_and(|leaf| bit(leaf.edx, 26)),
             apic: bit(leaf1.edx, 9),
@@ -280,6 +284,10 @@ pub struct EnabledFeatures {
     pub pcide: bool,
     /// CR4.PKE: protection keys for user pages.
     pub pke: bool,
+    /// CR4.UMIP: user code cannot read the descriptor-table registers (kernel addresses).
+    pub umip: bool,
+    /// CR0.AM: user code that sets RFLAGS.AC gets #AC on unaligned accesses (as on Linux).
+    pub alignment_mask: bool,
 }
 
 /// Turns on NX, PGE, SMEP, SMAP and PCIDE where the CPU has them, and returns what is on.
@@ -311,11 +319,18 @@ pub fn enable_features(features: &CpuFeatures) -> EnabledFeatures {
     if features.pku {
         cr4 |= Cr4Flags::PROTECTION_KEY_USER;
     }
+    if features.umip {
+        cr4 |= Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION;
+    }
     // SAFETY: every flag set here is promised by CPUID (checked just above). PGE only lets
     // global entries survive CR3 writes; SMEP and SMAP only forbid the kernel to run or touch
     // user pages, and no user pages exist yet; PCIDE is set only while CR3[11:0] is 0; PKE only
-    // makes the key bits of user leaves effective, and PKRU starts at 0 (every key allowed).
+    // makes the key bits of user leaves effective, and PKRU starts at 0 (every key allowed);
+    // UMIP only makes five instructions fault at CPL 3.
     unsafe { Cr4::write(cr4) };
+    // SAFETY: CR0.AM only enables alignment checking at CPL 3 for code that sets RFLAGS.AC
+    // itself (every x86-64 CPU has it); the kernel at CPL 0 is never checked.
+    unsafe { Cr0::update(|flags| flags.insert(Cr0Flags::ALIGNMENT_MASK)) };
     let cr4 = Cr4::read();
     EnabledFeatures {
         nx: Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE),
@@ -324,6 +339,8 @@ pub fn enable_features(features: &CpuFeatures) -> EnabledFeatures {
         smap: cr4.contains(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION),
         pcide: cr4.contains(Cr4Flags::PCID),
         pke: cr4.contains(Cr4Flags::PROTECTION_KEY_USER),
+        umip: cr4.contains(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION),
+        alignment_mask: Cr0::read().contains(Cr0Flags::ALIGNMENT_MASK),
     }
 }
 
@@ -347,7 +364,7 @@ impl fmt::Display for CpuFeatures {
         )?;
         writeln!(
             f,
-            "cpu: pge={} pcid={} invpcid={} pku={} smep={} smap={} nx={} 1g-pages={}",
+            "cpu: pge={} pcid={} invpcid={} pku={} smep={} smap={} nx={} 1g-pages={} umip={}",
             yes_no(self.pge),
             yes_no(self.pcid),
             yes_no(self.invpcid),
@@ -355,7 +372,8 @@ impl fmt::Display for CpuFeatures {
             yes_no(self.smep),
             yes_no(self.smap),
             yes_no(self.nx),
-            yes_no(self.huge_pages_1g)
+            yes_no(self.huge_pages_1g),
+            yes_no(self.umip)
         )?;
         writeln!(
             f,

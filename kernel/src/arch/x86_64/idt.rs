@@ -55,6 +55,17 @@ impl Mode {
     }
 }
 
+/// The first thing every handler does: from user mode, clean the kernel's flags (AC, DF, NT);
+/// returns the interrupted mode.
+#[inline(always)]
+fn enter(frame: &InterruptStackFrame) -> Mode {
+    let mode = Mode::of(frame);
+    if mode == Mode::User {
+        super::interrupts::clean_flags_after_user_entry(frame.cpu_flags.bits());
+    }
+    mode
+}
+
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -204,6 +215,7 @@ fn fatal(exception: Exception) -> ! {
 macro_rules! fatal_handler {
     ($function:ident, $vector:expr, $mnemonic:expr, $name:expr) => {
         extern "x86-interrupt" fn $function(frame: InterruptStackFrame) {
+            enter(&frame);
             fatal(Exception::new($vector, $mnemonic, $name, &frame, None));
         }
     };
@@ -213,6 +225,7 @@ macro_rules! fatal_handler {
 macro_rules! fatal_handler_with_code {
     ($function:ident, $vector:expr, $mnemonic:expr, $name:expr) => {
         extern "x86-interrupt" fn $function(frame: InterruptStackFrame, error_code: u64) {
+            enter(&frame);
             fatal(Exception::new($vector, $mnemonic, $name, &frame, Some(error_code)));
         }
     };
@@ -239,35 +252,41 @@ fatal_handler_with_code!(vmm_communication, 29, "#VC", "VMM communication except
 fatal_handler_with_code!(security, 30, "#SX", "security exception");
 
 extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
+    enter(&frame);
     let exception = Exception::new(3, "#BP", "breakpoint", &frame, None);
     crate::println!("{exception}\n  (continuing after the breakpoint)");
 }
 
 extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, error_code: u64) -> ! {
+    enter(&frame);
     fatal(Exception::new(8, "#DF", "double fault", &frame, Some(error_code)))
 }
 
 extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    enter(&frame);
     fatal(Exception::new(18, "#MC", "machine check", &frame, None))
 }
 
 extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, error_code: PageFaultErrorCode) {
+    enter(&frame);
     let mut exception = Exception::new(14, "#PF", "page fault", &frame, Some(error_code.bits()));
     exception.fault_address = Some(Cr2::read_raw());
     fatal(exception);
 }
 
 extern "x86-interrupt" fn timer(frame: InterruptStackFrame) {
+    let mode = enter(&frame);
     crate::time::on_timer_interrupt();
     // Acknowledge before the handler may switch to another process: the APIC delivers no further
     // timer interrupt while this one is in service.
     super::apic::end_of_interrupt();
     if let Some(handler) = TIMER_HANDLER.get() {
-        handler(Mode::of(&frame));
+        handler(mode);
     }
 }
 
-extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {
+extern "x86-interrupt" fn spurious(frame: InterruptStackFrame) {
+    enter(&frame);
     // A spurious interrupt needs no end-of-interrupt (Intel SDM vol. 3A §11.9).
 }
 

@@ -1,14 +1,19 @@
 //! SYSCALL/SYSRET: the MSR setup and the entry stub.
 //!
 //! `init` sets EFER.SCE, IA32_STAR (kernel CS/SS for entry; user base for SYSRET), IA32_LSTAR
-//! (the entry stub), and IA32_FMASK (RFLAGS bits cleared on entry: IF, so system calls run with
-//! interrupts off; DF; TF; AC, so SMAP stays in force). Intel SDM vol. 2B "SYSCALL", "SYSRET".
+//! (the entry stub), and IA32_FMASK (RFLAGS bits cleared on entry, as Linux clears them: IF, so
+//! system calls run with interrupts off; DF, which Rust code assumes clear; TF, or the kernel
+//! would single-step; AC, so SMAP stays in force; NT, or the kernel's next IRET — the first entry
+//! of another process, or a timer return — raises #GP in ring 0; IOPL, so the kernel never runs
+//! with user-chosen I/O privilege bits). Intel SDM vol. 2B "SYSCALL", "SYSRET".
 //!
 //! The stub swaps GS only for the three instructions that fetch the kernel stack from the
 //! per-CPU block, so Rust code never runs with the user's GS swapped out and no path has to
 //! remember the GS state across a process switch. It then pushes a [`SyscallFrame`], calls
-//! `crate::syscall::dispatch`, and returns with SYSRET. The return RIP is the one SYSCALL saved
-//! (always canonical: the kernel never changes it), so SYSRET cannot fault in ring 0.
+//! `crate::syscall::dispatch`, and returns with SYSRET. SYSRET to a non-canonical RCX raises #GP
+//! in ring 0 on Intel CPUs, on the user's stack (CVE-2012-0217): `dispatch` never returns with a
+//! user RIP outside the user half (it ends such a process instead), and SYSRET restores RFLAGS
+//! from the r11 SYSCALL saved, which the kernel never changes.
 
 use core::cell::UnsafeCell;
 
@@ -18,6 +23,15 @@ use x86_64::registers::rflags::RFlags;
 
 use super::gdt;
 use super::trap::SyscallFrame;
+
+/// RFLAGS bits SYSCALL clears on entry (IA32_FMASK): what Linux clears.
+pub const ENTRY_CLEARED_FLAGS: RFlags = RFlags::INTERRUPT_FLAG
+    .union(RFlags::DIRECTION_FLAG)
+    .union(RFlags::TRAP_FLAG)
+    .union(RFlags::ALIGNMENT_CHECK)
+    .union(RFlags::NESTED_TASK)
+    .union(RFlags::IOPL_LOW)
+    .union(RFlags::IOPL_HIGH);
 
 /// The per-CPU block the entry stub reaches through GS after `swapgs`.
 #[repr(C)]
@@ -96,14 +110,14 @@ pub fn init() {
     // SAFETY: 1. EFER.SCE only enables the SYSCALL/SYSRET instructions. 2. The STAR selectors
     // follow the GDT order `gdt.rs` builds (kernel code, kernel data, user data, user code), as
     // `Star::write` checks. 3. LSTAR points at the entry stub above, which is kernel text.
-    // 4. FMASK clears IF/DF/TF/AC on entry, which is what the stub and dispatcher assume.
+    // 4. FMASK clears IF/DF/TF/AC/NT/IOPL on entry, which is what the stub and dispatcher assume.
     // 5. KERNEL_GS_BASE points at the static per-CPU block the stub reads.
     unsafe {
         Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
         Star::write(selectors.user_code, selectors.user_data, selectors.kernel_code, selectors.kernel_data)
             .expect("the GDT order matches what SYSCALL/SYSRET require");
         LStar::write(VirtAddr::new(shoal_syscall_entry as *const () as u64));
-        SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
+        SFMask::write(ENTRY_CLEARED_FLAGS);
         KernelGsBase::write(VirtAddr::from_ptr(PER_CPU.0.get()));
     }
 }
