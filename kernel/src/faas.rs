@@ -67,7 +67,7 @@ impl core::fmt::Display for FaasError {
 pub fn start_instances(binary: &str, count: usize, argument: impl Fn(usize) -> u64) -> Result<Vec<u64>, FaasError> {
     let mut instances = Vec::with_capacity(count);
     for index in 0..count {
-        instances.push(scheduler::spawn(binary, argument(index), None).map_err(FaasError::Spawn)?);
+        instances.push(scheduler::spawn_instance(binary, argument(index)).map_err(FaasError::Spawn)?);
     }
     scheduler::run_until_quiet();
     check_alive()?;

@@ -1,20 +1,21 @@
 //! A process's address space: its own PML4 with the kernel half linked in, the frames of its
-//! private pages and page tables, and its PCID lease.
+//! private pages and page tables, its protection-key rights, and its PCID lease.
 //!
-//! Dropping an `AddressSpace` frees every frame it owns (pages and tables, never the kernel
-//! half's tables) and returns its PCID. It must not be the active address space then: the
-//! scheduler switches to the kernel's tables before it reaps a process.
+//! The page tables themselves record which frames the space owns (`paging::user::OWNED`), so an
+//! address space costs no kernel heap however much it maps: it keeps only counts. Dropping an
+//! `AddressSpace` frees every frame it owns (pages and tables, never the kernel half's tables or
+//! the global segment's shared ones) and returns its PCID. It must not be the active address
+//! space then: the scheduler switches to the kernel's tables before it reaps a process.
 
 #![deny(unsafe_code)]
 
 extern crate alloc;
 
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use pcid_alloc::Lease;
 use x86_64::structures::paging::{Page, PageTableFlags, PhysFrame, Size4KiB};
-use x86_64::VirtAddr;
+use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, OwnedFrame};
 use super::layout::PAGE_BYTES;
@@ -54,11 +55,16 @@ impl Access {
 pub struct AddressSpace {
     id: u64,
     root: OwnedFrame,
-    tables: Vec<OwnedFrame>,
-    pages: Vec<OwnedFrame>,
+    /// Page-table frames below the root that this space owns (linked with OWNED entries).
+    tables: u64,
+    /// Data frames this space owns (mapped with OWNED leaves).
+    pages: u64,
     lease: Option<Lease>,
     /// The global-segment slot of the binary this space runs, once attached.
     binary_slot: Option<usize>,
+    /// Protection-key rights of the code running in this space (PKRU), which the kernel also
+    /// honours when it reads or writes user memory on the space's behalf.
+    pkru: u32,
 }
 
 impl AddressSpace {
@@ -70,35 +76,52 @@ impl AddressSpace {
         Ok(AddressSpace {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             root: paging::user::new_user_root()?,
-            tables: Vec::new(),
-            pages: Vec::new(),
+            tables: 0,
+            pages: 0,
             lease: None,
             binary_slot: None,
+            pkru: 0,
         })
     }
 
-    /// Maps a fresh zeroed page at `address` with `access` and returns its frame.
+    /// Maps a fresh zeroed page at `address` (in the private user region) with `access`.
     ///
     /// # Errors
-    /// Returns a [`MapError`] when frames run out, the page is taken, or not a user address.
-    pub fn map_zeroed_page(&mut self, address: VirtAddr, access: Access) -> Result<&OwnedFrame, MapError> {
+    /// Returns a [`MapError`] when frames run out, the page is taken, or not a private address.
+    pub fn map_zeroed_page(&mut self, address: VirtAddr, access: Access) -> Result<(), MapError> {
         let frame = frame::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
         let page = Page::<Size4KiB>::containing_address(address);
-        paging::user::map_user_page(&self.root, page, &frame, access.flags(), &mut self.tables)?;
-        self.pages.push(frame);
-        Ok(&self.pages[self.pages.len() - 1])
+        paging::user::map_user_page(&self.root, page, frame, access.flags(), &mut self.tables)?;
+        self.pages += 1;
+        Ok(())
     }
 
-    /// Maps `bytes` (rounded up to pages) of zeroed memory at page-aligned `start`.
+    /// Maps `bytes` (rounded up to pages) of zeroed memory at page-aligned `start`, all or
+    /// nothing: when a page cannot be mapped, the pages this call mapped are unmapped and freed
+    /// again (page tables it created stay, empty, until the space ends).
     ///
     /// # Errors
     /// As [`AddressSpace::map_zeroed_page`].
     pub fn map_zeroed(&mut self, start: VirtAddr, bytes: u64, access: Access) -> Result<(), MapError> {
         let pages = bytes.div_ceil(PAGE_BYTES);
         for index in 0..pages {
-            self.map_zeroed_page(start + index * PAGE_BYTES, access)?;
+            if let Err(error) = self.map_zeroed_page(start + index * PAGE_BYTES, access) {
+                for mapped in 0..index {
+                    self.unmap_page(start + mapped * PAGE_BYTES);
+                }
+                return Err(error);
+            }
         }
         Ok(())
+    }
+
+    /// Unmaps the private page at `address` (flushing its translation: the space is the active
+    /// one, or was never run) and frees its frame if the space owned it.
+    pub fn unmap_page(&mut self, address: VirtAddr) {
+        let page = Page::<Size4KiB>::containing_address(address);
+        if paging::user::unmap_user_page(&self.root, page) {
+            self.pages = self.pages.saturating_sub(1);
+        }
     }
 
     /// Changes the permissions of the private page at `address`.
@@ -110,21 +133,31 @@ impl AddressSpace {
         paging::user::update_user_page_flags(&self.root, page, access.flags())
     }
 
-    /// Takes ownership of a page-table frame linked into this space; returns its address.
-    pub fn adopt_table(&mut self, table: OwnedFrame) -> x86_64::PhysAddr {
-        let address = table.start_address();
-        self.tables.push(table);
-        address
+    /// Links `table`, a page table the caller filled, into this space as entry `index` of
+    /// `parent` (a table this space owns, linked earlier with this function; `None` for the
+    /// root), and takes ownership of it: the entry carries `paging::user::OWNED`, the record
+    /// that frees it with the space. Returns the table's address for further links.
+    pub fn link_table(&mut self, parent: Option<PhysAddr>, index: usize, table: OwnedFrame) -> PhysAddr {
+        let parent = parent.unwrap_or(self.root.start_address());
+        self.tables += 1;
+        paging::user::link_owned(parent, index, table, paging::user::OWNED_TABLE_FLAGS)
     }
 
-    /// Takes ownership of a data frame mapped into this space.
-    pub fn adopt_page(&mut self, page: OwnedFrame) {
-        self.pages.push(page);
+    /// Maps `page` with leaf `flags` as entry `index` of `table` (a page table of this space,
+    /// from [`AddressSpace::link_table`]) and takes ownership of it (OWNED is added).
+    pub fn link_page(&mut self, table: PhysAddr, index: usize, page: OwnedFrame, flags: PageTableFlags) {
+        self.pages += 1;
+        paging::user::link_owned(table, index, page, flags | paging::user::OWNED);
     }
 
-    /// Writes entry `index` of this space's PML4 (the global-segment window's entry).
-    pub fn set_root_entry(&mut self, index: usize, target: x86_64::PhysAddr, flags: PageTableFlags) {
-        paging::window::set_entry(&mut self.root, index, target, flags);
+    /// Sets the protection-key rights of the code in this space.
+    pub fn set_pkru(&mut self, pkru: u32) {
+        self.pkru = pkru;
+    }
+
+    /// Returns the protection-key rights of the code in this space.
+    pub fn pkru(&self) -> u32 {
+        self.pkru
     }
 
     /// Records the global-segment slot this space is attached to (released on drop).
@@ -134,12 +167,12 @@ impl AddressSpace {
 
     /// Returns how many page-table frames this space owns (its PML4 included).
     pub fn table_frames(&self) -> usize {
-        self.tables.len() + 1
+        self.tables as usize + 1
     }
 
     /// Returns how many data frames this space owns.
     pub fn page_frames(&self) -> usize {
-        self.pages.len()
+        self.pages as usize
     }
 
     /// Returns the frame of this space's PML4.
@@ -168,6 +201,8 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     fn drop(&mut self) {
         debug_assert!(!self.is_active(), "an address space is dropped while active");
+        let freed = paging::user::free_user_half(&mut self.root);
+        debug_assert_eq!((freed.tables, freed.pages), (self.tables, self.pages), "the page tables' ownership record and the counts disagree");
         pcid::release(self.id, self.lease.take());
         if let Some(slot) = self.binary_slot {
             super::global_segment::detach(slot);

@@ -86,6 +86,18 @@ impl OwnedFrame {
     }
 }
 
+impl OwnedFrame {
+    /// Takes back ownership of a frame that was [`leak`](OwnedFrame::leak)ed into a user page
+    /// table, whose entry recorded the ownership (`paging::user::OWNED`).
+    ///
+    /// Memory-safe by itself (the allocator only marks the frame free when the result drops),
+    /// but the caller must be the frame's one owner: a second reclaim of the same frame is a
+    /// double free, which the allocator detects and reports as a kernel bug.
+    pub(in crate::mm) fn reclaim(frame: PhysFrame<Size4KiB>) -> OwnedFrame {
+        OwnedFrame(frame)
+    }
+}
+
 impl Drop for OwnedFrame {
     fn drop(&mut self) {
         let index = frame_index(self.0);
@@ -159,6 +171,23 @@ pub fn allocate_zeroed() -> Option<OwnedFrame> {
     let frame = allocate()?;
     paging::zero_frame(&frame);
     Some(frame)
+}
+
+/// Holds back free frames (allocated for good) until at most `keep_free` remain free: the
+/// `max_frames` argument, which makes memory run out quickly in exhaustion tests. Returns how
+/// many frames it held back.
+pub fn hold_back(keep_free: usize) -> usize {
+    let mut held = 0;
+    while free_count() > keep_free {
+        match allocate() {
+            Some(frame) => {
+                let _ = frame.leak();
+                held += 1;
+            }
+            None => break,
+        }
+    }
+    held
 }
 
 /// Returns the number of free frames.

@@ -64,6 +64,7 @@ pub const DIGEST_BYTES: usize = 32;
 const TABLE_FLAGS: PageTableFlags =
     PageTableFlags::PRESENT.union(PageTableFlags::WRITABLE).union(PageTableFlags::USER_ACCESSIBLE);
 
+
 /// The translation modes of the window (the experiment's knobs, with `pcid`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
@@ -258,10 +259,16 @@ pub fn load(name: &str) -> Result<usize, GlobalError> {
         if let Some(slot) = registry.find(name) {
             return Ok(slot);
         }
+        let free_slot = registry.binaries.iter().position(Option::is_none);
+        // A broken file is refused as such even while the window cannot change: validate first
+        // (placement only decides the base, not whether the file is valid).
+        let probe_base = slot_base(free_slot.unwrap_or(0));
+        elf_check::plan(file, &Placement { base: probe_base, allowed: probe_base..probe_base + GLOBAL_SLOT_BYTES })
+            .map_err(GlobalError::Elf)?;
         if registry.attached > 0 {
             return Err(GlobalError::InUse { attached: registry.attached });
         }
-        let slot = registry.binaries.iter().position(Option::is_none).ok_or(GlobalError::WindowFull)?;
+        let slot = free_slot.ok_or(GlobalError::WindowFull)?;
         let key = if registry.keys { key_of_slot(slot) } else { 0 };
         let binary = build_binary(name, file, slot, registry.mode.global, key)?;
         window::set_entry(&mut registry.window, slot, binary.directory.start_address(), TABLE_FLAGS);
@@ -363,49 +370,52 @@ pub fn attach(space: &mut AddressSpace, name: &str) -> Result<Attached, GlobalEr
     };
     with(|registry| {
         let mode = registry.mode;
+        // Tables are linked top-down as soon as they exist, so everything the space adopted is
+        // reachable from its root (and freed with it) even if a later allocation fails.
         let mut pdpt = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
         let window_frame = PhysFrame::containing_address(registry.window.start_address());
         window::copy_table(window_frame, &mut pdpt);
+        let pdpt = space.link_table(None, WINDOW_PML4_INDEX, pdpt);
         // Other binaries' slots: shared PDs, or private copies of every PD and PT.
         if !mode.share_tables {
             for binary in registry.binaries.iter().flatten().filter(|binary| binary.slot != slot) {
-                let directory = copy_directory(binary, space)?;
-                window::set_entry(&mut pdpt, binary.slot, directory, TABLE_FLAGS);
+                copy_directory(binary, space, pdpt)?;
             }
         }
         let binary = registry.binaries[slot].as_mut().ok_or(GlobalError::NotLoaded)?;
-        let directory = private_directory(binary, mode, space)?;
-        window::set_entry(&mut pdpt, slot, directory, TABLE_FLAGS);
-        let pdpt_address = space.adopt_table(pdpt);
-        space.set_root_entry(WINDOW_PML4_INDEX, pdpt_address, TABLE_FLAGS);
+        private_directory(binary, mode, space, pdpt)?;
         space.set_binary_slot(slot);
         binary.users += 1;
         registry.attached += 1;
         let pkru = if registry.keys { pkru::rights_allowing(1 | 1 << binary.key) } else { 0 };
+        space.set_pkru(pkru);
         Ok(Attached { entry: VirtAddr::new(binary.entry), pkru })
     })
 }
 
-/// Copies a binary's PD and every table below it into frames owned by `space`.
-fn copy_directory(binary: &Binary, space: &mut AddressSpace) -> Result<PhysAddr, GlobalError> {
+/// Copies a binary's PD and every table below it into frames owned by `space`, linked into the
+/// space's window PDPT `pdpt`.
+fn copy_directory(binary: &Binary, space: &mut AddressSpace, pdpt: PhysAddr) -> Result<(), GlobalError> {
     let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
     window::copy_table(PhysFrame::containing_address(binary.directory.start_address()), &mut directory);
+    let directory = space.link_table(Some(pdpt), binary.slot, directory);
     for region in &binary.regions {
         if let Some(table) = &region.table {
             let mut copy = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
             window::copy_table(PhysFrame::containing_address(table.start_address()), &mut copy);
-            let address = space.adopt_table(copy);
-            window::set_entry(&mut directory, region.index, address, TABLE_FLAGS);
+            space.link_table(Some(directory), region.index, copy);
         }
     }
-    Ok(space.adopt_table(directory))
+    Ok(())
 }
 
-/// Builds the process's own PD for its binary: shared read-only tables (or copies), private
-/// tables for mixed and writable regions, private copies of the writable pages.
-fn private_directory(binary: &Binary, mode: Mode, space: &mut AddressSpace) -> Result<PhysAddr, GlobalError> {
+/// Builds the process's own PD for its binary, linked into the space's window PDPT `pdpt`:
+/// shared read-only tables (or copies), private tables for mixed and writable regions, private
+/// copies of the writable pages.
+fn private_directory(binary: &Binary, mode: Mode, space: &mut AddressSpace, pdpt: PhysAddr) -> Result<(), GlobalError> {
     let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
     window::copy_table(PhysFrame::containing_address(binary.directory.start_address()), &mut directory);
+    let directory = space.link_table(Some(pdpt), binary.slot, directory);
     for region in &binary.regions {
         let private_table = match (region.kind, &region.table) {
             (RegionKind::ReadOnly, Some(_)) if mode.share_tables => None,
@@ -416,17 +426,15 @@ fn private_directory(binary: &Binary, mode: Mode, space: &mut AddressSpace) -> R
             }
             (_, None) => Some(frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?),
         };
-        let Some(mut table) = private_table else { continue };
+        let Some(table) = private_table else { continue };
+        let table = space.link_table(Some(directory), region.index, table);
         for (address, pristine) in &region.writable {
             let mut page = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
             window::copy_frame(pristine, &mut page);
-            window::set_entry(&mut table, page_of(*address), page.start_address(), writable_flags(false));
-            space.adopt_page(page);
+            space.link_page(table, page_of(*address), page, writable_flags(false));
         }
-        let address = space.adopt_table(table);
-        window::set_entry(&mut directory, region.index, address, TABLE_FLAGS);
     }
-    Ok(space.adopt_table(directory))
+    Ok(())
 }
 
 /// Records that an address space attached to `slot` is gone.

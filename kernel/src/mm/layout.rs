@@ -85,8 +85,8 @@ pub const DIRECT_MAP_START: u64 = KERNEL_HALF_START;
 pub const DIRECT_MAP_MAX_BYTES: u64 = 128 * PML4_SLOT_BYTES;
 /// First address of the kernel heap.
 pub const KERNEL_HEAP_START: u64 = 0xffff_c000_0000_0000;
-/// Size of the kernel heap, mapped at boot.
-pub const KERNEL_HEAP_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest kernel heap (the `heap_bytes` argument, 16 MiB by default, is mapped at boot).
+pub const KERNEL_HEAP_MAX_BYTES: u64 = 256 * 1024 * 1024;
 /// First address of the kernel-stack region.
 pub const KERNEL_STACKS_START: u64 = 0xffff_c080_0000_0000;
 /// End of the kernel-stack region.
@@ -171,7 +171,7 @@ const _: () = {
     // The kernel regions are in order and do not overlap.
     assert!(DIRECT_MAP_START == KERNEL_HALF_START);
     assert!(DIRECT_MAP_START + DIRECT_MAP_MAX_BYTES <= KERNEL_HEAP_START);
-    assert!(KERNEL_HEAP_START + KERNEL_HEAP_BYTES <= KERNEL_STACKS_START);
+    assert!(KERNEL_HEAP_START + KERNEL_HEAP_MAX_BYTES <= KERNEL_STACKS_START);
     assert!(KERNEL_STACKS_END <= MMIO_START);
     assert!(MMIO_END <= BOOTLOADER_DYNAMIC_START);
     assert!(BOOTLOADER_DYNAMIC_END <= KERNEL_IMAGE_BASE);
@@ -193,7 +193,7 @@ const _: () = {
     assert!(USER_HEAP_START + USER_HEAP_MAX_BYTES <= USER_STACK_TOP - USER_STACK_BYTES - PAGE_BYTES);
     assert!(USER_STACK_TOP <= USER_PRIVATE_END);
     assert!(USER_STACK_TOP.is_multiple_of(PAGE_BYTES) && USER_HEAP_START.is_multiple_of(PAGE_BYTES));
-    assert!(KERNEL_HEAP_BYTES.is_multiple_of(PAGE_BYTES));
+    assert!(KERNEL_HEAP_MAX_BYTES.is_multiple_of(PAGE_BYTES));
     // The kernel image sits in the top 2 GiB, in PML4 slot 511.
     assert!(pml4_slot(KERNEL_IMAGE_BASE) == 511);
     assert!(pml4_slot(DIRECT_MAP_START) == KERNEL_HALF_FIRST_SLOT);

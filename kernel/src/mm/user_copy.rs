@@ -1,10 +1,13 @@
 //! Copying between kernel buffers and user memory, with every address checked first.
 //!
 //! System calls never hold a reference to user memory: they copy in or out through these
-//! functions. Each checks that the whole range lies in the user half (no wrap-around), and that
-//! every page is mapped with user access (and write access for copy-out) in the caller's address
-//! space, before it copies a byte; the copy itself goes through the kernel's direct map of the
-//! translated frames, so SMAP never has to be lifted and a bad pointer can never fault the kernel.
+//! functions. Each checks that the whole range lies in the user half (no wrap-around; even an
+//! empty range must start inside it), and that every page is mapped with user access (and write
+//! access for copy-out) in the caller's address space **and allowed by the caller's protection
+//! keys** (PKRU: a page whose key the process may not read, or write, is as unreachable through
+//! a system call as by a direct access), before it copies a byte; the copy itself goes through
+//! the kernel's direct map of the translated frames, so SMAP never has to be lifted and a bad
+//! pointer can never fault the kernel.
 
 #![deny(unsafe_code)]
 
@@ -19,7 +22,7 @@ use super::paging;
 /// Checks that `[address, address + length)` is inside the user range.
 fn check_range(address: u64, length: u64) -> Result<(), ErrorCode> {
     let end = address.checked_add(length).ok_or(ErrorCode::BadAddress)?;
-    if address < USER_PRIVATE_START || end > USER_END {
+    if address < USER_PRIVATE_START || address >= USER_END || end > USER_END {
         return Err(ErrorCode::BadAddress);
     }
     Ok(())
@@ -44,7 +47,7 @@ fn for_each_piece(
     let mut page = address & !(PAGE_BYTES - 1);
     while page < address + length {
         let translation = space.translate(VirtAddr::new(page)).ok_or(ErrorCode::BadAddress)?;
-        if !translation.flags.contains(needed) {
+        if !translation.flags.contains(needed) || !keys_allow(space.pkru(), translation.flags, write) {
             return Err(ErrorCode::BadAddress);
         }
         page += PAGE_BYTES;
@@ -58,6 +61,21 @@ fn for_each_piece(
         done += in_page;
     }
     Ok(())
+}
+
+/// Bit position of a leaf's protection key (bits 62:59, Intel SDM vol. 3A §4.6.2).
+const KEY_SHIFT: u32 = 59;
+/// Mask of a protection key (4 bits).
+const KEY_MASK: u64 = 0xf;
+
+/// Returns whether PKRU value `pkru` lets user code read (or, with `write`, write) a page whose
+/// leaf has `flags`: the access-disable bit 2k and the write-disable bit 2k+1 of key k (Intel
+/// SDM vol. 3A §4.6.2). With keys off, every process's PKRU is 0 and every leaf has key 0.
+pub fn keys_allow(pkru: u32, flags: PageTableFlags, write: bool) -> bool {
+    let key = ((flags.bits() >> KEY_SHIFT) & KEY_MASK) as u32;
+    let access_disabled = pkru >> (2 * key) & 1 != 0;
+    let write_disabled = pkru >> (2 * key + 1) & 1 != 0;
+    !access_disabled && !(write && write_disabled)
 }
 
 /// Copies `buffer.len()` bytes from user address `address` in `space` into `buffer`.
@@ -79,6 +97,14 @@ pub fn copy_to_user(space: &AddressSpace, address: u64, bytes: &[u8]) -> Result<
     for_each_piece(space, address, bytes.len() as u64, true, |physical, offset, length| {
         paging::user::write_physical(physical, &bytes[offset..offset + length]);
     })
+}
+
+/// Checks, without copying, that `length` bytes at `address` are readable user memory.
+///
+/// # Errors
+/// Returns [`ErrorCode::BadAddress`] otherwise.
+pub fn check_readable(space: &AddressSpace, address: u64, length: u64) -> Result<(), ErrorCode> {
+    for_each_piece(space, address, length, false, |_, _, _| {})
 }
 
 /// Checks, without copying, that `length` bytes at `address` are writable user memory.

@@ -19,6 +19,7 @@ extern crate alloc;
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt;
 
 use abi::{EndReason, ErrorCode, ExitStatus};
 use sched_queue::RunQueue;
@@ -27,7 +28,7 @@ use x86_64::VirtAddr;
 
 use super::spawn::{self, SpawnError};
 use super::{Finished, ProcessStats, SLOT_BITS, slot_of};
-use crate::arch::x86_64::context::{self, FpuState, SCHEDULER_CONTEXT, UserEntry};
+use crate::arch::x86_64::context::{self, SCHEDULER_CONTEXT, UserEntry};
 use crate::arch::x86_64::{gdt, interrupts, pkru, syscall_entry};
 use crate::mm::address_space::{Access, AddressSpace};
 use crate::mm::layout::{self, PAGE_BYTES, USER_HEAP_MAX_BYTES, USER_HEAP_START};
@@ -56,9 +57,11 @@ struct Process {
     parent: Option<u64>,
     state: State,
     space: Option<AddressSpace>,
+    /// Its kernel stack, which also holds its saved FPU/SSE state.
     kernel_stack: Option<KernelStack>,
-    fpu: Box<FpuState>,
     heap_end: u64,
+    /// A function instance started by the kernel's driver: only these may wait for invocations.
+    instance: bool,
     status: ExitStatus,
     stats: ProcessStats,
     /// An invocation delivered by the driver and not yet taken by `invoke_wait`.
@@ -102,13 +105,21 @@ struct Scheduler {
     alive: usize,
     quantum_ticks: u64,
     ticks_in_quantum: u64,
-    /// Processes without a parent that ended, for the kernel code that started them.
+    /// Processes without a parent that ended, for the kernel code that started them (at most
+    /// [`FINISHED_RECORDS_MAX`]; the rest are only counted in `finished_unrecorded`).
     orphans_finished: Vec<Finished>,
+    /// Processes that ended without a parent while `orphans_finished` was full.
+    finished_unrecorded: u64,
     switches: u64,
     invocation_results: Vec<InvocationResult>,
 }
 
 static SCHEDULER: Mutex<Option<Scheduler>> = Mutex::new(None);
+
+/// Records of ended parentless processes kept for the kernel code that started them; allocated
+/// once at boot, so that processes which spawn children and exit without waiting (orphans) can
+/// never grow the kernel heap. Past this many uncollected records, endings are only counted.
+pub const FINISHED_RECORDS_MAX: usize = 16_384;
 
 /// Sets up an empty process table.
 pub fn init(quantum_ticks: u32) {
@@ -127,7 +138,8 @@ pub fn init(quantum_ticks: u32) {
         alive: 0,
         quantum_ticks: u64::from(quantum_ticks.max(1)),
         ticks_in_quantum: 0,
-        orphans_finished: Vec::new(),
+        orphans_finished: Vec::with_capacity(FINISHED_RECORDS_MAX),
+        finished_unrecorded: 0,
         switches: 0,
         invocation_results: Vec::new(),
     });
@@ -147,6 +159,20 @@ fn with<R>(operation: impl FnOnce(&mut Scheduler) -> R) -> R {
 /// # Errors
 /// Returns a [`SpawnError`]; nothing is left allocated then.
 pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, SpawnError> {
+    start(name, argument, parent, false)
+}
+
+/// Starts a function instance of `name` for the kernel's FaaS driver: a parentless process that
+/// may wait for invocations (`invoke_wait`).
+///
+/// # Errors
+/// As [`spawn`].
+pub fn spawn_instance(name: &str, argument: u64) -> Result<u64, SpawnError> {
+    start(name, argument, None, true)
+}
+
+/// Starts a process; `instance` marks a driver-managed function instance.
+fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Result<u64, SpawnError> {
     let (name, _) = crate::ramdisk::find(name).ok_or(SpawnError::NotFound)?;
     let slot = with(|scheduler| scheduler.free_slots.pop()).ok_or(SpawnError::TooManyProcesses)?;
     let give_back = |slot: u32| with(|scheduler| scheduler.free_slots.push(slot));
@@ -182,8 +208,8 @@ pub fn spawn(name: &str, argument: u64, parent: Option<u64>) -> Result<u64, Spaw
             state: State::Runnable,
             space: Some(space),
             kernel_stack: Some(stack),
-            fpu: Box::new(FpuState::initial()),
             heap_end: USER_HEAP_START,
+            instance,
             status: ExitStatus::default(),
             stats: ProcessStats::default(),
             pending: None,
@@ -225,11 +251,11 @@ fn run_until(stop_when_quiet: bool) -> u64 {
             if let Some(space) = process.space.as_mut() {
                 space.activate();
             }
-            if let Some(stack) = process.kernel_stack.as_ref() {
+            if let Some(stack) = process.kernel_stack.as_mut() {
                 gdt::set_kernel_stack(stack.top());
                 syscall_entry::set_kernel_stack(stack.top());
+                stack.fpu().restore();
             }
-            process.fpu.restore();
             if crate::boot_facts().enabled.pke {
                 pkru::write(process.pkru);
             }
@@ -247,10 +273,38 @@ fn run_until(stop_when_quiet: bool) -> u64 {
                 if stop_when_quiet || with(|scheduler| scheduler.alive) == 0 {
                     return with(|scheduler| scheduler.switches);
                 }
-                // Nothing runnable, but processes are alive: they wait for children that
-                // wait for the timer... or for nothing; halt until the next interrupt.
-                interrupts::enable_and_wait();
+                // Nothing runnable, yet processes are alive, and nothing but a running process
+                // or the driver (which is not running: this loop is) can wake one: no process
+                // waits for time. So none can ever run again; say which and end the run rather
+                // than idle forever. (A timed wait, if one is added, must be checked here.)
+                report_stuck();
             }
+        }
+    }
+}
+
+/// Prints every blocked process and what it waits for, then ends the run with failure.
+fn report_stuck() -> ! {
+    let blocked = with(|scheduler| {
+        let mut blocked = 0;
+        for process in scheduler.table.iter().flatten().filter(|process| process.state != State::Zombie) {
+            crate::println!("scheduler: process {} ({}) is blocked: {}", process.pid, process.name, process.state);
+            blocked += 1;
+        }
+        blocked
+    });
+    crate::println!("scheduler: {blocked} processes are alive and none can ever run again");
+    crate::shutdown::failure("no process can run again")
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Runnable => write!(f, "runnable"),
+            State::Running => write!(f, "running"),
+            State::WaitingFor(pid) => write!(f, "waits for child {pid}"),
+            State::WaitingForInvocation => write!(f, "waits for an invocation that no driver will send"),
+            State::Zombie => write!(f, "ended"),
         }
     }
 }
@@ -260,7 +314,9 @@ impl Scheduler {
     fn after_run(&mut self, slot: usize) {
         self.current = None;
         let Some(process) = self.table[slot].as_mut() else { return };
-        process.fpu.save();
+        if let Some(stack) = process.kernel_stack.as_mut() {
+            stack.fpu().save();
+        }
         match process.state {
             State::Running => {
                 process.state = State::Runnable;
@@ -292,7 +348,12 @@ impl Scheduler {
             let finished = Finished { pid: process.pid, name: process.name, status: process.status, stats: process.stats };
             let parent_alive = process.parent.is_some_and(|parent| self.lookup(parent).is_some());
             if !parent_alive {
-                self.orphans_finished.push(finished);
+                // The capacity was reserved at boot: a push below it never allocates.
+                if self.orphans_finished.len() < FINISHED_RECORDS_MAX {
+                    self.orphans_finished.push(finished);
+                } else {
+                    self.finished_unrecorded += 1;
+                }
             }
             self.free_slots.push(slot as u32);
         }
@@ -483,9 +544,20 @@ pub fn for_each_space(mut visit: impl FnMut(u64, &'static str, &AddressSpace)) {
     });
 }
 
+/// Returns (and forgets) every process without a parent that ended so far, and how many more
+/// ended while the record list was full (their records were dropped).
+pub fn take_finished_counted() -> (Vec<Finished>, u64) {
+    with(|scheduler| {
+        // Drain rather than take: the list keeps its boot-time capacity, so recording never
+        // allocates; the copy is the kernel caller's allocation.
+        let records = scheduler.orphans_finished.drain(..).collect();
+        (records, core::mem::take(&mut scheduler.finished_unrecorded))
+    })
+}
+
 /// Returns (and forgets) every process without a parent that ended so far.
 pub fn take_finished() -> Vec<Finished> {
-    with(|scheduler| core::mem::take(&mut scheduler.orphans_finished))
+    take_finished_counted().0
 }
 
 /// Hands `invocation` to instance `pid`; it runs when the scheduler next runs.
@@ -509,13 +581,26 @@ pub fn deliver(pid: u64, invocation: Invocation) -> Result<(), ErrorCode> {
     })
 }
 
+/// Returns `Ok` when the running process is a driver-managed function instance.
+///
+/// # Errors
+/// Returns [`ErrorCode::NotAnInstance`] otherwise: nothing would ever deliver to it.
+pub fn require_instance() -> Result<(), ErrorCode> {
+    with(|scheduler| match scheduler.current_process() {
+        Some(process) if process.instance => Ok(()),
+        _ => Err(ErrorCode::NotAnInstance),
+    })
+}
+
 /// Takes the running instance's next invocation, blocking until the driver delivers one. The
 /// caller has already checked that `capacity` bytes at the user buffer are writable.
 ///
 /// # Errors
-/// Returns [`ErrorCode::TooLarge`] (and keeps the invocation) when the payload exceeds
+/// Returns [`ErrorCode::NotAnInstance`] for a process the driver did not start (it would wait
+/// forever), [`ErrorCode::TooLarge`] (and keeps the invocation) when the payload exceeds
 /// `capacity`.
 pub fn take_invocation(capacity: usize) -> Result<Invocation, ErrorCode> {
+    require_instance()?;
     loop {
         let taken = with(|scheduler| {
             let process = scheduler.current_process().ok_or(ErrorCode::InvalidArgument)?;
@@ -539,8 +624,10 @@ pub fn take_invocation(capacity: usize) -> Result<Invocation, ErrorCode> {
 /// Records the running instance's result for its current invocation.
 ///
 /// # Errors
-/// Returns [`ErrorCode::InvalidArgument`] when no invocation is in progress.
+/// Returns [`ErrorCode::NotAnInstance`] for a process the driver did not start and
+/// [`ErrorCode::InvalidArgument`] when no invocation is in progress.
 pub fn finish_invocation(result: u64) -> Result<(), ErrorCode> {
+    require_instance()?;
     with(|scheduler| {
         let process = scheduler.current_process().ok_or(ErrorCode::InvalidArgument)?;
         let id = process.running_invocation.take().ok_or(ErrorCode::InvalidArgument)?;

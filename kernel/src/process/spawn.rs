@@ -23,7 +23,9 @@ pub enum SpawnError {
     OutOfMemory(MapError),
     /// Every process slot is in use.
     TooManyProcesses,
-    /// The global window cannot take the binary now (full, or in use while it would change).
+    /// The binary is not loaded and the window cannot change while address spaces use it.
+    Busy(GlobalError),
+    /// Every slot of the global window is taken.
     Window(GlobalError),
 }
 
@@ -34,7 +36,7 @@ impl fmt::Display for SpawnError {
             SpawnError::BadExecutable(error) => write!(f, "not a valid executable: {error}"),
             SpawnError::OutOfMemory(error) => write!(f, "out of memory: {error}"),
             SpawnError::TooManyProcesses => write!(f, "every process slot is in use"),
-            SpawnError::Window(error) => write!(f, "global segment: {error}"),
+            SpawnError::Busy(error) | SpawnError::Window(error) => write!(f, "global segment: {error}"),
         }
     }
 }
@@ -46,6 +48,7 @@ impl SpawnError {
             SpawnError::NotFound => ErrorCode::NotFound,
             SpawnError::BadExecutable(_) => ErrorCode::BadExecutable,
             SpawnError::OutOfMemory(_) => ErrorCode::OutOfMemory,
+            SpawnError::Busy(_) => ErrorCode::Busy,
             SpawnError::TooManyProcesses | SpawnError::Window(_) => ErrorCode::LimitReached,
         }
     }
@@ -57,6 +60,7 @@ impl From<GlobalError> for SpawnError {
             GlobalError::NotFound | GlobalError::NotLoaded => SpawnError::NotFound,
             GlobalError::Elf(error) => SpawnError::BadExecutable(error),
             GlobalError::OutOfMemory => SpawnError::OutOfMemory(MapError::OutOfFrames),
+            error @ GlobalError::InUse { .. } => SpawnError::Busy(error),
             other => SpawnError::Window(other),
         }
     }

@@ -145,11 +145,17 @@ pub enum ErrorCode {
     LimitReached = 9,
     /// The binary is not a valid executable for shoal.
     BadExecutable = 10,
+    /// The binary is valid but not loaded, and the global window cannot change while address
+    /// spaces use it (it changes only between experiments): try again once they ended.
+    Busy = 11,
+    /// The call is only for function instances started by the kernel's driver (`invoke_wait`,
+    /// `invoke_done`), and the caller is not one.
+    NotAnInstance = 12,
 }
 
 impl ErrorCode {
     /// Every code, in number order.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Success,
         ErrorCode::UnknownSyscall,
         ErrorCode::BadAddress,
@@ -161,6 +167,8 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::LimitReached,
         ErrorCode::BadExecutable,
+        ErrorCode::Busy,
+        ErrorCode::NotAnInstance,
     ];
 
     /// Returns the code with value `value`, if there is one.
@@ -187,6 +195,8 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::LimitReached => "limit-reached",
             ErrorCode::BadExecutable => "bad-executable",
+            ErrorCode::Busy => "busy",
+            ErrorCode::NotAnInstance => "not-an-instance",
         }
     }
 }
@@ -293,6 +303,8 @@ mod tests {
         assert_eq!(ErrorCode::from_value(ErrorCode::ALL.len() as u64), None);
         assert_eq!(ErrorCode::BadAddress.value(), 2);
         assert_eq!(ErrorCode::BadExecutable.value(), 10);
+        assert_eq!(ErrorCode::Busy.value(), 11);
+        assert_eq!(ErrorCode::NotAnInstance.value(), 12);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! User address spaces at the page-table level: roots with the kernel half linked in, user
-//! mappings, translation through any root, and the process kernel stacks.
+//! mappings, translation through any root, teardown, and the process kernel stacks.
 //!
 //! A user root is a fresh PML4 whose upper 256 entries are copied from the kernel's: they point
 //! at the kernel's PDPTs, which `build_kernel_space` allocated once for every kernel slot, so the
-//! kernel half is linked, never duplicated below the PML4. User mappings get their intermediate
-//! tables from a [`TableSink`] that records them as `OwnedFrame`s in the owning address space, so
-//! tearing the space down frees them; the kernel half's tables are never in such a list.
-
-use alloc::vec::Vec;
+//! kernel half is linked, never duplicated below the PML4.
+//!
+//! **The page tables are the record of what a process owns.** An entry whose frame (a page, or
+//! the next-level table) belongs to the address space carries the software bit [`OWNED`] (bit 9,
+//! which the MMU ignores at every level); entries that point at shared frames (the global
+//! segment's read-only pages and shared tables) never do. [`free_user_half`] walks the user half
+//! and frees exactly the owned frames, so per-process bookkeeping costs no kernel heap however
+//! much memory a process maps: the frames it already pays for hold the list.
 
 use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
 use x86_64::structures::paging::{
@@ -17,6 +20,7 @@ use x86_64::structures::paging::{
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::{KERNEL_ROOT, MapError, Translation, table_pointer, with_mapper};
+use crate::arch::x86_64::context::FpuState;
 use crate::arch::x86_64::tlb;
 use crate::mm::frame::{self, OwnedFrame};
 use crate::mm::layout::{self, KERNEL_HALF_FIRST_SLOT, PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
@@ -24,24 +28,56 @@ use crate::mm::layout::{self, KERNEL_HALF_FIRST_SLOT, PAGE_BYTES, PROCESS_KERNEL
 /// Number of entries in one page table.
 const ENTRIES_PER_TABLE: usize = 512;
 
-/// Flags of intermediate entries in the user half: the leaves decide the permissions.
+/// Software bit of a user-half entry: the frame it points to (page or next-level table) is owned
+/// by the address space and is freed with it. The MMU ignores bit 9 in entries of every level
+/// (Intel SDM vol. 3A §4.5, tables 4-15 to 4-20).
+pub const OWNED: PageTableFlags = PageTableFlags::BIT_9;
+
+/// Flags of intermediate entries in the user half: the leaves decide the permissions. The tables
+/// the mapper creates here are always the address space's own.
 const USER_TABLE_FLAGS: PageTableFlags = PageTableFlags::PRESENT
     .union(PageTableFlags::WRITABLE)
-    .union(PageTableFlags::USER_ACCESSIBLE);
+    .union(PageTableFlags::USER_ACCESSIBLE)
+    .union(OWNED);
 
-/// Hands fresh zeroed frames to the mapper for user page tables and records them.
-struct TableSink<'a> {
-    tables: &'a mut Vec<OwnedFrame>,
+/// Flags of an entry that links a page table owned by the address space.
+pub const OWNED_TABLE_FLAGS: PageTableFlags = USER_TABLE_FLAGS;
+
+/// Writes entry `index` of the user page table at `table` to point at `frame` with `flags`
+/// (which carry [`OWNED`]), passing the frame's ownership into the page tables. Returns the
+/// frame's address.
+///
+/// The caller (`AddressSpace`) guarantees that `table` is a table of a user address space it
+/// owns exclusively (its root, or a table it linked with this function), not shared with any
+/// other space, and that the entry is free or may be replaced (a copied template entry that
+/// pointed at a shared frame).
+pub(in crate::mm) fn link_owned(table: PhysAddr, index: usize, frame: OwnedFrame, flags: PageTableFlags) -> PhysAddr {
+    debug_assert!(flags.contains(OWNED | PageTableFlags::PRESENT));
+    debug_assert!(index < ENTRIES_PER_TABLE && table.as_u64().is_multiple_of(PAGE_BYTES));
+    let frame = frame.leak();
+    // SAFETY: `table` is a page table the calling address space owns exclusively (see above), so
+    // no other code holds a reference into it; the direct map covers it. The old entry pointed
+    // at nothing the space owned (a fresh table is zeroed; a template entry is shared), so
+    // nothing is lost by overwriting it.
+    let entries = unsafe { &mut *table_pointer(PhysFrame::containing_address(table)) };
+    entries[index].set_addr(frame.start_address(), flags);
+    frame.start_address()
 }
 
-// SAFETY: each frame comes from the allocator, is exclusively owned (the `OwnedFrame` goes into
-// the address space's table list), and is unused until the mapper links it.
+/// Hands fresh frames to the mapper for user page tables and counts them; the entry that links
+/// each one carries [`OWNED`], which is the record that frees it.
+struct TableSink<'a> {
+    tables: &'a mut u64,
+}
+
+// SAFETY: each frame comes from the allocator and is exclusively owned; it is leaked into the
+// page table that links it (with OWNED), and `free_user_half` takes it back. The mapper zeroes
+// a new table before it links it.
 unsafe impl FrameAllocator<Size4KiB> for TableSink<'_> {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
         let frame = frame::allocate()?;
-        let physical = PhysFrame::containing_address(frame.start_address());
-        self.tables.push(frame);
-        Some(physical)
+        *self.tables += 1;
+        Some(frame.leak())
     }
 }
 
@@ -50,6 +86,8 @@ unsafe impl FrameAllocator<Size4KiB> for TableSink<'_> {
 /// # Errors
 /// Returns [`MapError::OutOfFrames`].
 pub fn new_user_root() -> Result<OwnedFrame, MapError> {
+    // The kernel half must stay out of the teardown walk, which covers PML4 slots 0..256.
+    const _: () = assert!(KERNEL_HALF_FIRST_SLOT == ENTRIES_PER_TABLE / 2);
     let kernel_root = (*KERNEL_ROOT.lock()).ok_or(MapError::OutOfRegion { address: 0 })?;
     let root = frame::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
     let root_frame = PhysFrame::containing_address(root.start_address());
@@ -70,36 +108,115 @@ fn root_frame(root: &OwnedFrame) -> PhysFrame {
     PhysFrame::containing_address(root.start_address())
 }
 
-/// Maps user page `page` to `frame` with `flags` (USER is added) in the space rooted at `root`,
-/// taking any new intermediate tables into `tables`.
+/// Maps user page `page` to `frame` with `flags` (USER and [`OWNED`] are added) in the space
+/// rooted at `root`: the frame now belongs to the space and is freed with it (or by
+/// [`unmap_user_page`]). New intermediate tables are counted in `tables`.
 ///
 /// # Errors
-/// Returns [`MapError::OutOfRegion`] for a non-user address, [`MapError::AlreadyMapped`], or
-/// [`MapError::OutOfFrames`].
+/// Returns [`MapError::OutOfRegion`] for an address outside the private user region,
+/// [`MapError::AlreadyMapped`], or [`MapError::OutOfFrames`]; the frame is freed then.
 pub fn map_user_page(
     root: &OwnedFrame,
     page: Page<Size4KiB>,
-    frame: &OwnedFrame,
+    frame: OwnedFrame,
     flags: PageTableFlags,
-    tables: &mut Vec<OwnedFrame>,
+    tables: &mut u64,
 ) -> Result<(), MapError> {
     let address = page.start_address().as_u64();
-    if !(layout::USER_PRIVATE_START..layout::USER_END).contains(&address) {
+    if !(layout::USER_PRIVATE_START..layout::USER_PRIVATE_END).contains(&address) {
         return Err(MapError::OutOfRegion { address });
     }
     let mut sink = TableSink { tables };
     let target = PhysFrame::containing_address(frame.start_address());
     with_mapper(root_frame(root), |mapper| {
-        // SAFETY: the page is in the user half of this space (checked above), the frame is one
-        // the caller owns for the life of the mapping, and the root is not the one the kernel
-        // half is edited through.
+        // SAFETY: the page is in the private user region of this space (checked above), the
+        // frame is exclusively ours and passes to the space below, and the root is not the one
+        // the kernel half is edited through.
         let flush = unsafe {
-            mapper.map_to_with_table_flags(page, target, flags | PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE, USER_TABLE_FLAGS, &mut sink)
+            mapper.map_to_with_table_flags(page, target, flags | PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE | OWNED, USER_TABLE_FLAGS, &mut sink)
         }?;
         // A new mapping of a page that was not present: nothing stale can be cached for it.
         flush.ignore();
+        // The leaf records the ownership: `free_user_half` or `unmap_user_page` takes it back.
+        let _ = frame.leak();
         Ok(())
     })
+}
+
+/// Unmaps the private user page `page` of the active space rooted at `root`, flushes its
+/// translation, and frees its frame when the space owned it. Returns whether a page was mapped.
+pub fn unmap_user_page(root: &OwnedFrame, page: Page<Size4KiB>) -> bool {
+    let address = page.start_address();
+    if !(layout::USER_PRIVATE_START..layout::USER_PRIVATE_END).contains(&address.as_u64()) {
+        return false;
+    }
+    let Some(translation) = translate_root(root_frame(root), address) else { return false };
+    if translation.page_bytes != Size4KiB::SIZE {
+        return false;
+    }
+    with_mapper(root_frame(root), |mapper| match mapper.unmap(page) {
+        Ok((frame, flush)) => {
+            flush.flush();
+            if translation.flags.contains(OWNED) {
+                drop(OwnedFrame::reclaim(frame));
+            }
+            true
+        }
+        Err(_) => false,
+    })
+}
+
+/// What [`free_user_half`] gave back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Freed {
+    /// Page-table frames (below the root).
+    pub tables: u64,
+    /// Data frames.
+    pub pages: u64,
+}
+
+/// Frees every frame the user half of `root` owns: each entry with [`OWNED`] at any level, the
+/// tables below it first. Shared tables and pages (entries without OWNED) are left alone, and so
+/// is everything below them. Clears the root's user entries. The space must not be active.
+pub fn free_user_half(root: &mut OwnedFrame) -> Freed {
+    let mut freed = Freed::default();
+    // SAFETY: the caller owns the root exclusively (`&mut`), it is not the active root, and
+    // every table reached through an OWNED entry belongs to this space alone (no other space or
+    // registry links it), so nothing else reads or writes them while they are torn down.
+    let table = unsafe { &mut *table_pointer(root_frame(root)) };
+    for entry in table.iter_mut().take(KERNEL_HALF_FIRST_SLOT) {
+        free_owned_entry(entry, 4, &mut freed);
+        entry.set_unused();
+    }
+    freed
+}
+
+/// Frees what `entry` (at paging level `level`: 4 = PML4 ... 1 = PT) owns.
+fn free_owned_entry(entry: &mut x86_64::structures::paging::page_table::PageTableEntry, level: u8, freed: &mut Freed) {
+    let flags = entry.flags();
+    if !flags.contains(PageTableFlags::PRESENT | OWNED) {
+        return;
+    }
+    let frame = PhysFrame::containing_address(entry.addr());
+    let leaf = level == 1 || flags.contains(PageTableFlags::HUGE_PAGE);
+    if leaf {
+        // User spaces map only 4 KiB pages; a large owned leaf would be a kernel bug, and freeing
+        // 4 KiB of it would be wrong: leave it (leaked) rather than corrupt the allocator.
+        debug_assert!(level == 1, "an owned large page in a user space");
+        if level == 1 {
+            drop(OwnedFrame::reclaim(frame));
+            freed.pages += 1;
+        }
+        return;
+    }
+    // SAFETY: an OWNED non-leaf entry points at a page table this space alone owns (see
+    // `free_user_half`); it is not linked anywhere else, so this is the only reference.
+    let table = unsafe { &mut *table_pointer(frame) };
+    for child in table.iter_mut() {
+        free_owned_entry(child, level - 1, freed);
+    }
+    drop(OwnedFrame::reclaim(frame));
+    freed.tables += 1;
 }
 
 /// Changes the flags of the mapped user page `page` in the space rooted at `root` and flushes
@@ -109,6 +226,12 @@ pub fn map_user_page(
 /// Returns [`MapError::OutOfRegion`] when the page is not mapped.
 pub fn update_user_page_flags(root: &OwnedFrame, page: Page<Size4KiB>, flags: PageTableFlags) -> Result<(), MapError> {
     let address = page.start_address().as_u64();
+    // The ownership record stays: only the permissions change.
+    let owned = translate_root(root_frame(root), page.start_address())
+        .ok_or(MapError::OutOfRegion { address })?
+        .flags
+        & OWNED;
+    let flags = flags | owned;
     with_mapper(root_frame(root), |mapper| {
         // SAFETY: only the leaf flags of a user page change; the frame stays the same, owned by
         // the address space. The stale translation is flushed right after.
@@ -150,16 +273,25 @@ pub(crate) fn write_physical(physical: PhysAddr, bytes: &[u8]) {
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), pointer, bytes.len()) };
 }
 
+/// Pages of a process kernel stack.
+const KERNEL_STACK_PAGES: usize = (PROCESS_KERNEL_STACK_BYTES / PAGE_BYTES) as usize;
+/// Bytes at the top of a process kernel stack that hold its saved FPU/SSE state, so that the
+/// state is charged to the process's own frames rather than the kernel heap.
+const FPU_AREA_BYTES: u64 = core::mem::size_of::<FpuState>() as u64;
+const _: () = assert!(FPU_AREA_BYTES.is_multiple_of(16) && FPU_AREA_BYTES < PROCESS_KERNEL_STACK_BYTES / 4);
+
 /// A process's kernel stack: mapped at its slot in the kernel-stack region above a guard page;
-/// unmapped and freed on drop.
+/// unmapped and freed on drop. Its top [`FPU_AREA_BYTES`] hold the process's saved FPU/SSE
+/// state; the stack proper starts below them ([`KernelStack::top`]).
 #[derive(Debug)]
 pub struct KernelStack {
     index: u64,
-    frames: Vec<OwnedFrame>,
+    frames: [Option<OwnedFrame>; KERNEL_STACK_PAGES],
 }
 
 impl KernelStack {
-    /// Maps the kernel stack of slot `index` (1..=MAX_PROCESSES; 0 is the boot stack).
+    /// Maps the kernel stack of slot `index` (1..=MAX_PROCESSES; 0 is the boot stack) and puts
+    /// the initial FPU/SSE state in its FPU area.
     ///
     /// # Errors
     /// Returns [`MapError::OutOfFrames`] or [`MapError::OutOfRegion`] for a bad index.
@@ -169,14 +301,13 @@ impl KernelStack {
         }
         let root = (*KERNEL_ROOT.lock()).ok_or(MapError::OutOfRegion { address: 0 })?;
         let bottom = layout::kernel_stack_bottom(index);
-        let pages = PROCESS_KERNEL_STACK_BYTES / PAGE_BYTES;
-        let mut stack = KernelStack { index, frames: Vec::with_capacity(pages as usize) };
+        let mut stack = KernelStack { index, frames: [const { None }; KERNEL_STACK_PAGES] };
         let flags = super::kernel_leaf_flags(true, false);
-        for page_index in 0..pages {
+        for page_index in 0..KERNEL_STACK_PAGES {
             let frame = frame::allocate().ok_or(MapError::OutOfFrames)?;
-            let page = Page::<Size4KiB>::containing_address(bottom + page_index * PAGE_BYTES);
+            let page = Page::<Size4KiB>::containing_address(bottom + page_index as u64 * PAGE_BYTES);
             let target = PhysFrame::containing_address(frame.start_address());
-            stack.frames.push(frame);
+            stack.frames[page_index] = Some(frame);
             with_mapper(root, |mapper| -> Result<(), MapError> {
                 // The kernel-stack region's page tables exist from boot (`build_kernel_space`),
                 // so mapping here never allocates a table.
@@ -188,12 +319,26 @@ impl KernelStack {
                 Ok(())
             })?;
         }
+        *stack.fpu() = FpuState::initial();
         Ok(stack)
     }
 
-    /// Returns the top of the stack (16-byte aligned).
+    /// Returns the top of the stack proper (16-byte aligned), just below the FPU area.
     pub fn top(&self) -> VirtAddr {
-        layout::kernel_stack_bottom(self.index) + PROCESS_KERNEL_STACK_BYTES
+        layout::kernel_stack_bottom(self.index) + (PROCESS_KERNEL_STACK_BYTES - FPU_AREA_BYTES)
+    }
+
+    /// Returns the process's saved FPU/SSE state, kept at the top of this stack.
+    pub fn fpu(&mut self) -> &mut FpuState {
+        let area: *mut FpuState = self.top().as_mut_ptr();
+        // SAFETY: 1. the area lies inside this stack's mapped, writable pages (the stack proper
+        // ends at `top()`, below it; the const assert keeps it small). 2. It is 16-byte aligned,
+        // as `FpuState` needs: the slot bottom is page aligned and the stack size minus the
+        // area is a multiple of 16. 3. Any 512 bytes are a valid `FpuState` (a byte array), and
+        // `new` wrote the initial state before anything reads it. 4. `&mut self` makes this the
+        // only reference: the CPU never writes the area (it pushes below `top()`), and the
+        // stack's owner (the process table) hands out one `&mut` at a time.
+        unsafe { &mut *area }
     }
 }
 
@@ -201,8 +346,11 @@ impl Drop for KernelStack {
     fn drop(&mut self) {
         let Some(root) = *KERNEL_ROOT.lock() else { return };
         let bottom = layout::kernel_stack_bottom(self.index);
-        for page_index in 0..self.frames.len() as u64 {
-            let page = Page::<Size4KiB>::containing_address(bottom + page_index * PAGE_BYTES);
+        for (page_index, frame) in self.frames.iter().enumerate() {
+            if frame.is_none() {
+                continue;
+            }
+            let page = Page::<Size4KiB>::containing_address(bottom + page_index as u64 * PAGE_BYTES);
             with_mapper(root, |mapper| {
                 if let Ok((_, flush)) = mapper.unmap(page) {
                     // The entry was global: INVLPG drops it for every PCID.
