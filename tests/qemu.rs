@@ -253,7 +253,7 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload max_frames heap_bytes")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
 }

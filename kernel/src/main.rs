@@ -159,8 +159,8 @@ fn kernel_entry(boot_info: &'static mut BootInfo) -> ! {
     println!("{features}");
     let enabled = cpu::enable_features(&features);
     println!(
-        "cpu: enabled nx={} pge={} smep={} smap={} pcide={} pke={}",
-        enabled.nx, enabled.pge, enabled.smep, enabled.smap, enabled.pcide, enabled.pke
+        "cpu: enabled nx={} pge={} smep={} smap={} pcide={} pke={} umip={} am={}",
+        enabled.nx, enabled.pge, enabled.smep, enabled.smap, enabled.pcide, enabled.pke, enabled.umip, enabled.alignment_mask
     );
     drivers::pmu::init(features.engine);
     if !features.pcid {
@@ -211,7 +211,7 @@ extern "C" fn kernel_main() -> ! {
         cr::read_raw(),
         paging::boot_root_address().as_u64()
     );
-    if let Err(error) = heap::init() {
+    if let Err(error) = heap::init(u64::from(facts.args.heap_bytes)) {
         refuse("kernel heap", error);
     }
     context::enable_fpu();
@@ -229,6 +229,10 @@ extern "C" fn kernel_main() -> ! {
         Err(error) => refuse("global segment", error),
     }
     load_binaries();
+    if facts.args.max_frames > 0 {
+        let held = frame::hold_back(facts.args.max_frames as usize);
+        println!("memory: max_frames={}: {held} frames held back, {} free for processes", facts.args.max_frames, frame::free_count());
+    }
     idt::set_user_fault_handler(process::faults::kill_current);
     idt::set_timer_handler(|mode| scheduler::on_timer_tick(mode == idt::Mode::User));
     // Where the local and I/O APICs are: ACPI's MADT, else the IA32_APIC_BASE MSR.

@@ -10,8 +10,6 @@
 
 extern crate alloc;
 
-use alloc::vec;
-
 use abi::{EXIT_STATUS_BYTES, EndReason, ErrorCode, ExitStatus, Syscall};
 
 use crate::arch::x86_64::cpu;
@@ -21,7 +19,7 @@ use x86_64::structures::paging::PageTableFlags;
 
 use crate::mm::address_space::Access;
 use crate::mm::global_segment;
-use crate::mm::layout::{GLOBAL_WINDOW_START, PAGE_BYTES};
+use crate::mm::layout::{GLOBAL_WINDOW_END, GLOBAL_WINDOW_START, PAGE_BYTES, USER_END};
 use crate::mm::user_copy;
 use crate::process::scheduler;
 
@@ -53,24 +51,70 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Ok(value) => frame.set_result(ErrorCode::Success.value(), value),
         Err(code) => frame.set_result(code.value(), 0),
     }
+    // SYSRET to a non-canonical RCX faults in ring 0 on Intel CPUs (on the user's stack). The
+    // RIP SYSCALL saved is the address after the instruction, which is only outside the user
+    // half when the instruction ends the last user page; the kernel never maps that page, but a
+    // process that got there ends here, as the #GP its return would raise on AMD.
+    if frame.user_rip >= USER_END {
+        let (pid, name) = scheduler::current_identity().unwrap_or((0, "?"));
+        crate::println!("process {pid} ({name}): killed: system call returns to {:#x}, outside the user half", frame.user_rip);
+        scheduler::exit_current(EndReason::GeneralProtection, frame.user_rip);
+    }
 }
 
-/// `write(pointer, length)`: copies the bytes in, then prints them.
+/// Bytes `write` copies in and prints at a time (a kernel-stack buffer: no heap allocation).
+const WRITE_CHUNK_BYTES: usize = 256;
+
+/// `write(pointer, length)`: checks the whole range, then copies it in and prints it chunk by
+/// chunk through the console's process channel (`[pid] ` at each line start, control characters
+/// escaped), so no process output can pass for a kernel line.
 fn write(pointer: u64, length: u64) -> Result<u64, ErrorCode> {
     if length > abi::WRITE_MAX_BYTES {
         return Err(ErrorCode::TooLarge);
     }
-    let mut buffer = vec![0u8; length as usize];
-    scheduler::with_current_space(|space| user_copy::copy_from_user(space, pointer, &mut buffer))??;
-    let text = alloc::string::String::from_utf8_lossy(&buffer);
-    // A process must not be able to forge the kernel's final status line, which is the verdict
-    // of a run on emulators without the exit device.
-    if text.contains(shoal_protocol::STATUS_PREFIX) {
-        crate::print!("{}", text.replace(shoal_protocol::STATUS_PREFIX, "shoal (forged by a process): exit "));
-    } else {
-        crate::print!("{text}");
+    // Decode: the whole range must be readable before a byte is printed.
+    scheduler::with_current_space(|space| user_copy::check_readable(space, pointer, length))??;
+    let pid = scheduler::current_pid().ok_or(ErrorCode::InvalidArgument)?;
+    // Perform: a UTF-8 sequence cut by a chunk boundary is carried into the next chunk.
+    let mut buffer = [0u8; WRITE_CHUNK_BYTES + 3];
+    let mut carried = 0;
+    let mut done = 0;
+    while done < length {
+        let take = (length - done).min(WRITE_CHUNK_BYTES as u64) as usize;
+        let chunk = &mut buffer[carried..carried + take];
+        scheduler::with_current_space(|space| user_copy::copy_from_user(space, pointer + done, chunk))??;
+        done += take as u64;
+        let filled = carried + take;
+        let (complete, rest) = split_complete_utf8(&buffer[..filled], done == length);
+        print_user_text(pid, &buffer[..complete]);
+        buffer.copy_within(complete..complete + rest, 0);
+        carried = rest;
     }
     Ok(length)
+}
+
+/// Splits `bytes` into a prefix to print now and the length of an unfinished UTF-8 sequence at
+/// its end (at most 3 bytes) to carry into the next chunk; at the `last` chunk nothing is kept.
+fn split_complete_utf8(bytes: &[u8], last: bool) -> (usize, usize) {
+    if last {
+        return (bytes.len(), 0);
+    }
+    match core::str::from_utf8(bytes) {
+        Ok(_) => (bytes.len(), 0),
+        Err(error) if error.error_len().is_none() => (error.valid_up_to(), bytes.len() - error.valid_up_to()),
+        // Invalid bytes in the middle: they print as replacement characters, nothing to keep.
+        Err(_) => (bytes.len(), 0),
+    }
+}
+
+/// Prints user bytes as text (invalid UTF-8 as replacement characters).
+fn print_user_text(pid: u64, bytes: &[u8]) {
+    for piece in bytes.utf8_chunks() {
+        crate::drivers::serial::write_user(pid, piece.valid());
+        if !piece.invalid().is_empty() {
+            crate::drivers::serial::write_user(pid, "\u{fffd}");
+        }
+    }
 }
 
 /// `clock()`: nanoseconds since boot from the TSC and its calibrated rate.
@@ -142,8 +186,10 @@ fn verify_binary(pointer: u64, length: u64) -> Result<u64, ErrorCode> {
 /// `protect(address, length, access)`: decode everything, then change the private pages.
 fn protect(address: u64, length: u64, access: u64) -> Result<u64, ErrorCode> {
     let end = address.checked_add(length).ok_or(ErrorCode::BadAddress)?;
-    // The window and everything above it (the kernel half) are never the caller's to change.
-    if end > GLOBAL_WINDOW_START || address >= GLOBAL_WINDOW_START {
+    // The window and the kernel half are never the caller's to change: forbidden. User space
+    // above the window is merely unmapped: a bad address (below, like any unmapped page).
+    let overlaps = |start: u64, limit: u64| address < limit && end > start;
+    if overlaps(GLOBAL_WINDOW_START, GLOBAL_WINDOW_END) || end > USER_END {
         return Err(ErrorCode::Forbidden);
     }
     if length == 0 || !address.is_multiple_of(PAGE_BYTES) || !length.is_multiple_of(PAGE_BYTES) {
@@ -177,6 +223,8 @@ fn protect(address: u64, length: u64, access: u64) -> Result<u64, ErrorCode> {
 
 /// `invoke_wait(buffer, capacity)`: check the buffer, then block for the next invocation.
 fn invoke_wait(buffer: u64, capacity: u64) -> Result<u64, ErrorCode> {
+    // Only the driver's instances are ever sent an invocation: anyone else would wait forever.
+    scheduler::require_instance()?;
     let capacity = capacity.min(abi::PAYLOAD_MAX_BYTES);
     scheduler::with_current_space(|space| user_copy::check_writable(space, buffer, capacity))??;
     let invocation = scheduler::take_invocation(capacity as usize)?;

@@ -110,6 +110,11 @@ pub struct KernelArgs {
     pub rounds: u32,
     /// Key `workload`: the density sweep's workload binary.
     pub workload: Workload,
+    /// Key `max_frames`: the most physical frames left free for processes after boot (the rest
+    /// are held back), so that exhaustion tests run out quickly; 0 = no limit.
+    pub max_frames: u32,
+    /// Key `heap_bytes`: size of the kernel heap in bytes (a multiple of 4096).
+    pub heap_bytes: u32,
 }
 
 /// The density sweep's workloads.
@@ -219,6 +224,16 @@ const PCIDS_DEFAULT: u32 = 4096;
 const PCIDS_RANGE: core::ops::RangeInclusive<u32> = 2..=4096;
 /// Accepted values of the `pcids` key; matches [`PCIDS_RANGE`].
 const PCIDS_VALUES: &str = "an integer in 2..=4096";
+/// Accepted values of [`KernelArgs::max_frames`]: 0 (no limit) up to 2^28 frames (1 TiB).
+const MAX_FRAMES_RANGE: core::ops::RangeInclusive<u32> = 0..=1 << 28;
+/// Accepted values of the `max_frames` key; matches [`MAX_FRAMES_RANGE`].
+const MAX_FRAMES_VALUES: &str = "an integer in 0..=268435456 (0 = no limit)";
+/// Default of [`KernelArgs::heap_bytes`]: 16 MiB.
+pub const DEFAULT_HEAP_BYTES: u32 = 16 << 20;
+/// Accepted values of [`KernelArgs::heap_bytes`]: 4 MiB to 256 MiB (and a multiple of 4096).
+const HEAP_BYTES_RANGE: core::ops::RangeInclusive<u32> = 4 << 20..=256 << 20;
+/// Accepted values of the `heap_bytes` key; matches [`HEAP_BYTES_RANGE`].
+const HEAP_BYTES_VALUES: &str = "a multiple of 4096 in 4194304..=268435456";
 /// Default of [`KernelArgs::quantum_ticks`].
 const DEFAULT_QUANTUM_TICKS: u32 = 1;
 /// Accepted values of [`KernelArgs::quantum_ticks`].
@@ -241,6 +256,8 @@ impl Default for KernelArgs {
             instances: DEFAULT_INSTANCES,
             rounds: DEFAULT_ROUNDS,
             workload: Workload::SyntheticSmall,
+            max_frames: 0,
+            heap_bytes: DEFAULT_HEAP_BYTES,
         }
     }
 }
@@ -467,6 +484,30 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(CurrentValue::Text(args.workload.binary())),
+    },
+    KeyInfo {
+        name: "max_frames",
+        values: MAX_FRAMES_VALUES,
+        default: "0",
+        meaning: "frames left free for processes after boot (the rest are held back), for exhaustion tests",
+        apply: |args, value, _| {
+            args.max_frames = parse_decimal_in(value, MAX_FRAMES_RANGE).ok_or(Expected::Description(MAX_FRAMES_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.max_frames)),
+    },
+    KeyInfo {
+        name: "heap_bytes",
+        values: HEAP_BYTES_VALUES,
+        default: "16777216",
+        meaning: "size of the kernel heap in bytes",
+        apply: |args, value, _| {
+            args.heap_bytes = parse_decimal_in(value, HEAP_BYTES_RANGE)
+                .filter(|bytes| bytes.is_multiple_of(4096))
+                .ok_or(Expected::Description(HEAP_BYTES_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.heap_bytes)),
     },
 ];
 

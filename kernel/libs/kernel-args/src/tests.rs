@@ -26,6 +26,8 @@ fn empty_input_gives_the_defaults() {
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticSmall,
+        max_frames: 0,
+        heap_bytes: 16 << 20,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -42,7 +44,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "rounds", "workload"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "rounds", "workload", "max_frames", "heap_bytes"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -227,13 +229,15 @@ fn all_keys_together_in_any_order() {
         instances: InstanceCounts::parse("1,64").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticMedium,
+        max_frames: 4096,
+        heap_bytes: 8 << 20,
     };
     assert_eq!(
-        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on instances=1,64 workload=synth-medium"),
+        parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on instances=1,64 workload=synth-medium heap_bytes=8388608 max_frames=4096"),
         Ok(expected)
     );
     assert_eq!(
-        parse_known("workload=synth-medium instances=1,64 tlbsim=on pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 test=global_segment log=trace"),
+        parse_known("max_frames=4096 workload=synth-medium instances=1,64 tlbsim=on pcids=16 global=off quantum_ticks=3 ticks=7 pcid=off timer_hz=1000 heap_bytes=8388608 test=global_segment log=trace"),
         Ok(expected)
     );
 }
@@ -244,7 +248,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload max_frames heap_bytes"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -324,6 +328,17 @@ fn the_first_bad_token_is_reported() {
 }
 
 #[test]
+fn frame_and_heap_limits_are_checked() {
+    let args = parse_known("max_frames=2048 heap_bytes=8388608").unwrap();
+    assert_eq!((args.max_frames, args.heap_bytes), (2048, 8 << 20));
+    assert!(parse_known("heap_bytes=8388609").is_err(), "not a multiple of 4096");
+    assert!(parse_known("heap_bytes=4096").is_err(), "below 4 MiB");
+    assert!(parse_known("heap_bytes=536870912").is_err(), "above 256 MiB");
+    assert!(parse_known("max_frames=268435457").is_err());
+    assert!(parse_known("max_frames=-1").is_err());
+}
+
+#[test]
 fn whitespace_variants_are_accepted() {
     let expected = KernelArgs {
         log_level: LogLevel::Debug,
@@ -339,6 +354,8 @@ fn whitespace_variants_are_accepted() {
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticSmall,
+        max_frames: 0,
+        heap_bytes: 16 << 20,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -430,7 +447,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -446,10 +463,12 @@ fn canonical_form_lists_every_key_in_table_order() {
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         rounds: 4,
         workload: Workload::SyntheticSmall,
+        max_frames: 0,
+        heap_bytes: 16 << 20,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
