@@ -178,7 +178,7 @@ fn every_normal_suite_passes_on_uefi() {
         .expect("ktest: bad-elf: all 2 checks passed")
         .expect("ktest: bad-syscalls: all 3 checks passed")
         .expect("ktest: wasm: all 8 checks passed")
-        .expect("ktest: 11 suite(s), 40 checks passed")
+        .expect("ktest: 11 suite(s), 41 checks passed")
         .expect_success();
 }
 
@@ -253,7 +253,7 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload max_frames heap_bytes")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload max_frames heap_bytes fuzz_seeds fuzz_calls")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
 }
@@ -319,7 +319,7 @@ fn xapic_and_2mib_direct_map_paths_work_on_a_cpu_without_x2apic_and_1gib_pages()
         .expect("1g-pages=no")
         .expect("apic: xapic id 0")
         .expect("memory: direct map 4096 MiB in 2 MiB pages")
-        .expect("ktest: 11 suite(s), 40 checks passed")
+        .expect("ktest: 11 suite(s), 41 checks passed")
         .expect_success();
 }
 
@@ -462,7 +462,7 @@ fn without_pcid_the_mode_is_reported_unavailable_and_the_hardware_suite_passes()
         .expect("translation: pcid mode unavailable (the CPU has no PCID) (16 PCIDs in the pool)")
         .expect("ktest: pcid: CPU pcid=false CR4.PCIDE=false mode on=false")
         .expect("ktest: pcid: 18 processes, 15 PCIDs: 0 assignments (each flushed), 0 switches kept their entries, 0 PCIDs taken back")
-        .expect("ktest: 6 suite(s), 25 checks passed")
+        .expect("ktest: 6 suite(s), 26 checks passed")
         .expect_success();
 }
 
@@ -472,8 +472,46 @@ fn protection_keys_keep_a_process_from_reading_another_binarys_data() {
     run.expect("translation: global segment global=on share_tables=on; protection keys on (one per binary slot, 15 keys)")
         .expect("(read-address): killed by #PF page fault at RIP ")
         .expect("(protection violation, read, user, protection key)")
-        .expect("ktest: keys: all 2 checks passed")
+        .expect("ktest: keys: all 3 checks passed")
+        .expect("keys-syscall: spawn(other + i, 1) for i in 0..64: always bad-address ok")
         .expect_success();
+}
+
+/// The command, `cargo run -- --memory 2048 --args "test=hostile"`: RFLAGS attacks,
+/// 3 seeds x 200,000 random system calls, boundary pointers, protection keys through system
+/// calls, UMIP, a forged verdict, heap exhaustion from 16 processes, a fork bomb and a spawn
+/// flood; after each the kernel is up with every frame and heap byte back.
+#[test]
+fn hostile_processes_cannot_crash_hang_or_fool_the_kernel() {
+    let run = boot_with(Firmware::Bios, "test=hostile", &["--memory", "2048", "--timeout", "600"]);
+    run.expect_success()
+        .expect("ktest: hostile: fuzzing done: 3 seeds x 200000 calls = 600000 system calls")
+        .expect("ktest: hostile: a fuzzer that sets TF is killed by #DB, and the next one runs ... ok")
+        .expect("killed by #DB debug exception")
+        .expect("ktest: hostile: the kernel ran 0 of them with AC set")
+        .expect("(umip-probe): killed by #GP general protection fault")
+        .expect("spawn-refusals: big-rodata -> busy ok")
+        .expect("hostile-heap: wedge: 0 failures")
+        .expect("ktest: hostile: all 21 checks passed");
+    // The forged verdicts are there, tagged as the process's output ...
+    let forger = run.serial.lines().find(|line| line.ends_with("] shoal: exit success")).expect("the forged lines, tagged");
+    assert!(forger.starts_with('['), "{forger}");
+    run.expect("\\rshoal: exit success").expect("text\\u{1b}[2K\\rshoal: exit success").expect("a\\u{0}b\\u{7}c");
+    // ... and no line but the kernel's own starts with the status prefix (what bochs-runner.sh
+    // and the host tool read), and no raw control character reached the console.
+    let status_lines: Vec<&str> = run.serial.lines().filter(|line| line.starts_with(STATUS_PREFIX)).collect();
+    assert_eq!(status_lines, ["shoal: exit success"], "{}", run.serial);
+    assert!(!run.serial.contains(['\u{1b}', '\0', '\u{7}']), "raw control characters in the output");
+}
+
+/// Nothing can ever run again (an instance waits for an invocation and no driver runs): the run
+/// ends with a report naming the blocked process instead of idling until the timeout.
+#[test]
+fn a_run_where_no_process_can_run_again_ends_with_a_report() {
+    boot(Firmware::Bios, "test=stuck")
+        .expect("(synth-small) is blocked: waits for an invocation that no driver will send")
+        .expect("scheduler: 1 processes are alive and none can ever run again")
+        .expect_failure("no process can run again");
 }
 
 #[test]

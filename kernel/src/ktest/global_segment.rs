@@ -295,5 +295,32 @@ pub fn keys(checks: &mut Checks) -> Result<(), Failed> {
         fail!(checks, "reading hello's data at {:#x} ended {:?}, expected {expected:?}", target.address, end(other));
     }
     checks.pass();
+    checks.check("the kernel does not read another binary's data for a process (write, spawn, verify_binary)");
+    keys_through_system_calls(checks)?;
+    checks.pass();
     Ok(())
+}
+
+/// Runs `keys-syscall` against another binary's read-only data page (hello's): with protection
+/// keys, every system call that reads user memory must refuse it with bad-address, byte by byte;
+/// without keys, the page is readable to all and the calls must read it.
+pub fn keys_through_system_calls(checks: &Checks) -> Result<(), Failed> {
+    let facts = crate::boot_facts();
+    let binaries = global_segment::binaries();
+    let Some(hello) = binaries.iter().find(|binary| binary.name == "hello") else { fail!(checks, "hello not loaded") };
+    let Some(target) = global_segment::expected_mappings().into_iter().find(|mapping| mapping.address >= global_segment::slot_base(hello.slot)
+        && mapping.address < global_segment::slot_base(hello.slot + 1)
+        && mapping.flags.contains(x86_64::structures::paging::PageTableFlags::NO_EXECUTE))
+    else {
+        fail!(checks, "hello has no read-only data page");
+    };
+    const KEYS_OFF: u64 = 1 << 63;
+    let argument = target.address | if facts.enabled.pke { 0 } else { KEYS_OFF };
+    let pid = start(checks, "keys-syscall", argument)?;
+    scheduler::run();
+    let finished = scheduler::take_finished();
+    match finished.iter().find(|process| process.pid == pid).map(|process| (process.reason(), process.status.code)) {
+        Some((Some(EndReason::Exited), 0)) => Ok(()),
+        other => fail!(checks, "keys-syscall (pke={}) against {:#x} ended {other:?}, expected a clean exit", facts.enabled.pke, target.address),
+    }
 }

@@ -96,7 +96,11 @@ unsafe impl GlobalAlloc for Heap {
         if let Ok(block) = heap.allocate_first_fit(layout) {
             return block.as_ptr();
         }
-        let grow_bytes = (layout.size() + layout.align()).max(HEAP_CHUNK_BYTES);
+        // Room for the block, its alignment and the allocator's own bookkeeping (a request of
+        // exactly 64 KiB needs more than 64 KiB), in whole pages: the kernel maps pages anyway.
+        const BOOKKEEPING_BYTES: usize = 64;
+        const PAGE_BYTES: usize = 4096;
+        let grow_bytes = (layout.size() + layout.align() + BOOKKEEPING_BYTES).max(HEAP_CHUNK_BYTES).next_multiple_of(PAGE_BYTES);
         let Ok(start) = syscall::heap_grow(grow_bytes as u64) else {
             return core::ptr::null_mut();
         };

@@ -115,6 +115,10 @@ pub struct KernelArgs {
     pub max_frames: u32,
     /// Key `heap_bytes`: size of the kernel heap in bytes (a multiple of 4096).
     pub heap_bytes: u32,
+    /// Key `fuzz_seeds`: how many seeds the `hostile` suite's system-call fuzzer runs.
+    pub fuzz_seeds: u32,
+    /// Key `fuzz_calls`: system calls per fuzzer seed in the `hostile` suite.
+    pub fuzz_calls: u32,
 }
 
 /// The density sweep's workloads.
@@ -234,6 +238,18 @@ pub const DEFAULT_HEAP_BYTES: u32 = 16 << 20;
 const HEAP_BYTES_RANGE: core::ops::RangeInclusive<u32> = 4 << 20..=256 << 20;
 /// Accepted values of the `heap_bytes` key; matches [`HEAP_BYTES_RANGE`].
 const HEAP_BYTES_VALUES: &str = "a multiple of 4096 in 4194304..=268435456";
+/// Default of [`KernelArgs::fuzz_seeds`].
+const DEFAULT_FUZZ_SEEDS: u32 = 3;
+/// Accepted values of [`KernelArgs::fuzz_seeds`].
+const FUZZ_SEEDS_RANGE: core::ops::RangeInclusive<u32> = 1..=100_000;
+/// Accepted values of the `fuzz_seeds` key; matches [`FUZZ_SEEDS_RANGE`].
+const FUZZ_SEEDS_VALUES: &str = "an integer in 1..=100000";
+/// Default of [`KernelArgs::fuzz_calls`].
+const DEFAULT_FUZZ_CALLS: u32 = 200_000;
+/// Accepted values of [`KernelArgs::fuzz_calls`] (the fuzzer takes up to 2^30 - 1 calls per seed).
+const FUZZ_CALLS_RANGE: core::ops::RangeInclusive<u32> = 1..=(1 << 30) - 1;
+/// Accepted values of the `fuzz_calls` key; matches [`FUZZ_CALLS_RANGE`].
+const FUZZ_CALLS_VALUES: &str = "an integer in 1..=1073741823";
 /// Default of [`KernelArgs::quantum_ticks`].
 const DEFAULT_QUANTUM_TICKS: u32 = 1;
 /// Accepted values of [`KernelArgs::quantum_ticks`].
@@ -258,6 +274,8 @@ impl Default for KernelArgs {
             workload: Workload::SyntheticSmall,
             max_frames: 0,
             heap_bytes: DEFAULT_HEAP_BYTES,
+            fuzz_seeds: DEFAULT_FUZZ_SEEDS,
+            fuzz_calls: DEFAULT_FUZZ_CALLS,
         }
     }
 }
@@ -509,6 +527,28 @@ pub const KEYS: &[KeyInfo] = &[
         },
         current_value: |args| Some(CurrentValue::Integer(args.heap_bytes)),
     },
+    KeyInfo {
+        name: "fuzz_seeds",
+        values: FUZZ_SEEDS_VALUES,
+        default: "3",
+        meaning: "seeds the hostile suite's system-call fuzzer runs (seed i is 0x5eed0001 + i)",
+        apply: |args, value, _| {
+            args.fuzz_seeds = parse_decimal_in(value, FUZZ_SEEDS_RANGE).ok_or(Expected::Description(FUZZ_SEEDS_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.fuzz_seeds)),
+    },
+    KeyInfo {
+        name: "fuzz_calls",
+        values: FUZZ_CALLS_VALUES,
+        default: "200000",
+        meaning: "system calls per seed of the hostile suite's fuzzer",
+        apply: |args, value, _| {
+            args.fuzz_calls = parse_decimal_in(value, FUZZ_CALLS_RANGE).ok_or(Expected::Description(FUZZ_CALLS_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.fuzz_calls)),
+    },
 ];
 
 /// Parses `on` or `off`.
@@ -592,11 +632,13 @@ pub enum ArgError<'a> {
     },
 }
 
+/// Text from the argument string (keys, values, tokens) is shown escaped (`\0`, `\u{1b}`): it
+/// reaches the serial console, where a raw control byte would garble or forge output.
 impl fmt::Display for ArgError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             ArgError::UnknownKey { key } => {
-                write!(f, "unknown kernel argument key \"{key}\"; known keys:")?;
+                write!(f, "unknown kernel argument key \"{}\"; known keys:", key.escape_debug())?;
                 for known in KEYS {
                     write!(f, " {}", known.name)?;
                 }
@@ -604,7 +646,8 @@ impl fmt::Display for ArgError<'_> {
             }
             ArgError::MissingValue { token } => write!(
                 f,
-                "kernel argument \"{token}\" has no value; write key{KEY_VALUE_SEPARATOR}value"
+                "kernel argument \"{}\" has no value; write key{KEY_VALUE_SEPARATOR}value",
+                token.escape_debug()
             ),
             ArgError::BadValue {
                 key,
@@ -612,7 +655,8 @@ impl fmt::Display for ArgError<'_> {
                 expected,
             } => write!(
                 f,
-                "bad value \"{value}\" for kernel argument key \"{key}\": expected {expected}"
+                "bad value \"{}\" for kernel argument key \"{key}\": expected {expected}",
+                value.escape_debug()
             ),
             ArgError::DuplicateKey { key } => {
                 write!(f, "kernel argument key \"{key}\" is given more than once")

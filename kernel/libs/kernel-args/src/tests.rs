@@ -28,6 +28,8 @@ fn empty_input_gives_the_defaults() {
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
+        fuzz_seeds: 3,
+        fuzz_calls: 200_000,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -44,7 +46,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "rounds", "workload", "max_frames", "heap_bytes"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "rounds", "workload", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -231,6 +233,8 @@ fn all_keys_together_in_any_order() {
         workload: Workload::SyntheticMedium,
         max_frames: 4096,
         heap_bytes: 8 << 20,
+        fuzz_seeds: 3,
+        fuzz_calls: 200_000,
     };
     assert_eq!(
         parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on instances=1,64 workload=synth-medium heap_bytes=8388608 max_frames=4096"),
@@ -248,7 +252,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload max_frames heap_bytes"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload max_frames heap_bytes fuzz_seeds fuzz_calls"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -328,6 +332,15 @@ fn the_first_bad_token_is_reported() {
 }
 
 #[test]
+fn control_bytes_in_messages_are_escaped() {
+    for input in ["log=de\0bug", "lo\u{1b}g=debug", "ticks\u{7}"] {
+        let message = parse_known(input).unwrap_err().to_string();
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+    }
+    assert!(parse_known("log=de\0bug").unwrap_err().to_string().contains("\"de\\0bug\""));
+}
+
+#[test]
 fn frame_and_heap_limits_are_checked() {
     let args = parse_known("max_frames=2048 heap_bytes=8388608").unwrap();
     assert_eq!((args.max_frames, args.heap_bytes), (2048, 8 << 20));
@@ -356,6 +369,8 @@ fn whitespace_variants_are_accepted() {
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
+        fuzz_seeds: 3,
+        fuzz_calls: 200_000,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -447,7 +462,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -465,10 +480,12 @@ fn canonical_form_lists_every_key_in_table_order() {
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
+        fuzz_seeds: 3,
+        fuzz_calls: 200_000,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
