@@ -60,7 +60,7 @@ fn main(argument: u64) -> u64 {
     }
     if top {
         shoal_rt::println!("fork-bomb: depth {depth}: {started} processes started, {refused} spawns refused");
-        if refused > 0 {
+        if refusal_codes.iter().any(|&count| count > 0) {
             shoal_rt::print!("fork-bomb: the top's own refusals:");
             for (code, count) in ErrorCode::ALL.iter().zip(refusal_codes.iter()) {
                 if *count > 0 {

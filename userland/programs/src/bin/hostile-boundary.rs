@@ -276,6 +276,13 @@ fn protect_checks(checks: &mut Checks, stack_address: u64, wrapping_length: u64)
         protect(stack_page, wrapping_length, write),
         &[ErrorCode::BadAddress, ErrorCode::InvalidArgument, ErrorCode::Forbidden],
     );
+    // From the stack page itself the range does wrap (to end at address 1).
+    let page_wrapping_length = (u64::MAX - stack_page).wrapping_add(2);
+    checks.expect(
+        "protect a length wrapping from the stack page",
+        protect(stack_page, page_wrapping_length, write),
+        &[ErrorCode::BadAddress, ErrorCode::InvalidArgument, ErrorCode::Forbidden],
+    );
     checks.expect("protect own stack page writable", protect(stack_page, PAGE_BYTES, write), &[ErrorCode::Success]);
 }
 

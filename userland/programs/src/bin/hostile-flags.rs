@@ -2,7 +2,8 @@
 //! must not inherit: NT (a stray IRET would fault), AC (SMAP's override: user memory open to
 //! the kernel), DF (string instructions run backwards).
 //!
-//! Argument: 1 = set NT and `yield` 50 times; 2 = set NT and spin 200 ms (only `clock` calls) so
+//! Argument: 1 = set NT and `yield` 50 times, each time right after spawning a fresh child (run
+//! alone, the yield leads straight to the child's first entry, an IRET); 2 = set NT and spin 200 ms (only `clock` calls) so
 //! that the timer interrupts it with NT set; 3 = the same with AC; 4 = the same with DF; 5 = set
 //! AC and DF and `yield` 50 times. Each phase also checks that the kernel gave the flags back
 //! unchanged. Prints one line per check and exits with the number of failed checks (0 = all
@@ -129,7 +130,12 @@ fn yield_phase(failures: &mut u64, flags: u64) {
     shoal_rt::println!("hostile-flags: setting {name} and yielding {YIELDS} times");
     let mut errors = 0;
     let mut lost = 0;
-    for _ in 0..YIELDS {
+    let mut wrong_children = 0;
+    for index in 0..YIELDS {
+        // A fresh child right before each yield: run alone, this process and the child are the
+        // whole run queue, so the yield switches straight to the child's first entry into user
+        // mode (an IRET) with whatever flags the kernel inherited from this system call.
+        let child = syscall::spawn("exit-code", index).ok();
         let (error, flags_after) = syscall_with_flags(Syscall::Yield.number(), flags);
         if error != 0 {
             errors += 1;
@@ -137,9 +143,14 @@ fn yield_phase(failures: &mut u64, flags: u64) {
         if flags_after & flags != flags {
             lost += 1;
         }
+        let exited = child.and_then(|pid| syscall::wait(pid).ok());
+        if exited.map(|status| (status.reason, status.code)) != Some((0, index)) {
+            wrong_children += 1;
+        }
     }
     check(failures, format_args!("{YIELDS} yields with {name} set: {errors} errors"), errors == 0);
     check(failures, format_args!("{YIELDS} yields with {name} set: {name} lost {lost} times"), lost == 0);
+    check(failures, format_args!("{YIELDS} fresh children entered user mode after those yields: {wrong_children} did not exit with their code"), wrong_children == 0);
 }
 
 /// Spins for `SPIN_NANOSECONDS` with `flags` set, calling only `clock` between spins; checks
