@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use abi::EndReason;
 
-use super::{Checks, Failed, fail};
+use super::{Checks, Failed, fail, start};
 use crate::arch::x86_64::cpu;
 use crate::introspection;
 use crate::mm::frame;
@@ -39,12 +39,6 @@ fn set_mode(checks: &Checks, mode: Mode) -> Result<(), Failed> {
     Ok(())
 }
 
-fn start(checks: &Checks, name: &str, argument: u64) -> Result<u64, Failed> {
-    match scheduler::spawn(name, argument, None) {
-        Ok(pid) => Ok(pid),
-        Err(error) => fail!(checks, "spawning {name}: {error}"),
-    }
-}
 
 /// Runs every process and checks each exited with 0.
 fn run_clean(checks: &Checks) -> Result<usize, Failed> {
@@ -269,12 +263,7 @@ pub fn keys(checks: &mut Checks) -> Result<(), Failed> {
     let binaries = global_segment::binaries();
     let Some(hello) = binaries.iter().find(|binary| binary.name == "hello") else { fail!(checks, "hello not loaded") };
     let Some(reader) = binaries.iter().find(|binary| binary.name == "read-address") else { fail!(checks, "read-address not loaded") };
-    let Some(target) = global_segment::expected_mappings().into_iter().find(|mapping| mapping.address >= global_segment::slot_base(hello.slot)
-        && mapping.address < global_segment::slot_base(hello.slot + 1)
-        && mapping.flags.contains(x86_64::structures::paging::PageTableFlags::NO_EXECUTE))
-    else {
-        fail!(checks, "hello has no read-only data page");
-    };
+    let target = read_only_data_page(checks, hello)?;
     checks.check("each binary's slot has its own key; reading one's own read-only data works");
     crate::println!("ktest: keys: pke={} hello slot {} key {}, read-address slot {} key {}", facts.enabled.pke, hello.slot, hello.key, reader.slot, reader.key);
     if facts.enabled.pke && (hello.key == 0 || hello.key == reader.key) {
@@ -301,6 +290,17 @@ pub fn keys(checks: &mut Checks) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Returns a read-only, non-executable page of `binary` in the window (its read-only data).
+fn read_only_data_page(checks: &Checks, binary: &BinaryInfo) -> Result<global_segment::ExpectedMapping, Failed> {
+    let slot = global_segment::slot_base(binary.slot)..global_segment::slot_base(binary.slot + 1);
+    match global_segment::expected_mappings().into_iter().find(|mapping| {
+        slot.contains(&mapping.address) && mapping.flags.contains(x86_64::structures::paging::PageTableFlags::NO_EXECUTE)
+    }) {
+        Some(mapping) => Ok(mapping),
+        None => fail!(checks, "{} has no read-only data page", binary.name),
+    }
+}
+
 /// Runs `keys-syscall` against another binary's read-only data page (hello's): with protection
 /// keys, every system call that reads user memory must refuse it with bad-address, byte by byte;
 /// without keys, the page is readable to all and the calls must read it.
@@ -308,12 +308,7 @@ pub fn keys_through_system_calls(checks: &Checks) -> Result<(), Failed> {
     let facts = crate::boot_facts();
     let binaries = global_segment::binaries();
     let Some(hello) = binaries.iter().find(|binary| binary.name == "hello") else { fail!(checks, "hello not loaded") };
-    let Some(target) = global_segment::expected_mappings().into_iter().find(|mapping| mapping.address >= global_segment::slot_base(hello.slot)
-        && mapping.address < global_segment::slot_base(hello.slot + 1)
-        && mapping.flags.contains(x86_64::structures::paging::PageTableFlags::NO_EXECUTE))
-    else {
-        fail!(checks, "hello has no read-only data page");
-    };
+    let target = read_only_data_page(checks, hello)?;
     const KEYS_OFF: u64 = 1 << 63;
     let argument = target.address | if facts.enabled.pke { 0 } else { KEYS_OFF };
     let pid = start(checks, "keys-syscall", argument)?;

@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 
 use abi::EndReason;
 
-use super::{Checks, Failed, fail};
+use super::{Checks, Failed, fail, run_all, start};
 use crate::arch::x86_64::interrupts;
 use crate::mm::layout::{PAGE_BYTES, USER_HEAP_MAX_BYTES};
 use crate::mm::{frame, heap};
@@ -82,19 +82,7 @@ impl Baseline {
     }
 }
 
-/// Starts `name` with `argument` from the kernel.
-fn start(checks: &Checks, name: &str, argument: u64) -> Result<u64, Failed> {
-    match scheduler::spawn(name, argument, None) {
-        Ok(pid) => Ok(pid),
-        Err(error) => fail!(checks, "spawning {name}: {error}"),
-    }
-}
 
-/// Runs every started process to its end; returns them by pid.
-fn run_all() -> BTreeMap<u64, Finished> {
-    scheduler::run();
-    scheduler::take_finished().into_iter().map(|finished| (finished.pid, finished)).collect()
-}
 
 /// Returns how `pid` ended, failing the check if it never reported.
 fn ended(checks: &Checks, finished: &BTreeMap<u64, Finished>, pid: u64) -> Result<(Option<EndReason>, u64), Failed> {

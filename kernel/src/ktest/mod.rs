@@ -11,6 +11,8 @@
 
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 #[cfg(feature = "density-harness")]
 mod density;
 mod faults;
@@ -164,6 +166,20 @@ pub fn run(name: &str) -> ! {
     shutdown::success()
 }
 
+
+/// Starts `name` with `argument` from the kernel (no parent), failing the check on error.
+pub fn start(checks: &Checks, name: &str, argument: u64) -> Result<u64, Failed> {
+    match crate::process::scheduler::spawn(name, argument, None) {
+        Ok(pid) => Ok(pid),
+        Err(error) => fail!(checks, "spawning {name}: {error}"),
+    }
+}
+
+/// Runs every started process to its end and returns them by pid.
+pub fn run_all() -> alloc::collections::BTreeMap<u64, crate::process::Finished> {
+    crate::process::scheduler::run();
+    crate::process::scheduler::take_finished().into_iter().map(|finished| (finished.pid, finished)).collect()
+}
 
 /// Returns a label for cycle counts: whether they are hardware figures.
 pub fn cycles_note() -> &'static str {

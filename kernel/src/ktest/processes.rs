@@ -10,11 +10,11 @@ use alloc::vec::Vec;
 
 use abi::EndReason;
 
-use super::{Checks, Failed, fail};
+use super::{Checks, Failed, fail, run_all, start};
 use crate::arch::x86_64::cpu;
 use crate::mm::frame;
 use crate::process::spawn::SpawnError;
-use crate::process::{Finished, scheduler};
+use crate::process::scheduler;
 use crate::ramdisk;
 
 /// Processes in the density check: more than the 4095 PCIDs that exist.
@@ -30,19 +30,7 @@ const TIMED_SPAWNS: u64 = 200;
 /// Yields per process in the context-switch cost report.
 const TIMED_YIELDS: u64 = 1000;
 
-/// Starts `name` with `argument` from the kernel, failing the check on error.
-fn start(checks: &Checks, name: &str, argument: u64) -> Result<u64, Failed> {
-    match scheduler::spawn(name, argument, None) {
-        Ok(pid) => Ok(pid),
-        Err(error) => fail!(checks, "spawning {name}: {error}"),
-    }
-}
 
-/// Runs every started process to its end and returns them by pid.
-fn run_all() -> BTreeMap<u64, Finished> {
-    scheduler::run();
-    scheduler::take_finished().into_iter().map(|finished| (finished.pid, finished)).collect()
-}
 
 /// 5000 processes of one program, alive at once, each exits with its own code; every frame
 /// comes back.
