@@ -544,20 +544,19 @@ pub fn for_each_space(mut visit: impl FnMut(u64, &'static str, &AddressSpace)) {
     });
 }
 
-/// Returns (and forgets) every process without a parent that ended so far, and how many more
-/// ended while the record list was full (their records were dropped).
-pub fn take_finished_counted() -> (Vec<Finished>, u64) {
-    with(|scheduler| {
+/// Returns (and forgets) every process without a parent that ended so far. If more ended than
+/// [`FINISHED_RECORDS_MAX`] while nobody collected them, the rest were only counted: says so.
+pub fn take_finished() -> Vec<Finished> {
+    let (records, unrecorded) = with(|scheduler| {
         // Drain rather than take: the list keeps its boot-time capacity, so recording never
         // allocates; the copy is the kernel caller's allocation.
-        let records = scheduler.orphans_finished.drain(..).collect();
+        let records: Vec<Finished> = scheduler.orphans_finished.drain(..).collect();
         (records, core::mem::take(&mut scheduler.finished_unrecorded))
-    })
-}
-
-/// Returns (and forgets) every process without a parent that ended so far.
-pub fn take_finished() -> Vec<Finished> {
-    take_finished_counted().0
+    });
+    if unrecorded > 0 {
+        crate::warn!("scheduler: {unrecorded} more processes ended while {FINISHED_RECORDS_MAX} records waited to be collected; only counted");
+    }
+    records
 }
 
 /// Hands `invocation` to instance `pid`; it runs when the scheduler next runs.
