@@ -557,11 +557,18 @@ impl Model {
     /// Empties every TLB level, zeroes the counters and drops the open phase without a
     /// report. CR3 and CR4 are kept.
     pub fn reset(&mut self) {
+        self.empty_tlbs();
+        self.counters = Counters::default();
+        self.phase = None;
+    }
+
+    /// Empties every TLB level (globals included), keeping the counters, the open phase, CR3
+    /// and CR4: a cold start chosen by the experiment, not an architectural flush, so no flush
+    /// counter moves.
+    pub fn empty_tlbs(&mut self) {
         self.instruction_tlb.clear();
         self.data_tlb.clear();
         self.stlb.clear();
-        self.counters = Counters::default();
-        self.phase = None;
     }
 
     /// Returns the number of valid entries in the level `level`.

@@ -290,6 +290,8 @@ impl<M: GuestMemory> Session<M> {
             }
             Command::SimulatePcid => self.simulate_pcid(rax),
             Command::KeepNextCr3 => self.keep_next_cr3 = true,
+            Command::ZeroCounters => self.model.reset_counters(),
+            Command::FlushTlbs => self.model.empty_tlbs(),
         }
     }
 

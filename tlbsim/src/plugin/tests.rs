@@ -246,6 +246,44 @@ fn reset_zeroes_the_counters_and_empties_the_tlbs() {
     assert_eq!(reports[0].counters.data.walks_4k, 1);
 }
 
+#[test]
+fn zero_counters_keeps_the_tlbs_warm_and_the_phase_open() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    // Warm-up: one walk fills the TLBs.
+    session.data_access(DATA);
+    begin(&mut session, 7, "warm");
+    session.data_access(DATA);
+    session.marker(Command::ZeroCounters, 0);
+    // Measured: the entry is still cached, so the access hits and nothing is walked.
+    session.data_access(DATA);
+    session.marker(Command::EndPhase, 7);
+    let reports = finish(&mut session);
+    assert_eq!(reports.iter().map(|report| report.id).collect::<Vec<_>>(), vec![7, 0]);
+    let warm = &reports[0].counters;
+    assert_eq!((warm.data.accesses, warm.data.walks_4k, warm.data.l1_hits), (1, 0, 1));
+    // The whole run counts from the zeroing too.
+    assert_eq!((reports[1].counters.data.accesses, reports[1].counters.data.walks_4k), (1, 0));
+}
+
+#[test]
+fn flush_tlbs_empties_the_tlbs_and_keeps_the_counters() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    begin(&mut session, 3, "cold");
+    session.data_access(DATA);
+    session.data_access(DATA);
+    session.marker(Command::FlushTlbs, 0);
+    // Cold again: the same page is walked a second time.
+    session.data_access(DATA);
+    session.marker(Command::EndPhase, 3);
+    let reports = finish(&mut session);
+    let cold = &reports[0].counters;
+    assert_eq!((cold.data.accesses, cold.data.walks_4k), (3, 2));
+    // Not an architectural flush: no flush counter moved.
+    assert_eq!(cold.flush(FlushCause::Cr3Write).events + cold.flush(FlushCause::Cr4Write).events, 0);
+}
+
 /// Switches to address space `index` with PCID `index + 1`, optionally keeping entries.
 fn switch(session: &mut Session<&SyntheticMemory>, fixture: &Fixture, index: usize, keep: bool) {
     if keep {

@@ -26,6 +26,14 @@
 //! | 5 | [`Command::Dump`] | ignored |
 //! | 6 | [`Command::SimulatePcid`] | 1: model CR4.PCIDE=1 from now on; 0: back to the real bit |
 //! | 7 | [`Command::KeepNextCr3`] | ignored |
+//! | 8 | [`Command::ZeroCounters`] | ignored |
+//! | 9 | [`Command::FlushTlbs`] | ignored |
+//!
+//! `Reset` (4) both empties the modelled TLBs and zeroes the counters, so a phase that starts
+//! after it measures cold TLBs. To measure a warm steady state, warm up and then send
+//! `ZeroCounters` (8), which keeps everything the TLBs hold; to measure a cold start on purpose,
+//! send `FlushTlbs` (9), which empties the modelled TLBs without touching the counters or the
+//! open phase. Neither is an architectural event: the model's flush counters do not count them.
 //!
 //! A phase is named by zero or more `NamePhase` markers *before* its `BeginPhase`: each appends
 //! the bytes of its word from the lowest byte up, stopping at the first zero byte
@@ -126,11 +134,17 @@ pub enum Command {
     SimulatePcid = 6,
     /// The next MOV to CR3 keeps the new PCID's entries, as if its bit 63 were set.
     KeepNextCr3 = 7,
+    /// Zeroes all counters (the whole run's and the open phase's, which stays open) and keeps
+    /// every modelled TLB's contents: the start of a warm measurement.
+    ZeroCounters = 8,
+    /// Empties every modelled TLB, keeping the counters and the open phase: an explicit cold
+    /// start. Not counted as a flush of the guest's.
+    FlushTlbs = 9,
 }
 
 impl Command {
     /// Every command, in number order.
-    pub const ALL: [Command; 7] = [
+    pub const ALL: [Command; 9] = [
         Command::BeginPhase,
         Command::EndPhase,
         Command::NamePhase,
@@ -138,6 +152,8 @@ impl Command {
         Command::Dump,
         Command::SimulatePcid,
         Command::KeepNextCr3,
+        Command::ZeroCounters,
+        Command::FlushTlbs,
     ];
 
     /// Returns the command number.
@@ -155,6 +171,8 @@ impl Command {
             5 => Some(Command::Dump),
             6 => Some(Command::SimulatePcid),
             7 => Some(Command::KeepNextCr3),
+            8 => Some(Command::ZeroCounters),
+            9 => Some(Command::FlushTlbs),
             _ => None,
         }
     }
@@ -197,6 +215,8 @@ impl Command {
             Command::Dump => "dump",
             Command::SimulatePcid => "simulate-pcid",
             Command::KeepNextCr3 => "keep-next-cr3",
+            Command::ZeroCounters => "zero-counters",
+            Command::FlushTlbs => "flush-tlbs",
         }
     }
 }
@@ -323,6 +343,8 @@ mod tests {
                 (Command::Dump, 5),
                 (Command::SimulatePcid, 6),
                 (Command::KeepNextCr3, 7),
+                (Command::ZeroCounters, 8),
+                (Command::FlushTlbs, 9),
             ]
         );
     }
@@ -369,7 +391,7 @@ mod tests {
             bytes
         };
         // Command 0 and numbers past the last command: in the range, but unknown.
-        for number in [0u32, 8, 0x100, 0xffff] {
+        for number in [0u32, 10, 0x100, 0xffff] {
             let bytes = with_displacement(DISPLACEMENT_BASE + number);
             assert_eq!(decode(&bytes), None, "number {number:#x}");
             assert_eq!(
