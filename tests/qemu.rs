@@ -504,6 +504,17 @@ fn hostile_processes_cannot_crash_hang_or_fool_the_kernel() {
     assert!(!run.serial.contains(['\u{1b}', '\0', '\u{7}']), "raw control characters in the output");
 }
 
+/// The exhaustion checks with a 6 MiB kernel heap, of which booting uses about 4.6 MB: 16
+/// processes that map all of a 2 GiB guest (half a million frames) must not cost the kernel heap
+/// a byte, or the kernel panics here (frame lists on the heap did, with 4 GiB and 16 MiB).
+#[test]
+fn memory_exhaustion_costs_no_kernel_heap() {
+    boot_with(Firmware::Bios, "test=hostile-exhaustion heap_bytes=6291456", &["--memory", "2048", "--timeout", "600"])
+        .expect("heap 6144 KiB")
+        .expect("ktest: hostile-exhaustion: all 4 checks passed")
+        .expect_success();
+}
+
 /// Nothing can ever run again (an instance waits for an invocation and no driver runs): the run
 /// ends with a report naming the blocked process instead of idling until the timeout.
 #[test]

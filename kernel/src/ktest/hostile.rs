@@ -268,8 +268,9 @@ fn boundaries(checks: &mut Checks) -> Result<(), Failed> {
 }
 
 /// Memory and process-slot exhaustion: the one who asks gets an error code, the kernel stays
-/// up, and everything comes back.
-fn exhaustion(checks: &mut Checks) -> Result<(), Failed> {
+/// up, and everything comes back. Also a suite of its own (`hostile-exhaustion`), run with a
+/// small kernel heap: per-process bookkeeping on the heap would run it out.
+pub fn exhaustion(checks: &mut Checks) -> Result<(), Failed> {
     checks.check("16 processes grow their heaps at once until memory runs out");
     let baseline = Baseline::take();
     let mut growers = Vec::new();

@@ -96,6 +96,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "wasm", description: "a WebAssembly runtime hosts 8 realistic handlers; every self-check passes, and can fail", run: wasm::run },
     Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode", run: global_segment::stale },
     Suite { name: "hostile", description: "hostile processes (flags, fuzzing, boundary pointers, exhaustion) cannot crash, hang or fool the kernel", run: hostile::run },
+    Suite { name: "hostile-exhaustion", description: "the hostile suite's memory and process-slot exhaustion checks alone (for small heaps: heap_bytes=)", run: hostile::exhaustion },
     Suite { name: "stuck", description: "a run where no process can ever run again ends with a report (fatal by design)", run: hostile::stuck },
     Suite { name: "write-kernel-text", description: "a write to kernel text page-faults (fatal by design)", run: faults::write_kernel_text },
     Suite { name: "page-fault", description: "a read of an unmapped address page-faults (fatal by design)", run: faults::unmapped_read },
