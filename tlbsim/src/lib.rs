@@ -49,6 +49,8 @@
 #![deny(unsafe_code)]
 
 pub mod address;
+/// The walk-cost model: paging-structure caches and a cache hierarchy that price walks in cycles.
+pub mod cost;
 pub mod counters;
 pub mod geometry;
 pub mod guest_ram;
