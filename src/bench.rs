@@ -21,13 +21,19 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// One configuration: the kernel's result fields joined with the simulator's counters.
+/// One configuration: the kernel's result fields joined with the simulator's counters of its
+/// three phases.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Row {
     /// The kernel's `key=value` fields (workload, global, share_tables, pcid, instances, ...).
     pub(crate) kernel: BTreeMap<String, String>,
-    /// The simulator's `key=value` fields (i.walks_4k, d.walks_4k, ...).
+    /// The simulator's `key=value` fields of the warm phase (i.walks_4k, d.walks_4k, ...).
     pub(crate) simulator: BTreeMap<String, String>,
+    /// The same for the cold, shared-warm phase (one fresh instance's first invocation).
+    pub(crate) cold_shared: BTreeMap<String, String>,
+    /// The same for the cold, flushed phase (one fresh instance's first invocation after a full
+    /// flush).
+    pub(crate) cold_flushed: BTreeMap<String, String>,
 }
 
 impl Row {
@@ -40,15 +46,26 @@ impl Row {
         Self::number(&self.kernel, key)
     }
 
-    /// Returns the page walks (all page sizes) of `side` (`i` or `d`).
-    pub(crate) fn walks(&self, side: &str) -> f64 {
-        ["walks_4k", "walks_2m", "walks_1g"].iter().map(|size| Self::number(&self.simulator, &format!("{side}.{size}"))).sum()
+    /// Returns the page walks (all page sizes) of `side` (`i` or `d`) in a phase's counters.
+    fn phase_walks(phase: &BTreeMap<String, String>, side: &str) -> f64 {
+        ["walks_4k", "walks_2m", "walks_1g"].iter().map(|size| Self::number(phase, &format!("{side}.{size}"))).sum()
     }
 
-    /// Returns page walks per invocation, instruction plus data.
+    /// Returns the warm phase's page walks (all page sizes) of `side` (`i` or `d`).
+    pub(crate) fn walks(&self, side: &str) -> f64 {
+        Self::phase_walks(&self.simulator, side)
+    }
+
+    /// Returns warm page walks per invocation, instruction plus data.
     pub(crate) fn walks_per_invocation(&self) -> f64 {
         let invocations = self.kernel_number("invocations").max(1.0);
         (self.walks("i") + self.walks("d")) / invocations
+    }
+
+    /// Returns the page walks of a cold phase (one invocation), instruction plus data; `None`
+    /// when the simulator did not report the phase.
+    fn cold_walks(phase: &BTreeMap<String, String>) -> Option<f64> {
+        (!phase.is_empty()).then(|| Self::phase_walks(phase, "i") + Self::phase_walks(phase, "d"))
     }
 
     /// Returns the mode label, e.g. `pcid=simulated global=1 share=1`.
@@ -79,16 +96,16 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
         .lines()
         .filter_map(|line| fields(line, "result: density "))
         .map(|kernel| {
-            let simulator = kernel.get("id").and_then(|id| phases.get(id)).cloned().unwrap_or_default();
-            Row { kernel, simulator }
+            let phase = |key: &str| kernel.get(key).and_then(|id| phases.get(id)).cloned().unwrap_or_default();
+            Row { simulator: phase("id"), cold_shared: phase("cold_shared_id"), cold_flushed: phase("cold_flushed_id"), kernel }
         })
         .collect()
 }
 
 /// The CSV columns: kernel fields, then the PMU events any row carries (`pmu.<event>`), then
 /// simulator fields, then derived figures.
-const KERNEL_COLUMNS: [&str; 15] = [
-    "id", "workload", "pcid", "global", "share_tables", "instances", "rounds", "invocations",
+const KERNEL_COLUMNS: [&str; 16] = [
+    "id", "workload", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
     "cycles_per_invocation", "engine", "pmu", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
 ];
 const SIMULATOR_COLUMNS: [&str; 12] = [
@@ -102,12 +119,20 @@ pub(crate) fn csv(rows: &[Row]) -> String {
         rows.iter().flat_map(|row| row.kernel.keys()).map(String::as_str).filter(|key| key.starts_with("pmu.")).collect();
     let kernel_columns: Vec<&str> = KERNEL_COLUMNS.iter().copied().chain(pmu_columns).collect();
     let mut out = String::new();
-    let header: Vec<&str> = kernel_columns.iter().chain(SIMULATOR_COLUMNS.iter()).copied().chain(["walks_per_invocation"]).collect();
+    let header: Vec<&str> = kernel_columns
+        .iter()
+        .chain(SIMULATOR_COLUMNS.iter())
+        .copied()
+        .chain(["walks_per_invocation", "cold_walks_per_invocation", "cold_shared_walks_per_invocation"])
+        .collect();
     let _ = writeln!(out, "{}", header.join(","));
+    let optional = |value: Option<f64>| value.map(|value| format!("{value:.3}")).unwrap_or_default();
     for row in rows {
         let mut cells: Vec<String> = kernel_columns.iter().map(|key| row.kernel.get(*key).cloned().unwrap_or_default()).collect();
         cells.extend(SIMULATOR_COLUMNS.iter().map(|key| row.simulator.get(*key).cloned().unwrap_or_default()));
         cells.push(format!("{:.3}", row.walks_per_invocation()));
+        cells.push(optional(Row::cold_walks(&row.cold_flushed)));
+        cells.push(optional(Row::cold_walks(&row.cold_shared)));
         let _ = writeln!(out, "{}", cells.join(","));
     }
     out
@@ -234,8 +259,10 @@ pub(crate) struct BenchOptions {
     pub(crate) workloads: Vec<String>,
     /// The instance counts, ascending.
     pub(crate) instances: Vec<u32>,
-    /// Measured rounds per configuration.
-    pub(crate) rounds: u32,
+    /// Warm-up invocations per configuration (the kernel rounds up to whole rounds).
+    pub(crate) warmup: u32,
+    /// Measured invocations per configuration (the kernel rounds up to whole rounds).
+    pub(crate) invocations: u32,
     /// PCID settings to run: `on` (simulated under TCG) and/or `off`.
     pub(crate) pcid: Vec<String>,
     /// Per-boot timeout in seconds.
@@ -254,7 +281,7 @@ pub(crate) const WORKLOADS: [&str; 4] = ["synth-small", "synth-medium", "synth-l
 pub(crate) fn check(options: &BenchOptions) -> Result<(), String> {
     const MAX_COUNTS: usize = 16;
     const MAX_INSTANCES: u32 = 65536;
-    const MAX_ROUNDS: u32 = 1000;
+    const MAX_INVOCATIONS: u32 = 10_000_000;
     if options.workloads.is_empty() {
         return Err("no workload given".into());
     }
@@ -267,8 +294,11 @@ pub(crate) fn check(options: &BenchOptions) -> Result<(), String> {
     if options.instances.iter().any(|&count| count == 0 || count > MAX_INSTANCES) || options.instances.windows(2).any(|pair| pair[0] >= pair[1]) {
         return Err(format!("--instances must increase strictly, each in 1..={MAX_INSTANCES}: {}", instance_list(&options.instances)));
     }
-    if options.rounds == 0 || options.rounds > MAX_ROUNDS {
-        return Err(format!("--rounds must be in 1..={MAX_ROUNDS}, not {}", options.rounds));
+    if options.warmup == 0 || options.warmup > MAX_INVOCATIONS {
+        return Err(format!("--warmup must be in 1..={MAX_INVOCATIONS}, not {}", options.warmup));
+    }
+    if options.invocations == 0 || options.invocations > MAX_INVOCATIONS {
+        return Err(format!("--invocations must be in 1..={MAX_INVOCATIONS}, not {}", options.invocations));
     }
     if options.pcid.is_empty() || options.pcid.iter().any(|pcid| pcid != "on" && pcid != "off") {
         return Err(format!("--pcid takes on and/or off, not \"{}\"", options.pcid.join(",")));
@@ -284,9 +314,10 @@ fn instance_list(instances: &[u32]) -> String {
 /// Boots one sweep under the plugin, echoing progress; returns (kernel output, plugin output).
 fn boot_sweep(options: &BenchOptions, workload: &str, pcid: &str) -> Result<(String, String), String> {
     let args = format!(
-        "test=density tlbsim=on pcid={pcid} workload={workload} instances={} rounds={}",
+        "test=density tlbsim=on pcid={pcid} workload={workload} instances={} warmup={} invocations={}",
         instance_list(&options.instances),
-        options.rounds
+        options.warmup,
+        options.invocations
     );
     let plugin_out = options.out_dir.join(format!("tlbsim-{workload}-pcid-{pcid}.txt"));
     let mut child = Command::new(&options.runner)
@@ -403,7 +434,9 @@ fn report(options: &BenchOptions, rows: &[Row], geometry: &str) -> String {
     let _ = writeln!(text, "# shoal density study\n");
     let _ = writeln!(text, "- host CPU: {cpu}; emulator: {qemu} (TCG); engine reported by the kernel: {}", rows.first().and_then(|row| row.kernel.get("engine")).map_or("?", String::as_str));
     let _ = writeln!(text, "- TLB model: tlbsim preset `{}` — `{geometry}`", options.preset);
-    let _ = writeln!(text, "- instances {}, {} measured rounds after one warm-up round, closed loop, round-robin on one core; the timer is masked during the measured rounds\n", instance_list(&options.instances), options.rounds);
+    let _ = writeln!(text, "- instances {}, closed loop, round-robin on one core; the timer is masked during the measured phases", instance_list(&options.instances));
+    let _ = writeln!(text, "- **warm**: {} warm-up invocations (whole rounds of all instances, at least one round), then the simulator's counters are zeroed *without* emptying its TLBs and {} measured invocations (whole rounds) run; walks per invocation over those are the steady state", options.warmup, options.invocations);
+    let _ = writeln!(text, "- **cold, shared-warm**: right after, a fresh instance's first invocation while the others' translations are still cached (with the global segment, the runtime's global entries serve it); **cold, flushed**: another fresh instance's first invocation after every TLB entry, globals included, was invalidated. Each is one invocation; process creation is not counted\n");
     let _ = writeln!(text, "## Workloads\n");
     for workload in &options.workloads {
         let _ = writeln!(text, "- `{workload}`: {}", workload_description(workload));
@@ -416,15 +449,17 @@ fn report(options: &BenchOptions, rows: &[Row], geometry: &str) -> String {
     let _ = writeln!(text, "- `cycles_per_invocation` and `spawn_cycles` in the CSV are QEMU TCG cycles: emulated, not hardware figures. `pmu` says whether hardware counters were read; under QEMU TCG there is no PMU, so it is `unavailable`.\n");
     for workload in &options.workloads {
         let _ = writeln!(text, "## Results: `{workload}`\n");
-        let _ = writeln!(text, "| mode | instances | walks/invocation | page-table pages/instance | frames/instance | spawn cycles (TCG) |");
-        let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(text, "| mode | instances | warm walks/invocation | cold walks (flushed) | cold walks (shared-warm) | page-table pages/instance | frames/instance | spawn cycles (TCG) |");
+        let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|");
         for row in rows.iter().filter(|row| row.kernel.get("workload") == Some(workload)) {
             let instances = row.kernel_number("instances");
             let _ = writeln!(
                 text,
-                "| {} | {instances} | {:.2} | {} | {:.1} | {} |",
+                "| {} | {instances} | {:.2} | {} | {} | {} | {:.1} | {} |",
                 row.mode(),
                 row.walks_per_invocation(),
+                Row::cold_walks(&row.cold_flushed).map_or("?".into(), |walks| format!("{walks:.0}")),
+                Row::cold_walks(&row.cold_shared).map_or("?".into(), |walks| format!("{walks:.0}")),
                 row.kernel_number("page_table_pages_per_instance"),
                 row.kernel_number("frames") / instances.max(1.0),
                 row.kernel_number("spawn_cycles")
@@ -450,8 +485,8 @@ fn workload_description(workload: &str) -> &'static str {
 mod tests {
     use super::*;
 
-    const KERNEL: &str = "noise\nresult: density id=100 workload=synth-small global=1 share_tables=1 pcid=simulated instances=2 rounds=4 invocations=8 cycles_per_invocation=10 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\nresult: density id=101 workload=synth-small global=0 share_tables=1 pcid=simulated instances=2 rounds=4 invocations=8 cycles_per_invocation=10 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\n";
-    const PLUGIN: &str = "tlbsim geometry v=1 verified=1\ntlbsim phase v=1 id=100 name=a i.walks_4k=4 i.walks_2m=0 d.walks_4k=4 d.walks_2m=0\ntlbsim phase v=1 id=101 name=b i.walks_4k=40 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\n";
+    const KERNEL: &str = "noise\nresult: density id=100 workload=synth-small global=1 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\nresult: density id=103 workload=synth-small global=0 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=104 cold_flushed_id=105 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\n";
+    const PLUGIN: &str = "tlbsim geometry v=1 verified=1\ntlbsim phase v=1 id=100 name=a i.walks_4k=4 i.walks_2m=0 d.walks_4k=4 d.walks_2m=0\ntlbsim phase v=1 id=101 name=a-cold-shared i.walks_4k=3 i.walks_2m=0 d.walks_4k=20 d.walks_2m=0\ntlbsim phase v=1 id=102 name=a-cold-flushed i.walks_4k=30 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\ntlbsim phase v=1 id=103 name=b i.walks_4k=40 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\n";
 
     #[test]
     fn joins_kernel_and_simulator_lines_by_phase_id() {
@@ -460,6 +495,9 @@ mod tests {
         assert_eq!(rows[0].walks_per_invocation(), 1.0);
         assert_eq!(rows[1].walks_per_invocation(), 10.0);
         assert_eq!(rows[0].mode(), "pcid=simulated global=1 share=1");
+        // Each configuration's cold phases join by the ids its result line names.
+        assert_eq!((Row::cold_walks(&rows[0].cold_shared), Row::cold_walks(&rows[0].cold_flushed)), (Some(23.0), Some(70.0)));
+        assert_eq!(Row::cold_walks(&rows[1].cold_shared), None, "the plugin reported no cold phase for 103");
     }
 
     #[test]
@@ -468,8 +506,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("id,workload,pcid,global"));
-        assert!(lines[1].starts_with("100,synth-small,simulated,1,1,2,"));
-        assert!(lines[1].ends_with(",1.000"));
+        assert!(lines[1].starts_with("100,synth-small,simulated,1,1,2,512,4,8,"));
+        let header: Vec<&str> = lines[0].split(',').collect();
+        assert_eq!(&header[header.len() - 3..], ["walks_per_invocation", "cold_walks_per_invocation", "cold_shared_walks_per_invocation"]);
+        assert!(lines[1].ends_with(",1.000,70.000,23.000"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",10.000,,"), "{}", lines[2]);
     }
 
     #[test]
@@ -500,7 +541,8 @@ mod tests {
             preset: "skylake-client".into(),
             workloads: vec!["synth-small".into(), "wasm-runtime".into()],
             instances: vec![1, 64, 1024],
-            rounds: 4,
+            warmup: 512,
+            invocations: 256,
             pcid: vec!["on".into(), "off".into()],
             timeout_seconds: 1,
             memory_mib: 4096,
@@ -519,7 +561,8 @@ mod tests {
         assert_eq!(refused(|options| options.instances = vec![64, 1]), "--instances must increase strictly, each in 1..=65536: 64,1");
         assert_eq!(refused(|options| options.instances = vec![0]), "--instances must increase strictly, each in 1..=65536: 0");
         assert_eq!(refused(|options| options.instances = (1..=17).collect()), "--instances takes 1 to 16 counts, not 17");
-        assert_eq!(refused(|options| options.rounds = 0), "--rounds must be in 1..=1000, not 0");
+        assert_eq!(refused(|options| options.warmup = 0), "--warmup must be in 1..=10000000, not 0");
+        assert_eq!(refused(|options| options.invocations = 10_000_001), "--invocations must be in 1..=10000000, not 10000001");
         assert_eq!(refused(|options| options.pcid = vec!["maybe".into()]), "--pcid takes on and/or off, not \"maybe\"");
     }
 

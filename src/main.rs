@@ -85,8 +85,8 @@ enum Commands {
 /// Options of `shoal bench`.
 #[derive(clap::Args, Debug, Clone)]
 struct BenchArguments {
-    /// The quick preset: synth-small, instances 1,2,4,8,16, 4 rounds (a few minutes). Without it:
-    /// the full sweep, every workload, instances 1,4,16,64,256,1024, 4 rounds (hours).
+    /// The quick preset: synth-small, instances 1,2,4,8,16 (a few minutes). Without it: the full
+    /// sweep, every workload, instances 1,4,16,64,256,1024 (hours).
     #[arg(long)]
     quick: bool,
     /// Workloads, comma-separated (overrides the preset): synth-small (1 MiB code + 1 MiB data),
@@ -97,9 +97,14 @@ struct BenchArguments {
     /// Instance counts, comma-separated and increasing, at most 16 (overrides the preset).
     #[arg(long, value_delimiter = ',')]
     instances: Option<Vec<u32>>,
-    /// Measured rounds per configuration (overrides the preset).
-    #[arg(long)]
-    rounds: Option<u32>,
+    /// Warm-up invocations per configuration, before the measured ones (whole rounds of all
+    /// instances, at least one round). The default reaches steady state for every shipped
+    /// workload (see the README).
+    #[arg(long, default_value_t = kernel_args::DEFAULT_WARMUP)]
+    warmup: u32,
+    /// Measured invocations per configuration (whole rounds, at least one round).
+    #[arg(long, default_value_t = kernel_args::DEFAULT_INVOCATIONS)]
+    invocations: u32,
     /// PCID settings, comma-separated: on (simulated under TCG) and/or off.
     #[arg(long, value_delimiter = ',', default_value = "on,off")]
     pcid: Vec<String>,
@@ -320,7 +325,6 @@ fn bench_command(arguments: &BenchArguments) -> ExitCode {
     const FULL_WORKLOADS: [&str; 4] = ["synth-small", "synth-medium", "synth-large", "wasm-runtime"];
     const QUICK_INSTANCES: [u32; 5] = [1, 2, 4, 8, 16];
     const FULL_INSTANCES: [u32; 6] = [1, 4, 16, 64, 256, 1024];
-    const ROUNDS: u32 = 4;
     let (workloads, instances): (&[&str], &[u32]) =
         if arguments.quick { (&QUICK_WORKLOADS, &QUICK_INSTANCES) } else { (&FULL_WORKLOADS, &FULL_INSTANCES) };
     let options = bench::BenchOptions {
@@ -331,7 +335,8 @@ fn bench_command(arguments: &BenchArguments) -> ExitCode {
         preset: arguments.preset.clone(),
         workloads: arguments.workload.clone().unwrap_or_else(|| workloads.iter().map(|name| (*name).to_owned()).collect()),
         instances: arguments.instances.clone().unwrap_or_else(|| instances.to_vec()),
-        rounds: arguments.rounds.unwrap_or(ROUNDS),
+        warmup: arguments.warmup,
+        invocations: arguments.invocations,
         pcid: arguments.pcid.clone(),
         timeout_seconds: 6 * 3600,
         memory_mib: arguments.memory,

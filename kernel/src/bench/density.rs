@@ -2,13 +2,25 @@
 //! instances, per translation mode.
 //!
 //! For each mode (global x share_tables) and each instance count N it starts N instances of the
-//! workload, warms them with one round, then runs the measured rounds as one tlbsim phase (reset,
-//! begin, rounds, end). Outside the measured region it reads the TSC and the memory figures and
-//! prints one line:
+//! workload and measures three tlbsim phases:
+//!
+//! - **warm** (id): the `warmup` invocations (whole rounds of all N instances, at least one)
+//!   run unmeasured and fill the TLBs; `ZeroCounters` then starts the counts *without* emptying
+//!   the modelled TLBs, and the `invocations` measured invocations (whole rounds) run as the
+//!   phase. Its walks per invocation are the steady state.
+//! - **cold, shared-warm** (id + 1): right after, a fresh instance (spawned outside the phase)
+//!   serves its first invocation while the other instances' translations are still cached: with
+//!   the global segment, the runtime's global entries serve it too. The FaaS cold start.
+//! - **cold, flushed** (id + 2): another fresh instance's first invocation after every TLB
+//!   entry, global ones included, is invalidated (INVPCID type 2 or a CR4.PGE toggle, which
+//!   tlbsim models as the same flush, just before the phase begins).
+//!
+//! Outside the measured regions it reads the TSC and the memory figures and prints one line:
 //!
 //! ```text
-//! result: density id=<phase> workload=<binary> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
-//!         instances=<N> rounds=<R> invocations=<N*R> cycles_per_invocation=<c> engine=<tcg|kvm|hardware>
+//! result: density id=<warm phase> workload=<binary> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
+//!         instances=<N> warmup_invocations=<W> rounds=<R> invocations=<N*R> cycles_per_invocation=<c>
+//!         cold_shared_id=<id+1> cold_flushed_id=<id+2> engine=<tcg|kvm|hardware>
 //!         pmu=<unavailable|intel-v4|amd-...> [pmu.<event>=<count> ...]
 //!         page_table_pages=<all instances> page_table_pages_per_instance=<p>
 //!         frames=<all instances> spawn_cycles=<per instance>
@@ -29,7 +41,7 @@ extern crate alloc;
 
 use core::fmt;
 
-use crate::arch::x86_64::{cpu, marker};
+use crate::arch::x86_64::{cpu, marker, tlb};
 use crate::drivers::{apic, pmu};
 use crate::faas::{self, FaasError};
 use crate::mm::frame;
@@ -45,8 +57,10 @@ pub struct Sweep<'a> {
     pub workload: Workload,
     /// Instance counts.
     pub instances: &'a [usize],
-    /// Measured rounds per configuration (after one warm-up round).
-    pub rounds: u64,
+    /// Warm-up invocations per configuration (rounded up to whole rounds, at least one).
+    pub warmup: u64,
+    /// Measured invocations per configuration (rounded up to whole rounds, at least one).
+    pub invocations: u64,
     /// Code pages each invocation of a synthetic runtime visits.
     pub code_pages: u32,
     /// Data pages each invocation of a synthetic runtime reads.
@@ -86,6 +100,9 @@ impl Sweep<'_> {
     }
 }
 
+/// Phase ids one configuration uses: warm, cold shared-warm, cold flushed.
+pub const PHASES_PER_CONFIGURATION: u64 = 3;
+
 /// Code pages each invocation visits.
 pub const CODE_PAGES_PER_INVOCATION: u32 = 32;
 /// Data pages each invocation reads.
@@ -117,7 +134,7 @@ impl fmt::Display for DensityError {
     }
 }
 
-/// Runs `sweep` in every mode; returns the number of configurations measured.
+/// Runs `sweep` in every mode; returns the number of phase ids used (three per configuration).
 ///
 /// # Errors
 /// Returns a [`DensityError`] when a configuration cannot be run (its instances are left to the
@@ -139,44 +156,76 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             let frames = frames_before - frame::free_count();
             let mut tables = 0;
             scheduler::for_each_space(|_, _, space| tables += space.table_frames());
-            // Warm-up round, not measured.
-            faas::round(&instances, 0, |index| sweep.payload(index as u64)).map_err(DensityError::Faas)?;
+            let rounds_of = |invocations: u64| invocations.div_ceil(count as u64).max(1);
+            let (warmup_rounds, rounds) = (rounds_of(sweep.warmup), rounds_of(sweep.invocations));
+            // Invocation ids and seeds run on across the warm-up, measured and cold invocations.
+            let mut next_id = 0;
+            let mut run_round = |instances: &[u64]| -> Result<(), DensityError> {
+                let first = next_id;
+                next_id += instances.len() as u64;
+                faas::round(instances, first, |index| sweep.payload(first + index as u64)).map_err(DensityError::Faas)?;
+                Ok(())
+            };
+            for _ in 0..warmup_rounds {
+                run_round(&instances)?;
+            }
 
             let name = alloc::format!(
                 "density-{binary}-g{}-s{}-n{count}",
                 u8::from(mode.global),
                 u8::from(mode.share_tables)
             );
-            // No timer ticks in the measured region: the instances answer and block, so they need
-            // no preemption, and the counts of a phase repeat exactly.
+            // No timer ticks in the measured regions: the instances answer and block, so they
+            // need no preemption, and the counts of a phase repeat exactly.
             let quiet = apic::mask_timer();
             pmu::start();
-            marker::reset();
+            // Warm: start the counts, keep what the warm-up cached.
+            marker::zero_counters();
             marker::begin_phase(phase_id, &name);
             let start = cpu::read_tsc();
-            for round in 0..sweep.rounds {
-                // Invocation ids and seeds continue after the warm-up round's.
-                let first = (round + 1) * count as u64;
-                faas::round(&instances, first, |index| sweep.payload(first + index as u64)).map_err(DensityError::Faas)?;
+            for _ in 0..rounds {
+                run_round(&instances)?;
             }
             let cycles = cpu::read_tsc() - start;
             marker::end_phase(phase_id);
             let counts = pmu::stop();
             drop(quiet);
 
-            faas::shut_down(&instances).map_err(DensityError::Faas)?;
-            let invocations = sweep.rounds * count as u64;
+            // Cold, shared-warm: a fresh instance's first invocation, the others' entries warm.
+            let shared = faas::start_instances(binary, 1, |_| sweep.argument(count)).map_err(DensityError::Faas)?;
+            let quiet = apic::mask_timer();
+            marker::begin_phase(phase_id + 1, &alloc::format!("{name}-cold-shared"));
+            run_round(&shared)?;
+            marker::end_phase(phase_id + 1);
+            drop(quiet);
+
+            // Cold, flushed: another fresh instance's first invocation after a full flush.
+            let flushed = faas::start_instances(binary, 1, |_| sweep.argument(count + 1)).map_err(DensityError::Faas)?;
+            let quiet = apic::mask_timer();
+            tlb::flush_all_including_global(&facts.features);
+            marker::begin_phase(phase_id + 2, &alloc::format!("{name}-cold-flushed"));
+            run_round(&flushed)?;
+            marker::end_phase(phase_id + 2);
+            drop(quiet);
+
+            // All together: the scheduler runs until every process ended, and an instance left
+            // waiting for an invocation would stop the run as stuck.
+            let all: alloc::vec::Vec<u64> = instances.iter().chain(&shared).chain(&flushed).copied().collect();
+            faas::shut_down(&all).map_err(DensityError::Faas)?;
+            let invocations = rounds * count as u64;
             crate::println!(
-                "result: density id={phase_id} workload={} global={} share_tables={} pcid={pcid_word} instances={count} rounds={} invocations={invocations} cycles_per_invocation={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
+                "result: density id={phase_id} workload={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
                 binary,
                 u8::from(mode.global),
                 u8::from(mode.share_tables),
-                sweep.rounds,
+                warmup_rounds * count as u64,
                 cycles / invocations.max(1),
+                phase_id + 1,
+                phase_id + 2,
                 facts.features.engine.name(),
                 tables / count.max(1),
             );
-            phase_id += 1;
+            phase_id += PHASES_PER_CONFIGURATION;
         }
     }
     global_segment::set_mode(MODES[0]).map_err(DensityError::Mode)?;

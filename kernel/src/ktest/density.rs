@@ -10,7 +10,8 @@ use crate::mm::frame;
 /// Phase id of the sweep's first configuration.
 const FIRST_PHASE_ID: u64 = 100;
 
-/// Runs the sweep the kernel arguments describe (`workload`, `instances`, `rounds`).
+/// Runs the sweep the kernel arguments describe (`workload`, `instances`, `warmup`,
+/// `invocations`).
 pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     checks.check("the density sweep runs every configuration with correct answers");
     let args = &crate::boot_facts().args;
@@ -18,7 +19,8 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     let sweep = density::Sweep {
         workload: args.workload,
         instances: &counts,
-        rounds: u64::from(args.rounds),
+        warmup: u64::from(args.warmup),
+        invocations: u64::from(args.invocations),
         code_pages: density::CODE_PAGES_PER_INVOCATION,
         data_pages: density::DATA_PAGES_PER_INVOCATION,
     };
@@ -27,7 +29,7 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     }
     let free_before = frame::free_count();
     match density::run(&sweep, FIRST_PHASE_ID) {
-        Ok(configurations) => crate::println!("ktest: density: {configurations} configurations measured"),
+        Ok(phases) => crate::println!("ktest: density: {} configurations measured", phases / density::PHASES_PER_CONFIGURATION),
         Err(error) => fail!(checks, "{error}"),
     }
     if frame::free_count() != free_before {

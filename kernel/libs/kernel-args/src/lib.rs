@@ -106,8 +106,12 @@ pub struct KernelArgs {
     pub tlbsim: bool,
     /// Key `instances`: the density sweep's instance counts.
     pub instances: InstanceCounts,
-    /// Key `rounds`: measured rounds per density configuration.
-    pub rounds: u32,
+    /// Key `warmup`: warm-up invocations per density configuration before the measured ones
+    /// (rounded up to whole rounds of all instances, at least one round).
+    pub warmup: u32,
+    /// Key `invocations`: measured invocations per density configuration (rounded up to whole
+    /// rounds, at least one round).
+    pub invocations: u32,
     /// Key `workload`: the density sweep's workload binary.
     pub workload: Workload,
     /// Key `max_frames`: the most physical frames left free for processes after boot (the rest
@@ -214,12 +218,14 @@ const DEFAULT_INSTANCES: InstanceCounts = InstanceCounts { counts: [1, 2, 4, 8, 
 pub const INSTANCES_RANGE: core::ops::RangeInclusive<u32> = 1..=65536;
 /// Accepted values of the `instances` key.
 const INSTANCES_VALUES: &str = "1 to 16 increasing integers in 1..=65536, comma-separated (1,64,1024)";
-/// Default of [`KernelArgs::rounds`].
-const DEFAULT_ROUNDS: u32 = 4;
-/// Accepted values of [`KernelArgs::rounds`].
-const ROUNDS_RANGE: core::ops::RangeInclusive<u32> = 1..=1000;
-/// Accepted values of the `rounds` key.
-const ROUNDS_VALUES: &str = "an integer in 1..=1000";
+/// Default of [`KernelArgs::warmup`] (the README says why this many).
+pub const DEFAULT_WARMUP: u32 = 512;
+/// Default of [`KernelArgs::invocations`].
+pub const DEFAULT_INVOCATIONS: u32 = 256;
+/// Accepted values of [`KernelArgs::warmup`] and [`KernelArgs::invocations`].
+const INVOCATIONS_RANGE: core::ops::RangeInclusive<u32> = 1..=10_000_000;
+/// Accepted values of the `warmup` and `invocations` keys.
+const INVOCATIONS_VALUES: &str = "an integer in 1..=10000000";
 /// Accepted values of the `workload` key.
 const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium synth-large wasm-runtime";
 /// Default of [`KernelArgs::pcids`]: every PCID the architecture has.
@@ -270,7 +276,8 @@ impl Default for KernelArgs {
             pcids: PCIDS_DEFAULT,
             tlbsim: false,
             instances: DEFAULT_INSTANCES,
-            rounds: DEFAULT_ROUNDS,
+            warmup: DEFAULT_WARMUP,
+            invocations: DEFAULT_INVOCATIONS,
             workload: Workload::SyntheticSmall,
             max_frames: 0,
             heap_bytes: DEFAULT_HEAP_BYTES,
@@ -479,15 +486,26 @@ pub const KEYS: &[KeyInfo] = &[
         current_value: |args| Some(CurrentValue::Counts(args.instances)),
     },
     KeyInfo {
-        name: "rounds",
-        values: ROUNDS_VALUES,
-        default: "4",
-        meaning: "measured rounds per density configuration (after one warm-up round)",
+        name: "warmup",
+        values: INVOCATIONS_VALUES,
+        default: "512",
+        meaning: "warm-up invocations per density configuration (whole rounds, at least one)",
         apply: |args, value, _| {
-            args.rounds = parse_decimal_in(value, ROUNDS_RANGE).ok_or(Expected::Description(ROUNDS_VALUES))?;
+            args.warmup = parse_decimal_in(value, INVOCATIONS_RANGE).ok_or(Expected::Description(INVOCATIONS_VALUES))?;
             Ok(())
         },
-        current_value: |args| Some(CurrentValue::Integer(args.rounds)),
+        current_value: |args| Some(CurrentValue::Integer(args.warmup)),
+    },
+    KeyInfo {
+        name: "invocations",
+        values: INVOCATIONS_VALUES,
+        default: "256",
+        meaning: "measured invocations per density configuration (whole rounds, at least one)",
+        apply: |args, value, _| {
+            args.invocations = parse_decimal_in(value, INVOCATIONS_RANGE).ok_or(Expected::Description(INVOCATIONS_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.invocations)),
     },
     KeyInfo {
         name: "workload",

@@ -24,7 +24,8 @@ fn empty_input_gives_the_defaults() {
         pcids: 4096,
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
-        rounds: 4,
+        warmup: 512,
+        invocations: 256,
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -46,7 +47,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "rounds", "workload", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -229,7 +230,8 @@ fn all_keys_together_in_any_order() {
         pcids: 16,
         tlbsim: true,
         instances: InstanceCounts::parse("1,64").unwrap(),
-        rounds: 4,
+        warmup: 512,
+        invocations: 256,
         workload: Workload::SyntheticMedium,
         max_frames: 4096,
         heap_bytes: 8 << 20,
@@ -252,7 +254,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances rounds workload max_frames heap_bytes fuzz_seeds fuzz_calls"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload max_frames heap_bytes fuzz_seeds fuzz_calls"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -365,7 +367,8 @@ fn whitespace_variants_are_accepted() {
         pcids: 4096,
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
-        rounds: 4,
+        warmup: 512,
+        invocations: 256,
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -462,7 +465,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=256 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -476,7 +479,8 @@ fn canonical_form_lists_every_key_in_table_order() {
         pcids: 2,
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
-        rounds: 4,
+        warmup: 512,
+        invocations: 256,
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -485,7 +489,7 @@ fn canonical_form_lists_every_key_in_table_order() {
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 rounds=4 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=256 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }

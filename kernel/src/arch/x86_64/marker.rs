@@ -45,11 +45,6 @@ pub fn zero_counters() {
     emit::<{ Command::ZeroCounters.displacement() }>(0);
 }
 
-/// Empties tlbsim's modelled TLBs, keeping its counters: a cold start on purpose.
-pub fn flush_tlbs() {
-    emit::<{ Command::FlushTlbs.displacement() }>(0);
-}
-
 /// Tells the plugin to model CR4.PCIDE as `on` although the real bit is clear (QEMU TCG).
 pub fn simulate_pcid(on: bool) {
     let argument = if on { tlbsim_protocol::SIMULATE_PCID_ON } else { tlbsim_protocol::SIMULATE_PCID_OFF };
