@@ -221,7 +221,7 @@ const INSTANCES_VALUES: &str = "1 to 16 increasing integers in 1..=65536, comma-
 /// Default of [`KernelArgs::warmup`] (the README says why this many).
 pub const DEFAULT_WARMUP: u32 = 512;
 /// Default of [`KernelArgs::invocations`].
-pub const DEFAULT_INVOCATIONS: u32 = 256;
+pub const DEFAULT_INVOCATIONS: u32 = 1024;
 /// Accepted values of [`KernelArgs::warmup`] and [`KernelArgs::invocations`].
 const INVOCATIONS_RANGE: core::ops::RangeInclusive<u32> = 1..=10_000_000;
 /// Accepted values of the `warmup` and `invocations` keys.
@@ -499,7 +499,7 @@ pub const KEYS: &[KeyInfo] = &[
     KeyInfo {
         name: "invocations",
         values: INVOCATIONS_VALUES,
-        default: "256",
+        default: "1024",
         meaning: "measured invocations per density configuration (whole rounds, at least one)",
         apply: |args, value, _| {
             args.invocations = parse_decimal_in(value, INVOCATIONS_RANGE).ok_or(Expected::Description(INVOCATIONS_VALUES))?;

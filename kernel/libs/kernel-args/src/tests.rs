@@ -25,7 +25,7 @@ fn empty_input_gives_the_defaults() {
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         warmup: 512,
-        invocations: 256,
+        invocations: 1024,
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -231,7 +231,7 @@ fn all_keys_together_in_any_order() {
         tlbsim: true,
         instances: InstanceCounts::parse("1,64").unwrap(),
         warmup: 512,
-        invocations: 256,
+        invocations: 1024,
         workload: Workload::SyntheticMedium,
         max_frames: 4096,
         heap_bytes: 8 << 20,
@@ -368,7 +368,7 @@ fn whitespace_variants_are_accepted() {
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         warmup: 512,
-        invocations: 256,
+        invocations: 1024,
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -465,7 +465,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=256 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -480,7 +480,7 @@ fn canonical_form_lists_every_key_in_table_order() {
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
         warmup: 512,
-        invocations: 256,
+        invocations: 1024,
         workload: Workload::SyntheticSmall,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -489,7 +489,7 @@ fn canonical_form_lists_every_key_in_table_order() {
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=256 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
