@@ -22,7 +22,7 @@ use super::paging;
 /// Checks that `[address, address + length)` is inside the user range.
 fn check_range(address: u64, length: u64) -> Result<(), ErrorCode> {
     let end = address.checked_add(length).ok_or(ErrorCode::BadAddress)?;
-    if address < USER_PRIVATE_START || address >= USER_END || end > USER_END {
+    if !(USER_PRIVATE_START..USER_END).contains(&address) || end > USER_END {
         return Err(ErrorCode::BadAddress);
     }
     Ok(())

@@ -550,6 +550,7 @@ pub fn take_finished() -> Vec<Finished> {
     let (records, unrecorded) = with(|scheduler| {
         // Drain rather than take: the list keeps its boot-time capacity, so recording never
         // allocates; the copy is the kernel caller's allocation.
+        #[allow(clippy::drain_collect, reason = "taking the vector would give up its boot-time capacity")]
         let records: Vec<Finished> = scheduler.orphans_finished.drain(..).collect();
         (records, core::mem::take(&mut scheduler.finished_unrecorded))
     });
