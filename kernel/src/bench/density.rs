@@ -27,9 +27,11 @@
 //! ```
 //!
 //! Nothing inside the measured region prints; the only allocation is the scheduler's per-round
-//! result vector, the same in every mode. The timer is masked in the measured region (the
-//! instances answer and block, so nothing needs preempting), so no tick handler runs there at a
-//! host-speed-dependent moment and a phase's simulated counts repeat exactly. Cycle counts are
+//! result vector, the same in every mode. Each configuration starts from invalidated TLBs and a
+//! `Reset` simulator, and the timer is masked from its first spawn to its shutdown (the
+//! instances answer and block, so nothing needs preempting): no tick handler runs at a
+//! host-speed-dependent moment, so a configuration's simulated counts repeat exactly, whatever
+//! ran before it in the boot. Cycle counts are
 //! TSC cycles of whatever engine ran the kernel; only `engine=hardware` gives hardware figures.
 //! Where the CPU has a usable PMU (`drivers/pmu.rs`), its counters run from just before the
 //! measured region to just after it and the line carries one `pmu.<event>=<count>` per event;
@@ -149,6 +151,14 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
     for mode in MODES {
         global_segment::set_mode(mode).map_err(DensityError::Mode)?;
         for &count in sweep.instances {
+            // From here to the shutdown no tick arrives, every TLB entry is invalidated (and
+            // every modelled one, with the simulator's caches: `Reset`), so everything the
+            // configuration does is a function of its own instruction stream: the same
+            // configuration gives the same counts in any boot (`tests/density.rs` checks it).
+            // The instances answer and block, so nothing needs preempting.
+            let quiet = apic::mask_timer();
+            tlb::flush_all_including_global(&facts.features);
+            marker::reset();
             let frames_before = frame::free_count();
             let spawn_start = cpu::read_tsc();
             let instances = faas::start_instances(binary, count, |index| sweep.argument(index)).map_err(DensityError::Faas)?;
@@ -175,9 +185,6 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
                 u8::from(mode.global),
                 u8::from(mode.share_tables)
             );
-            // No timer ticks in the measured regions: the instances answer and block, so they
-            // need no preemption, and the counts of a phase repeat exactly.
-            let quiet = apic::mask_timer();
             pmu::start();
             // Warm: start the counts, keep what the warm-up cached.
             marker::zero_counters();
@@ -189,29 +196,25 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             let cycles = cpu::read_tsc() - start;
             marker::end_phase(phase_id);
             let counts = pmu::stop();
-            drop(quiet);
 
             // Cold, shared-warm: a fresh instance's first invocation, the others' entries warm.
             let shared = faas::start_instances(binary, 1, |_| sweep.argument(count)).map_err(DensityError::Faas)?;
-            let quiet = apic::mask_timer();
             marker::begin_phase(phase_id + 1, &alloc::format!("{name}-cold-shared"));
             run_round(&shared)?;
             marker::end_phase(phase_id + 1);
-            drop(quiet);
 
             // Cold, flushed: another fresh instance's first invocation after a full flush.
             let flushed = faas::start_instances(binary, 1, |_| sweep.argument(count + 1)).map_err(DensityError::Faas)?;
-            let quiet = apic::mask_timer();
             tlb::flush_all_including_global(&facts.features);
             marker::begin_phase(phase_id + 2, &alloc::format!("{name}-cold-flushed"));
             run_round(&flushed)?;
             marker::end_phase(phase_id + 2);
-            drop(quiet);
 
             // All together: the scheduler runs until every process ended, and an instance left
             // waiting for an invocation would stop the run as stuck.
             let all: alloc::vec::Vec<u64> = instances.iter().chain(&shared).chain(&flushed).copied().collect();
             faas::shut_down(&all).map_err(DensityError::Faas)?;
+            drop(quiet);
             let invocations = rounds * count as u64;
             crate::println!(
                 "result: density id={phase_id} workload={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",

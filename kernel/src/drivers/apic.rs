@@ -149,10 +149,27 @@ pub struct TimerMasked {
 /// Measured phases use it: a tick's handler touches kernel pages at moments that depend on the
 /// host's speed under an emulator, so with ticks inside a phase its simulated TLB counts would
 /// not repeat exactly. Code run under the guard must not wait for the timer.
+///
+/// A tick the APIC accepted before the mask took effect is still pending; it is delivered here
+/// (interrupts are enabled for one instruction), not at the caller's next `sti` inside its
+/// measured region.
 pub fn mask_timer() -> TimerMasked {
     let saved = apic::read(Register::LvtTimer);
     apic::write(Register::LvtTimer, saved | LVT_MASKED);
+    deliver_pending();
     TimerMasked { saved }
+}
+
+/// Lets an interrupt already pending in the APIC be delivered now: `sti` takes effect after the
+/// next instruction, so the `nop` is the window in which it is taken. The interrupt flag is left
+/// as it was.
+fn deliver_pending() {
+    let enabled = x86_64::instructions::interrupts::are_enabled();
+    x86_64::instructions::interrupts::enable();
+    x86_64::instructions::nop();
+    if !enabled {
+        x86_64::instructions::interrupts::disable();
+    }
 }
 
 impl Drop for TimerMasked {
