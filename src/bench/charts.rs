@@ -60,9 +60,11 @@ fn register_font() {
     });
 }
 
-/// Returns the x range: the measured instance counts with a margin on the log scale.
-fn x_range(panels: &[Panel]) -> (f64, f64, Vec<f64>) {
-    let mut ticks: Vec<f64> = panels.iter().flat_map(|panel| panel.series.iter()).flat_map(|series| series.points.iter().map(|point| point.0)).collect();
+/// Returns the x range: the measured instance counts (`measured` and every point's) with a
+/// margin on the log scale, and the ticks.
+fn x_range(panels: &[Panel], measured: &[f64]) -> (f64, f64, Vec<f64>) {
+    let points = panels.iter().flat_map(|panel| panel.series.iter()).flat_map(|series| series.points.iter().map(|point| point.0));
+    let mut ticks: Vec<f64> = measured.iter().copied().chain(points).collect();
     ticks.sort_by(f64::total_cmp);
     ticks.dedup();
     let low = ticks.first().copied().unwrap_or(1.0).max(1.0);
@@ -88,12 +90,12 @@ pub(crate) fn tick_label(value: f64) -> String {
 }
 
 /// Draws the panels side by side on `root`.
-fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, panels: &[Panel]) -> Result<(), String> {
+fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, panels: &[Panel], measured: &[f64]) -> Result<(), String> {
     let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| format!("drawing \"{title}\": {error}");
     root.fill(&WHITE).map_err(fail)?;
     let root = root.titled(title, (FONT, 20)).map_err(fail)?;
     let areas = root.split_evenly((1, panels.len().max(1)));
-    let (x_low, x_high, ticks) = x_range(panels);
+    let (x_low, x_high, ticks) = x_range(panels, measured);
     for (area, panel) in areas.iter().zip(panels) {
         let mut chart = ChartBuilder::on(area)
             .caption(&panel.title, (FONT, 15))
@@ -108,6 +110,7 @@ fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, panel
             .y_desc(panel.y_label.as_str())
             .x_label_formatter(&|value| tick_label(*value))
             .y_label_formatter(&|value| tick_label(*value))
+            .light_line_style(RGBColor(0xf2, 0xf2, 0xf2))
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
             .draw()
@@ -142,23 +145,24 @@ fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, panel
     root.present().map_err(fail)
 }
 
-/// Draws a chart into `<stem>.svg` and `<stem>.png`.
+/// Draws a chart into `<stem>.svg` and `<stem>.png`; `measured` are the instance counts the x
+/// axis shows even where a panel has no point.
 ///
 /// # Errors
 /// Returns a message naming the chart and the file that could not be drawn or written.
-pub(crate) fn draw(stem: &Path, title: &str, panels: &[Panel]) -> Result<(), String> {
+pub(crate) fn draw(stem: &Path, title: &str, panels: &[Panel], measured: &[f64]) -> Result<(), String> {
     register_font();
     let size = (PANEL_WIDTH * panels.len().max(1) as u32, HEIGHT);
     let svg_path = stem.with_extension("svg");
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw_on(&root, title, panels)?;
+        draw_on(&root, title, panels, measured)?;
     }
     std::fs::write(&svg_path, svg).map_err(|error| format!("writing {}: {error}", svg_path.display()))?;
     let png_path = stem.with_extension("png");
     let root = BitMapBackend::new(&png_path, size).into_drawing_area();
-    draw_on(&root, title, panels).map_err(|error| format!("{error} (writing {})", png_path.display()))
+    draw_on(&root, title, panels, measured).map_err(|error| format!("{error} (writing {})", png_path.display()))
 }
 
 #[cfg(test)]
@@ -175,8 +179,9 @@ mod tests {
         assert_eq!(tick_label(0.25), "0.25");
         assert_eq!(tick_label(1.5000001), "1.5");
         let series = Series { label: "a".into(), points: vec![(1.0, 2.0), (16.0, 4.0), (64.0, 8.0)], colour: Some(0), dashed: false };
-        let (low, high, ticks) = x_range(&[panel(vec![series])]);
+        let (low, high, ticks) = x_range(&[panel(vec![series])], &[16.0]);
         assert_eq!((low, high, ticks), (1.0 / 1.5, 96.0, vec![1.0, 16.0, 64.0]));
+        assert_eq!(x_range(&[panel(Vec::new())], &[2.0, 8.0]), (2.0 / 1.5, 12.0, vec![2.0, 8.0]), "an empty panel still shows the measured N");
         assert_eq!(y_top(&panel(Vec::new())), 1.0, "an empty or all-zero chart still has an axis");
     }
 
@@ -188,7 +193,7 @@ mod tests {
             Series { label: "global-shared pcid=simulated".into(), points: vec![(1.0, 0.0), (16.0, 1.14), (64.0, 1.41)], colour: Some(0), dashed: false },
             Series { label: "local-private pcid=off".into(), points: vec![(1.0, 64.2), (16.0, 64.2), (64.0, 64.2)], colour: Some(3), dashed: true },
         ];
-        draw(&dir.join("chart"), "Warm walks: synth-small", &[panel(series.clone()), panel(series)]).unwrap();
+        draw(&dir.join("chart"), "Warm walks: synth-small", &[panel(series.clone()), panel(series)], &[]).unwrap();
         let svg = std::fs::read_to_string(dir.join("chart.svg")).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.contains("local-private pcid=off") && svg.contains("Warm walks: synth-small"));

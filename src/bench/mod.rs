@@ -364,8 +364,9 @@ pub(crate) fn write_folder(out_dir: &Path, study: &Study, shard: Shard, outputs:
     write(&out_dir.join("results.csv"), &rows::csv(&rows))?;
     for workload in &study.workloads {
         let of_workload: Vec<&Row> = rows.iter().filter(|row| row.kernel_text("workload") == workload).collect();
+        let measured: Vec<f64> = of_workload.iter().map(|row| row.kernel_number("instances")).collect();
         for (stem, title) in CHARTS {
-            charts::draw(&out_dir.join(format!("{workload}-{stem}")), &format!("{title}: {workload}"), &report::panels(stem, &of_workload))?;
+            charts::draw(&out_dir.join(format!("{workload}-{stem}")), &format!("{title}: {workload}"), &report::panels(stem, &of_workload), &measured)?;
         }
     }
     write(&out_dir.join("report.md"), &report::report(study, shard, &rows, &plain, &geometry))?;
