@@ -323,12 +323,12 @@ pub(crate) fn run(options: &BenchOptions) -> Result<Vec<Row>, runner::Stopped> {
             label: unit.describe(),
             command: unit_command(options, unit),
             log: raw.join(format!("{}.log", unit.name())),
+            serial: serial_path(&options.out_dir, unit),
         })
         .collect();
     let finished = runner::run_boots(boots, options.jobs)?;
     let mut outputs = Vec::new();
     for (unit, finished) in mine.into_iter().zip(finished) {
-        write(&serial_path(&options.out_dir, &unit), &finished.kernel_output).map_err(failed)?;
         let plugin = if unit.plugin { read(&plugin_path(&options.out_dir, &unit)).map_err(failed)? } else { String::new() };
         outputs.push(UnitOutput { unit, kernel: finished.kernel_output, plugin });
     }

@@ -66,6 +66,9 @@ pub(crate) struct Boot {
     pub(crate) command: Command,
     /// Where the runner's stderr goes (QEMU's command line, the runner's verdict).
     pub(crate) log: std::path::PathBuf,
+    /// Where the runner's stdout (the kernel's serial console) is written as soon as the boot
+    /// ends, whether it succeeded or not.
+    pub(crate) serial: std::path::PathBuf,
 }
 
 /// What one finished boot printed.
@@ -257,15 +260,17 @@ fn collect(boot: &Boot, spawned: std::io::Result<std::process::Child>) -> Result
         kernel_output = String::from_utf8_lossy(&bytes).replace('\r', "");
     }
     let status = child.wait().map_err(|error| format!("{}: waiting for the runner: {error}", boot.label))?;
+    std::fs::write(&boot.serial, &kernel_output).map_err(|error| format!("{}: writing {}: {error}", boot.label, boot.serial.display()))?;
     if status.code() == Some(0) {
         Ok(Finished { kernel_output })
     } else {
         let tail: Vec<&str> = kernel_output.lines().rev().take(20).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         Err(format!(
-            "{} failed (runner status {status}; its log: {}); the kernel's last lines:\n{}",
+            "{} failed (runner status {status}; its log: {}, its serial console: {}); the kernel's last lines:\n{}",
             boot.label,
             boot.log.display(),
+            boot.serial.display(),
             tail.join("\n")
         ))
     }
@@ -307,7 +312,7 @@ mod tests {
     fn shell(label: &str, script: &str, log: &Path) -> Boot {
         let mut command = Command::new("sh");
         command.args(["-c", script]);
-        Boot { label: label.into(), command, log: log.to_owned() }
+        Boot { label: label.into(), command, log: log.to_owned(), serial: log.with_extension("serial") }
     }
 
     #[test]
@@ -341,6 +346,7 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(10), "the long boot was ended, not waited for");
         let Stopped::Failed(message) = error else { panic!("{error:?}") };
         assert!(message.starts_with("broken failed (runner status exit status: 3; its log: "), "{message}");
+        assert_eq!(std::fs::read_to_string(dir.join("b.serial")).unwrap(), "oops\n", "a failed boot's console is kept");
         assert!(message.ends_with("the kernel's last lines:\noops"), "{message}");
         assert!(!marker.exists(), "no boot starts after a failure");
         let _ = std::fs::remove_dir_all(&dir);
