@@ -71,6 +71,15 @@ pub(crate) fn panels(stem: &str, rows: &[&Row]) -> Vec<Panel> {
     }
 }
 
+/// Formats a whole count of walks as `once`, `twice` or `N times`.
+fn times(count: f64) -> String {
+    match count {
+        1.0 => "once".to_owned(),
+        2.0 => "twice".to_owned(),
+        _ => format!("{count:.0} times"),
+    }
+}
+
 /// Formats a figure with two decimals, `?` when missing.
 fn figure(value: Option<f64>) -> String {
     value.map_or_else(|| "?".to_owned(), |value| format!("{value:.2}"))
@@ -148,8 +157,10 @@ pub(crate) fn findings(rows: &[&Row]) -> Vec<String> {
             let saved = cold_without - cold_with;
             let share = if cold_without > 0.0 { format!(" ({:.0}%)", saved / cold_without * 100.0) } else { String::new() };
             sentences.push(format!(
-                "pcid={pcid}, N = {largest}: a fresh instance's first invocation, the others warm, walked {cold_with:.0} times with global-shared against {cold_without:.0} with {}: the global segment saved {saved:.0} walks{share} of the cold start (after a full flush it walked {flushed:.0} times).",
-                baseline.name()
+                "pcid={pcid}, N = {largest}: a fresh instance's first invocation, the others warm, walked {} with global-shared against {cold_without:.0} with {}: the global segment saved {saved:.0} walks{share} of the cold start (after a full flush it walked {}).",
+                times(cold_with),
+                baseline.name(),
+                times(flushed)
             ));
         }
         // 5. The translation overhead at the largest N.
