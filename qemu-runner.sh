@@ -161,16 +161,29 @@ say "$(printf '%q ' "${cmd[@]}")"
 [ "$dry_run" -eq 0 ] || exit 0
 
 status=0
-if [ "$timeout_seconds" -gt 0 ]; then
-    if [ "$mode" = run ] && [ -t 0 ]; then
+if [ "$mode" = run ] && [ -t 0 ]; then
+    if [ "$timeout_seconds" -gt 0 ]; then
         timeout --foreground -k 5 "$timeout_seconds" "${cmd[@]}" || status=$?
     else
-        timeout -k 5 "$timeout_seconds" "${cmd[@]}" </dev/null || status=$?
+        "${cmd[@]}" || status=$?
     fi
-elif [ "$mode" = run ] && [ -t 0 ]; then
-    "${cmd[@]}" || status=$?
 else
-    "${cmd[@]}" </dev/null || status=$?
+    # Without a terminal QEMU runs in the background while this script waits for it: bash runs
+    # a trap only once a foreground command has ended, but `wait` returns as soon as a trapped
+    # signal arrives. So a SIGTERM or SIGINT to this script (shoal bench sends SIGTERM to its
+    # runners when it is stopped) is passed on to QEMU (through timeout, which forwards it) at
+    # once, and the EXIT trap above then removes the guest-RAM file.
+    if [ "$timeout_seconds" -gt 0 ]; then
+        timeout -k 5 "$timeout_seconds" "${cmd[@]}" </dev/null &
+    else
+        "${cmd[@]}" </dev/null &
+    fi
+    child=$!
+    stop_child() { kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; exit "$1"; }
+    trap 'stop_child 130' INT
+    trap 'stop_child 143' TERM
+    wait "$child" || status=$?
+    trap - INT TERM
 fi
 
 case "$status" in

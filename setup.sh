@@ -7,8 +7,9 @@
 #     WebAssembly function modules), through rustup: automatic toolchain install is off on these machines;
 #   - QEMU 10 (qemu-system-x86) from bookworm-backports, plus ovmf (UEFI firmware), xorriso, mtools;
 #   - Bochs 2.7 (bochs, bochsbios, vgabios): the second emulator of the test suite, whose CPU models
-#     have PCID, INVPCID and protection keys (bochs-runner.sh holds its configuration);
-#   - librsvg2-bin (rsvg-convert): `shoal bench` renders its SVG plots to PNG with it.
+#     have PCID, INVPCID and protection keys (bochs-runner.sh holds its configuration).
+# `shoal bench` draws its charts (SVG and PNG) itself, with a font built into the binary: it needs
+# no system package.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,7 +65,7 @@ qemu_major() {
     qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n1
 }
 missing=()
-for pkg in ovmf xorriso mtools bochs bochsbios vgabios librsvg2-bin; do
+for pkg in ovmf xorriso mtools bochs bochsbios vgabios; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ "$(qemu_major)" -ge 10 ]; then
@@ -74,7 +75,7 @@ else
     qemu_pkg=(qemu-system-x86)
 fi
 if [ ${#missing[@]} -eq 0 ] && [ ${#qemu_pkg[@]} -eq 0 ]; then
-    say "system packages already installed (qemu-system-x86, ovmf, xorriso, mtools, bochs, bochsbios, vgabios, librsvg2-bin)"
+    say "system packages already installed (qemu-system-x86, ovmf, xorriso, mtools, bochs, bochsbios, vgabios)"
 else
     say "apt-get update"
     $sudo_cmd apt-get update -qq

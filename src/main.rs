@@ -68,18 +68,47 @@ enum Commands {
     },
     /// Run the density study under the tlbsim TLB simulator and write a results folder.
     ///
-    /// Boots the kernel's density sweep from the bench image under QEMU TCG with the tlbsim
-    /// plugin, per workload once with simulated PCID and once without, and writes results.csv,
-    /// plots per workload (walks, page-tables and saved, each as SVG and PNG) and report.md.
-    /// Walk counts are the simulator's (deterministic); cycle counts are QEMU TCG's, not
-    /// hardware figures.
-    Bench(BenchArguments),
+    /// Boots the bench image under QEMU TCG with the tlbsim plugin, once per configuration
+    /// (workload, PCID setting, window mode, instance count), up to --jobs boots at once, and
+    /// writes results.csv, charts per workload (warm walks, cold walks, translation overhead,
+    /// page-table pages; SVG and PNG), report.md and the raw outputs. Walk counts are the
+    /// simulator's (deterministic); cycle counts are QEMU TCG's, not hardware figures.
+    /// `shoal bench merge` joins the folders of --shard runs.
+    Bench(Box<BenchCommand>),
     /// Boot the hardware-path test suite under Bochs (needs bochs: run ./setup.sh).
     ///
     /// Boots the BIOS image whose ramdisk file `args` holds `test=hardware pcids=64` (Bochs has no fw_cfg)
     /// through `bochs-runner.sh`, and exits with its result: 0 kernel success, 2 kernel failure,
     /// 3 Bochs ended without a status line, 124 timeout.
     Bochs(BochsOptions),
+}
+
+/// `shoal bench`: run the study (the options below) or merge shard folders.
+#[derive(clap::Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchCommand {
+    #[command(subcommand)]
+    action: Option<BenchAction>,
+    #[command(flatten)]
+    arguments: BenchArguments,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+enum BenchAction {
+    /// Join the results folders of `--shard K/N` runs into one results folder.
+    ///
+    /// The shards must come from one study (the same options but --shard, checked against each
+    /// folder's manifest.txt), each shard once, all N present. The result is the folder a single
+    /// run would have written: results.csv, charts and report.md are rebuilt from the shards'
+    /// raw outputs.
+    Merge {
+        /// The shard folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The merged results folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Options of `shoal bench`.
@@ -97,6 +126,10 @@ struct BenchArguments {
     /// Instance counts, comma-separated and increasing, at most 16 (overrides the preset).
     #[arg(long, value_delimiter = ',')]
     instances: Option<Vec<u32>>,
+    /// Window modes, comma-separated: global-shared, local-shared, global-private,
+    /// local-private (global bit on/off x shared page tables on/off).
+    #[arg(long, value_delimiter = ',', default_value = "global-shared,local-shared,global-private,local-private")]
+    modes: Vec<String>,
     /// Warm-up invocations per configuration, before the measured ones (whole rounds of all
     /// instances, at least one round). The default reaches steady state for every shipped
     /// workload (see the README).
@@ -111,12 +144,32 @@ struct BenchArguments {
     /// tlbsim TLB preset: skylake-client, golden-cove, zen4 (see tlbsim/README.md).
     #[arg(long, default_value = "skylake-client")]
     preset: String,
+    /// Paging-structure-cache sizes of the walk-cost model: low, nominal or high (passed to the
+    /// plugin as psc=; default: the plugin's own, needs the plugin with the cost model).
+    #[arg(long)]
+    psc: Option<String>,
+    /// Cycles per instruction of everything but the page walks, for the translation overhead
+    /// (passed to the plugin as base_cpi=; default: the plugin's own).
+    #[arg(long)]
+    base_cpi: Option<String>,
     /// Results folder.
     #[arg(long, default_value = "results/density")]
     out: PathBuf,
-    /// Guest memory in MiB (the full sweep's 1024 instances without shared tables need about 2 GiB).
+    /// Guest memory in MiB per boot (the full sweep's 1024 instances without shared tables need
+    /// about 2 GiB). Each boot under the plugin keeps its RAM in a /dev/shm file.
     #[arg(long, default_value_t = 4096)]
     memory: u32,
+    /// QEMU boots run at once (default: the number of cores); results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only part K of N of the configurations (1 <= K <= N; every unit whose index in the
+    /// stable unit order is K-1 modulo N), for a cluster array job; `shoal bench merge` joins
+    /// the N folders.
+    #[arg(long, default_value = "1/1")]
+    shard: String,
+    /// Skip the plugin-slowdown boots (one per workload without the simulator).
+    #[arg(long)]
+    no_plugin_slowdown: bool,
 }
 
 /// How to boot under Bochs.
@@ -203,7 +256,10 @@ fn main() -> ExitCode {
         Some(Commands::Run(options)) => boot(&options),
         Some(Commands::Iso { out, args, bench }) => make_iso(&out, args.as_deref(), bench),
         Some(Commands::Bochs(options)) => boot_bochs(&options),
-        Some(Commands::Bench(arguments)) => bench_command(&arguments),
+        Some(Commands::Bench(bench)) => match bench.action {
+            Some(BenchAction::Merge { dirs, out }) => bench_merge(&dirs, &out),
+            None => bench_command(&bench.arguments),
+        },
         None => boot(&cli.boot),
     }
 }
@@ -319,43 +375,92 @@ fn boot(options: &BootOptions) -> ExitCode {
     run_script(command, "qemu-runner.sh")
 }
 
-/// Runs `shoal bench`.
-fn bench_command(arguments: &BenchArguments) -> ExitCode {
+/// Exit status of `shoal bench` when a boot failed or the options were refused.
+const BENCH_FAILED: u8 = 2;
+
+/// Builds the bench options from the command line.
+fn bench_options(arguments: &BenchArguments) -> Result<bench::BenchOptions, String> {
     const QUICK_WORKLOADS: [&str; 1] = ["synth-small"];
     const FULL_WORKLOADS: [&str; 4] = ["synth-small", "synth-medium", "synth-large", "wasm-runtime"];
     const QUICK_INSTANCES: [u32; 5] = [1, 2, 4, 8, 16];
     const FULL_INSTANCES: [u32; 6] = [1, 4, 16, 64, 256, 1024];
     let (workloads, instances): (&[&str], &[u32]) =
         if arguments.quick { (&QUICK_WORKLOADS, &QUICK_INSTANCES) } else { (&FULL_WORKLOADS, &FULL_INSTANCES) };
-    let options = bench::BenchOptions {
+    let modes = arguments
+        .modes
+        .iter()
+        .map(|name| {
+            kernel_args::WindowMode::from_name(name).ok_or_else(|| {
+                format!("unknown mode \"{name}\" in --modes; known: {}", kernel_args::WindowMode::ALL.map(kernel_args::WindowMode::name).join(" "))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(bench::BenchOptions {
+        study: bench::Study {
+            preset: arguments.preset.clone(),
+            psc: arguments.psc.clone(),
+            base_cpi: arguments.base_cpi.clone(),
+            workloads: arguments.workload.clone().unwrap_or_else(|| workloads.iter().map(|name| (*name).to_owned()).collect()),
+            instances: arguments.instances.clone().unwrap_or_else(|| instances.to_vec()),
+            modes,
+            warmup: arguments.warmup,
+            invocations: arguments.invocations,
+            pcid: arguments.pcid.clone(),
+            memory_mib: arguments.memory,
+            plugin_slowdown: !arguments.no_plugin_slowdown,
+        },
         runner: runner_path(),
         image: PathBuf::from(env!("SHOAL_BENCH_IMAGE")),
         plugin: PathBuf::from(env!("SHOAL_TLBSIM_PLUGIN")),
         out_dir: arguments.out.clone(),
-        preset: arguments.preset.clone(),
-        workloads: arguments.workload.clone().unwrap_or_else(|| workloads.iter().map(|name| (*name).to_owned()).collect()),
-        instances: arguments.instances.clone().unwrap_or_else(|| instances.to_vec()),
-        warmup: arguments.warmup,
-        invocations: arguments.invocations,
-        pcid: arguments.pcid.clone(),
         timeout_seconds: 6 * 3600,
-        memory_mib: arguments.memory,
+        jobs: arguments.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
+        shard: bench::unit::Shard::parse(&arguments.shard)?,
+    })
+}
+
+/// Runs `shoal bench`.
+fn bench_command(arguments: &BenchArguments) -> ExitCode {
+    let options = match bench_options(arguments).and_then(|options| bench::check(&options).map(|()| options)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("shoal bench: {message}");
+            return ExitCode::from(BENCH_FAILED);
+        }
     };
-    if let Err(message) = bench::check(&options) {
-        eprintln!("shoal bench: {message}");
-        return ExitCode::from(2);
-    }
     match bench::run(&options) {
         Ok(rows) => {
             println!("bench: {} configurations; results in {}", rows.len(), options.out_dir.display());
-            for file in bench::output_files(&options) {
+            for file in bench::output_files(&options.out_dir, &options.study) {
+                println!("bench: wrote {}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(bench::runner::Stopped::Failed(message)) => {
+            eprintln!("shoal bench: {message}");
+            ExitCode::from(BENCH_FAILED)
+        }
+        Err(bench::runner::Stopped::Signal(signal)) => {
+            eprintln!("shoal bench: stopped by signal {signal}; the running QEMU boots were ended");
+            // The shell's convention: 128 + the signal's number.
+            ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX))
+        }
+    }
+}
+
+/// Runs `shoal bench merge`.
+fn bench_merge(dirs: &[PathBuf], out: &Path) -> ExitCode {
+    match bench::merge(dirs, out) {
+        Ok((study, rows)) => {
+            println!("bench: merged {} shard folders, {} configurations; results in {}", dirs.len(), rows.len(), out.display());
+            for file in bench::output_files(out, &study) {
                 println!("bench: wrote {}", file.display());
             }
             ExitCode::SUCCESS
         }
         Err(message) => {
-            eprintln!("shoal bench: {message}");
-            ExitCode::from(2)
+            eprintln!("shoal bench merge: {message}");
+            ExitCode::from(BENCH_FAILED)
         }
     }
 }

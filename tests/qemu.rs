@@ -253,9 +253,16 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload max_frames heap_bytes fuzz_seeds fuzz_calls")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload modes max_frames heap_bytes fuzz_seeds fuzz_calls")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
+}
+
+#[test]
+fn a_bad_density_mode_list_is_refused() {
+    boot(Firmware::Bios, "test=density modes=global-shared,global")
+        .expect("boot: kernel arguments refused: bad value \"global-shared,global\" for kernel argument key \"modes\": expected 1 to 4 different modes, comma-separated, of: global-shared local-shared global-private local-private")
+        .expect_failure("kernel arguments refused");
 }
 
 #[test]

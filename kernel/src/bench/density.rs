@@ -1,7 +1,8 @@
 //! The density sweep: how address-translation work grows with the number of warm function
 //! instances, per translation mode.
 //!
-//! For each mode (global x share_tables) and each instance count N it starts N instances of the
+//! For each mode (global x share_tables) the `modes` argument names (all four by default, so
+//! one boot can also measure a single configuration) and each instance count N it starts N instances of the
 //! workload and measures three tlbsim phases:
 //!
 //! - **warm** (id): the `warmup` invocations (whole rounds of all N instances, at least one)
@@ -59,6 +60,8 @@ pub struct Sweep<'a> {
     pub workload: Workload,
     /// Instance counts.
     pub instances: &'a [usize],
+    /// Window modes, in the order they run (the `modes` argument; [`MODES`] by default).
+    pub modes: &'a [Mode],
     /// Warm-up invocations per configuration (rounded up to whole rounds, at least one).
     pub warmup: u64,
     /// Measured invocations per configuration (rounded up to whole rounds, at least one).
@@ -110,7 +113,7 @@ pub const CODE_PAGES_PER_INVOCATION: u32 = 32;
 /// Data pages each invocation reads.
 pub const DATA_PAGES_PER_INVOCATION: u32 = 32;
 
-/// The four window modes.
+/// The four window modes, in the default order of the `modes` argument.
 pub const MODES: [Mode; 4] = [
     Mode { global: true, share_tables: true },
     Mode { global: false, share_tables: true },
@@ -136,7 +139,7 @@ impl fmt::Display for DensityError {
     }
 }
 
-/// Runs `sweep` in every mode; returns the number of phase ids used (three per configuration).
+/// Runs `sweep` in each of its modes; returns the number of phase ids used (three per configuration).
 ///
 /// # Errors
 /// Returns a [`DensityError`] when a configuration cannot be run (its instances are left to the
@@ -148,7 +151,7 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
     // Load the workload before anything is counted (large workloads load on first use).
     global_segment::load(binary).map_err(DensityError::Mode)?;
     let mut phase_id = first_phase_id;
-    for mode in MODES {
+    for &mode in sweep.modes {
         global_segment::set_mode(mode).map_err(DensityError::Mode)?;
         for &count in sweep.instances {
             // From here to the shutdown no tick arrives, every TLB entry is invalidated (and

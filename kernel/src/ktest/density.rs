@@ -6,19 +6,23 @@
 use super::{Checks, Failed, fail};
 use crate::bench::density;
 use crate::mm::frame;
+use crate::mm::global_segment::Mode;
 
 /// Phase id of the sweep's first configuration.
 const FIRST_PHASE_ID: u64 = 100;
 
-/// Runs the sweep the kernel arguments describe (`workload`, `instances`, `warmup`,
+/// Runs the sweep the kernel arguments describe (`workload`, `instances`, `modes`, `warmup`,
 /// `invocations`).
 pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     checks.check("the density sweep runs every configuration with correct answers");
     let args = &crate::boot_facts().args;
     let counts: alloc::vec::Vec<usize> = args.instances.as_slice().iter().map(|&count| count as usize).collect();
+    let modes: alloc::vec::Vec<Mode> =
+        args.modes.as_slice().iter().map(|mode| Mode { global: mode.global(), share_tables: mode.share_tables() }).collect();
     let sweep = density::Sweep {
         workload: args.workload,
         instances: &counts,
+        modes: &modes,
         warmup: u64::from(args.warmup),
         invocations: u64::from(args.invocations),
         code_pages: density::CODE_PAGES_PER_INVOCATION,

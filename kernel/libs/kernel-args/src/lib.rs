@@ -114,6 +114,8 @@ pub struct KernelArgs {
     pub invocations: u32,
     /// Key `workload`: the density sweep's workload binary.
     pub workload: Workload,
+    /// Key `modes`: the density sweep's window modes, in the order they run.
+    pub modes: WindowModes,
     /// Key `max_frames`: the most physical frames left free for processes after boot (the rest
     /// are held back), so that exhaustion tests run out quickly; 0 = no limit.
     pub max_frames: u32,
@@ -154,6 +156,99 @@ impl Workload {
         }
     }
 }
+
+/// A window mode of the density sweep: the `global` switch times the `share_tables` switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowMode {
+    /// `global-shared`: global leaves, shared window tables (shoal's proposal).
+    GlobalShared,
+    /// `local-shared`: non-global leaves, shared window tables.
+    LocalShared,
+    /// `global-private`: global leaves, a private copy of the window tables per process.
+    GlobalPrivate,
+    /// `local-private`: non-global leaves, private window tables (what Linux does for a shared
+    /// library).
+    LocalPrivate,
+}
+
+impl WindowMode {
+    /// Every mode, in the sweep's default order.
+    pub const ALL: [WindowMode; 4] = [WindowMode::GlobalShared, WindowMode::LocalShared, WindowMode::GlobalPrivate, WindowMode::LocalPrivate];
+
+    /// Returns the mode's name as written in the `modes` value (`global-shared`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            WindowMode::GlobalShared => "global-shared",
+            WindowMode::LocalShared => "local-shared",
+            WindowMode::GlobalPrivate => "global-private",
+            WindowMode::LocalPrivate => "local-private",
+        }
+    }
+
+    /// Returns whether the window's read-only leaves carry the global bit.
+    pub const fn global(self) -> bool {
+        matches!(self, WindowMode::GlobalShared | WindowMode::GlobalPrivate)
+    }
+
+    /// Returns whether the window's page tables are shared between address spaces.
+    pub const fn share_tables(self) -> bool {
+        matches!(self, WindowMode::GlobalShared | WindowMode::LocalShared)
+    }
+
+    /// Returns the mode named `name` (exact, lower-case), or `None` for any other text.
+    pub fn from_name(name: &str) -> Option<WindowMode> {
+        WindowMode::ALL.into_iter().find(|mode| mode.name() == name)
+    }
+}
+
+/// The density sweep's window modes: 1 to 4 different [`WindowMode`]s in the order they run,
+/// written `global-shared,local-private`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowModes {
+    modes: [WindowMode; WindowMode::ALL.len()],
+    length: usize,
+}
+
+impl WindowModes {
+    /// Every mode in the default order: `global-shared,local-shared,global-private,local-private`.
+    pub const ALL: WindowModes = WindowModes { modes: WindowMode::ALL, length: WindowMode::ALL.len() };
+
+    /// Returns the modes in the order they run.
+    pub fn as_slice(&self) -> &[WindowMode] {
+        &self.modes[..self.length]
+    }
+
+    /// Parses `global-shared,local-private`; `None` unless it is 1 to 4 mode names, none twice.
+    pub fn parse(text: &str) -> Option<WindowModes> {
+        let mut parsed = WindowModes { modes: WindowMode::ALL, length: 0 };
+        for item in text.split(MODES_SEPARATOR) {
+            let mode = WindowMode::from_name(item)?;
+            if parsed.as_slice().contains(&mode) {
+                return None;
+            }
+            // Four different modes fill the array exactly, so there is always room here.
+            parsed.modes[parsed.length] = mode;
+            parsed.length += 1;
+        }
+        Some(parsed)
+    }
+}
+
+impl fmt::Display for WindowModes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut separator = "";
+        for mode in self.as_slice() {
+            write!(f, "{separator}{}", mode.name())?;
+            separator = ",";
+        }
+        Ok(())
+    }
+}
+
+/// Separates the modes of the `modes` key.
+const MODES_SEPARATOR: char = ',';
+/// Accepted values of the `modes` key.
+const MODES_VALUES: &str = "1 to 4 different modes, comma-separated, of: global-shared local-shared global-private local-private";
 
 /// Most instance counts one sweep takes.
 pub const MAX_INSTANCE_COUNTS: usize = 16;
@@ -279,6 +374,7 @@ impl Default for KernelArgs {
             warmup: DEFAULT_WARMUP,
             invocations: DEFAULT_INVOCATIONS,
             workload: Workload::SyntheticSmall,
+            modes: WindowModes::ALL,
             max_frames: 0,
             heap_bytes: DEFAULT_HEAP_BYTES,
             fuzz_seeds: DEFAULT_FUZZ_SEEDS,
@@ -332,6 +428,7 @@ enum CurrentValue {
     Text(&'static str),
     Integer(u32),
     Counts(InstanceCounts),
+    Modes(WindowModes),
 }
 
 impl fmt::Display for CurrentValue {
@@ -340,6 +437,7 @@ impl fmt::Display for CurrentValue {
             CurrentValue::Text(text) => f.write_str(text),
             CurrentValue::Integer(value) => write!(f, "{value}"),
             CurrentValue::Counts(counts) => write!(f, "{counts}"),
+            CurrentValue::Modes(modes) => write!(f, "{modes}"),
         }
     }
 }
@@ -520,6 +618,17 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(CurrentValue::Text(args.workload.binary())),
+    },
+    KeyInfo {
+        name: "modes",
+        values: MODES_VALUES,
+        default: "global-shared,local-shared,global-private,local-private",
+        meaning: "the density sweep's window modes (global bit on/off x shared tables on/off), in the order they run",
+        apply: |args, value, _| {
+            args.modes = WindowModes::parse(value).ok_or(Expected::Description(MODES_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Modes(args.modes)),
     },
     KeyInfo {
         name: "max_frames",

@@ -27,6 +27,7 @@ fn empty_input_gives_the_defaults() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticSmall,
+        modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
         fuzz_seeds: 3,
@@ -47,7 +48,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -233,6 +234,7 @@ fn all_keys_together_in_any_order() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticMedium,
+        modes: WindowModes::ALL,
         max_frames: 4096,
         heap_bytes: 8 << 20,
         fuzz_seeds: 3,
@@ -254,7 +256,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload max_frames heap_bytes fuzz_seeds fuzz_calls"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload modes max_frames heap_bytes fuzz_seeds fuzz_calls"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -370,6 +372,7 @@ fn whitespace_variants_are_accepted() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticSmall,
+        modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
         fuzz_seeds: 3,
@@ -465,7 +468,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -482,6 +485,7 @@ fn canonical_form_lists_every_key_in_table_order() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticSmall,
+        modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
         fuzz_seeds: 3,
@@ -489,7 +493,7 @@ fn canonical_form_lists_every_key_in_table_order() {
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
@@ -638,4 +642,34 @@ fn a_bad_instance_list_names_what_is_accepted() {
         "bad value \"8,4\" for kernel argument key \"instances\": expected 1 to 16 increasing integers in 1..=65536, comma-separated (1,64,1024)"
     );
     assert_eq!(parse_known("instances=1,64,1024 workload=wasm-runtime").map(|args| (args.instances.to_string(), args.workload)), Ok(("1,64,1024".to_owned(), Workload::Wasm)));
+}
+
+#[test]
+fn window_modes_parse_in_the_given_order_and_print_back() {
+    let modes = WindowModes::parse("local-private,global-shared").unwrap();
+    assert_eq!(modes.as_slice(), [WindowMode::LocalPrivate, WindowMode::GlobalShared]);
+    assert_eq!(modes.to_string(), "local-private,global-shared");
+    assert_eq!(WindowModes::ALL.to_string(), "global-shared,local-shared,global-private,local-private");
+    assert_eq!(
+        WindowMode::ALL.map(|mode| (mode.global(), mode.share_tables())),
+        [(true, true), (false, true), (true, false), (false, false)],
+        "the default order is the sweep's historical one: global on/off within shared, then private"
+    );
+    assert_eq!(WindowModes::parse("global-private").map(|modes| modes.as_slice().to_vec()), Some(vec![WindowMode::GlobalPrivate]));
+    for bad in ["", "global", "global-shared,global-shared", "global-shared,", ",local-shared", "Global-Shared", "global-shared local-shared", "global-shared;local-shared"] {
+        assert_eq!(WindowModes::parse(bad), None, "{bad:?} is refused");
+    }
+}
+
+#[test]
+fn a_bad_mode_list_names_what_is_accepted() {
+    assert_eq!(
+        parse_known("modes=global-shared,shared").unwrap_err().to_string(),
+        "bad value \"global-shared,shared\" for kernel argument key \"modes\": expected 1 to 4 different modes, comma-separated, of: global-shared local-shared global-private local-private"
+    );
+    assert_eq!(
+        parse_known("modes=local-shared,local-shared").unwrap_err(),
+        ArgError::BadValue { key: "modes", value: "local-shared,local-shared", expected: Expected::Description(MODES_VALUES) }
+    );
+    assert_eq!(parse_known("modes=local-shared").map(|args| args.modes.as_slice().to_vec()), Ok(vec![WindowMode::LocalShared]));
 }

@@ -1,0 +1,190 @@
+//! The unit of work of `shoal bench`: one configuration (workload, PCID setting, window mode,
+//! number of instances), run by one QEMU boot, and the deterministic split of the units into
+//! shards.
+//!
+//! [`units`] lists every unit of a study in a stable order — workloads, then PCID settings, then
+//! window modes, then instance counts, each in the order given, then the plugin-slowdown units
+//! (one per workload, run without the simulator) — so the unit index is the same on every machine
+//! that runs the same options. A shard `K/N` ([`Shard`]) takes the units whose index modulo N is
+//! K - 1, so every unit lands in exactly one shard and the workloads spread evenly over shards.
+
+use kernel_args::WindowMode;
+
+/// One configuration, one boot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unit {
+    /// The workload binary.
+    pub(crate) workload: String,
+    /// The PCID argument: `on` (simulated under TCG with the plugin) or `off`.
+    pub(crate) pcid: String,
+    /// The window mode.
+    pub(crate) mode: WindowMode,
+    /// The number of warm instances.
+    pub(crate) instances: u32,
+    /// Whether the boot runs under the tlbsim plugin; `false` for a plugin-slowdown unit.
+    pub(crate) plugin: bool,
+}
+
+impl Unit {
+    /// Returns the unit's file-name stem, unique within a study
+    /// (`synth-small-pcid-on-global-shared-n16`, `...-plain` without the plugin).
+    pub(crate) fn name(&self) -> String {
+        let plain = if self.plugin { "" } else { "-plain" };
+        format!("{}-pcid-{}-{}-n{}{plain}", self.workload, self.pcid, self.mode.name(), self.instances)
+    }
+
+    /// Returns the unit for progress lines (`synth-small pcid=on global-shared instances=16`).
+    pub(crate) fn describe(&self) -> String {
+        let plain = if self.plugin { "" } else { " without tlbsim" };
+        format!("{} pcid={} {} instances={}{plain}", self.workload, self.pcid, self.mode.name(), self.instances)
+    }
+
+    /// Returns the kernel arguments that run exactly this configuration.
+    pub(crate) fn kernel_args(&self, warmup: u32, invocations: u32) -> String {
+        format!(
+            "test=density tlbsim=on pcid={} workload={} modes={} instances={} warmup={warmup} invocations={invocations}",
+            self.pcid,
+            self.workload,
+            self.mode.name(),
+            self.instances
+        )
+    }
+}
+
+/// Lists a study's units in their stable order; with `plugin_slowdown`, one unit per workload
+/// without the plugin follows: the first PCID setting, the first mode, the largest instance
+/// count (the same configuration as one of the simulated units, for the slowdown ratio).
+pub(crate) fn units(workloads: &[String], pcid: &[String], modes: &[WindowMode], instances: &[u32], plugin_slowdown: bool) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for workload in workloads {
+        for setting in pcid {
+            for &mode in modes {
+                for &count in instances {
+                    units.push(Unit { workload: workload.clone(), pcid: setting.clone(), mode, instances: count, plugin: true });
+                }
+            }
+        }
+    }
+    if plugin_slowdown && let (Some(setting), Some(&mode), Some(&count)) = (pcid.first(), modes.first(), instances.last()) {
+        for workload in workloads {
+            units.push(Unit { workload: workload.clone(), pcid: setting.clone(), mode, instances: count, plugin: false });
+        }
+    }
+    units
+}
+
+/// One of N parts of a study: `index` in 1..=count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shard {
+    /// This shard, from 1.
+    pub(crate) index: u32,
+    /// How many shards the study is split into.
+    pub(crate) count: u32,
+}
+
+impl Shard {
+    /// The whole study.
+    pub(crate) const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `K/N` (1 <= K <= N).
+    ///
+    /// # Errors
+    /// Returns a message naming the text and what is accepted.
+    pub(crate) fn parse(text: &str) -> Result<Shard, String> {
+        let refuse = || format!("--shard takes K/N with 1 <= K <= N (e.g. 2/8), not \"{text}\"");
+        let (index, count) = text.split_once('/').ok_or_else(refuse)?;
+        let index: u32 = index.parse().map_err(|_| refuse())?;
+        let count: u32 = count.parse().map_err(|_| refuse())?;
+        if index == 0 || index > count {
+            return Err(refuse());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Returns whether the unit at `unit_index` (in [`units`] order) belongs to this shard.
+    pub(crate) fn selects(self, unit_index: usize) -> bool {
+        unit_index % self.count as usize == (self.index - 1) as usize
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|item| (*item).to_owned()).collect()
+    }
+
+    #[test]
+    fn units_come_in_a_stable_order_with_the_slowdown_units_last() {
+        let units = units(
+            &strings(&["synth-small", "wasm-runtime"]),
+            &strings(&["on", "off"]),
+            &[WindowMode::GlobalShared, WindowMode::LocalPrivate],
+            &[1, 16],
+            true,
+        );
+        assert_eq!(units.len(), 2 * 2 * 2 * 2 + 2);
+        let names: Vec<String> = units.iter().map(Unit::name).collect();
+        assert_eq!(
+            names[..5],
+            [
+                "synth-small-pcid-on-global-shared-n1",
+                "synth-small-pcid-on-global-shared-n16",
+                "synth-small-pcid-on-local-private-n1",
+                "synth-small-pcid-on-local-private-n16",
+                "synth-small-pcid-off-global-shared-n1",
+            ]
+        );
+        assert_eq!(names[8], "wasm-runtime-pcid-on-global-shared-n1");
+        assert_eq!(names[16..], ["synth-small-pcid-on-global-shared-n16-plain", "wasm-runtime-pcid-on-global-shared-n16-plain"]);
+        assert!(!units[16].plugin && units[15].plugin);
+        assert_eq!(units[16].describe(), "synth-small pcid=on global-shared instances=16 without tlbsim");
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "names are unique: each unit has its own files");
+    }
+
+    #[test]
+    fn without_the_slowdown_option_only_simulated_units_run() {
+        let units = units(&strings(&["synth-small"]), &strings(&["off"]), &WindowMode::ALL, &[1, 2, 4], false);
+        assert_eq!(units.len(), 12);
+        assert!(units.iter().all(|unit| unit.plugin));
+        assert_eq!(units[3].mode, WindowMode::LocalShared, "modes in the kernel's default order");
+    }
+
+    #[test]
+    fn a_unit_boots_exactly_its_configuration() {
+        let unit = Unit { workload: "synth-large".into(), pcid: "off".into(), mode: WindowMode::GlobalPrivate, instances: 64, plugin: true };
+        assert_eq!(
+            unit.kernel_args(512, 1024),
+            "test=density tlbsim=on pcid=off workload=synth-large modes=global-private instances=64 warmup=512 invocations=1024"
+        );
+    }
+
+    #[test]
+    fn shards_partition_the_units() {
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+        assert_eq!(Shard::parse("1/1"), Ok(Shard::WHOLE));
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "1/2/3", ""] {
+            assert_eq!(Shard::parse(bad), Err(format!("--shard takes K/N with 1 <= K <= N (e.g. 2/8), not \"{bad}\"")));
+        }
+        assert_eq!(Shard { index: 3, count: 8 }.to_string(), "3/8");
+        // Every unit index belongs to exactly one of the N shards, round robin.
+        for count in 1..=5u32 {
+            for unit_index in 0..23 {
+                let owners: Vec<u32> = (1..=count).filter(|&index| Shard { index, count }.selects(unit_index)).collect();
+                assert_eq!(owners, [unit_index as u32 % count + 1], "unit {unit_index} of {count} shards");
+            }
+        }
+        let second_of_three: Vec<usize> = (0..10).filter(|&unit_index| Shard { index: 2, count: 3 }.selects(unit_index)).collect();
+        assert_eq!(second_of_three, [1, 4, 7]);
+    }
+}
