@@ -157,7 +157,7 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             // From here to the shutdown no tick arrives, every TLB entry is invalidated (and
             // every modelled one, with the simulator's caches: `Reset`), so everything the
             // configuration does is a function of its own instruction stream: the same
-            // configuration gives the same counts in any boot (`tests/density.rs` checks it).
+            // configuration gives the same counts in any boot (`tests/repeatability.rs` checks it).
             // The instances answer and block, so nothing needs preempting.
             let quiet = apic::mask_timer();
             tlb::flush_all_including_global(&facts.features);
