@@ -42,7 +42,7 @@
 //! assert!(matches!(model.access(AccessKind::Data, page, tables.memory()), Outcome::L1Hit(_)));
 //! let report = model.end_phase().unwrap();
 //! assert_eq!(report.counters.data.walks_4k, 1);
-//! assert!(report.to_line().starts_with("tlbsim phase v=1 id=1 name=example "));
+//! assert!(report.to_line().starts_with("tlbsim phase v=2 id=1 name=example "));
 //! ```
 
 // Unsafe code is denied everywhere except the plugin's FFI module, `plugin/qemu.rs`.

@@ -373,6 +373,41 @@ impl Model {
         }
     }
 
+    /// Counts one more access of `kind` that hits the L1 TLB entry the previous access of that
+    /// kind used, without looking it up: the plugin's same-page fast path.
+    ///
+    /// Only valid when the previous access of `kind` hit or filled that L1 entry (its
+    /// translation was returned) and nothing invalidated it since. The entry is then the most
+    /// recently used of its set, and a lookup would only move its LRU stamp forward, which
+    /// keeps the order of its set: so counting the hit is all a lookup would change.
+    #[inline]
+    pub fn repeat_l1_hit(&mut self, kind: AccessKind) {
+        let counters = match kind {
+            AccessKind::Instruction => &mut self.counters.instruction,
+            AccessKind::Data => &mut self.counters.data,
+        };
+        counters.accesses += 1;
+        counters.l1_hits += 1;
+    }
+
+    /// Reports whether the L1 TLB of `kind` holds the translation an access just got in
+    /// `outcome`: true after an L1 hit, and after an STLB hit or a walk if the L1 caches the
+    /// page size (a walk to a 1 GiB page, for example, fills no L1 without a 1 GiB array).
+    #[inline]
+    pub fn l1_holds(&self, kind: AccessKind, outcome: &Outcome) -> bool {
+        let l1 = match kind {
+            AccessKind::Instruction => &self.instruction_tlb,
+            AccessKind::Data => &self.data_tlb,
+        };
+        match outcome {
+            Outcome::L1Hit(_) => true,
+            Outcome::StlbHit(translation) | Outcome::Walked(translation) => {
+                l1.caches(translation.page_size)
+            }
+            Outcome::Faulted(_) | Outcome::NonCanonical => false,
+        }
+    }
+
     /// Applies MOV to CR3 with source operand `value` (Intel SDM vol. 3A §4.10.4.1):
     ///
     /// - CR4.PCIDE=1, bit 63 clear: invalidates the non-global entries associated with the new
@@ -519,6 +554,7 @@ impl Model {
             id: phase.id,
             name: phase.name,
             counters: self.counters.since(&phase.start),
+            ..PhaseReport::default()
         })
     }
 
@@ -530,6 +566,7 @@ impl Model {
             id: phase.id,
             name: phase.name.clone(),
             counters: self.counters.since(&phase.start),
+            ..PhaseReport::default()
         })
     }
 

@@ -275,6 +275,12 @@ impl TlbLevel {
         None
     }
 
+    /// Reports whether the level caches translations of `size` (has an array for it).
+    #[inline]
+    pub(crate) fn caches(&self, size: PageSize) -> bool {
+        self.array_for_size[size.index()].is_some()
+    }
+
     /// Fills `translation` for `address` tagged with `pcid` into the array for its page size;
     /// does nothing if the level does not cache that size.
     #[inline]

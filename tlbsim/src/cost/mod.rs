@@ -427,6 +427,15 @@ impl WalkCostModel {
         self.counters.data_accesses[served.index()] += 1;
     }
 
+    /// Counts one more data access served by L1D, without probing: the plugin's fast path for
+    /// an access to the same 64-byte line as the previous [`WalkCostModel::data_access`] with
+    /// no [`WalkCostModel::walk_cycles`] in between. That line is then the most recently used of
+    /// its L1D set, and a probe would only move its LRU stamp forward, keeping the set's order.
+    #[inline]
+    pub fn repeat_data_l1d_hit(&mut self) {
+        self.counters.data_accesses[ServedBy::L1d.index()] += 1;
+    }
+
     /// Applies MOV to CR3 with source operand `value`, given the control registers `before`
     /// the write; returns the number of paging-structure-cache entries removed.
     ///
@@ -499,6 +508,14 @@ impl WalkCostModel {
         self.psc.invalidate_all();
         self.caches.clear();
         self.counters = CostCounters::default();
+    }
+
+    /// Empties the paging-structure caches without counting an invalidation, keeping the data
+    /// caches and the counters: the cost side of the plugin's `FlushTlbs` marker (an
+    /// experiment's cold start, not an architectural event). Page-table lines stay in the data
+    /// caches, as they would after a real full TLB flush.
+    pub fn empty_paging_structure_caches(&mut self) {
+        self.psc.invalidate_all();
     }
 
     /// Returns `instructions` x base CPI + `walk_cycles` (see

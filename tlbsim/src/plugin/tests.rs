@@ -4,13 +4,20 @@
 use tlbsim_protocol::{Command, name_words};
 
 use super::config::FetchMode;
-use super::session::{CR0_AT_RESET, CR0_PG, EFER_LME, PagingRegisters, Session};
+use super::session::{
+    CR0_AT_RESET, CR0_PG, EFER_LME, PagingRegisters, Session, SessionOptions,
+};
+use crate::cost::{PscSensitivity, WalkCostModel};
+use crate::counters::InstructionCounts;
 use crate::model::{CR4_PAE, CR4_PCIDE, CR4_PGE};
 use crate::report::{self, PhaseReport};
 use crate::{
     Counters, FlushCause, Geometry, Model, PageSize, PageTableBuilder, PhysicalAddress,
     SyntheticMemory, VirtualAddress,
 };
+
+/// Instruction totals for tests that do not look at instructions.
+const NO_INSTRUCTIONS: InstructionCounts = InstructionCounts { user: 0, kernel: 0 };
 
 /// Linear address of the code page the tests execute.
 const CODE: u64 = 0x40_0000;
@@ -49,8 +56,15 @@ impl Fixture {
         let geometry = Geometry::from_preset("skylake-client").expect("preset");
         Session::new(
             Model::new(geometry).expect("valid"),
+            WalkCostModel::from_preset("skylake-client", PscSensitivity::Nominal)
+                .expect("cost preset"),
             &self.memory,
-            FetchMode::Fast,
+            SessionOptions {
+                mode: FetchMode::Fast,
+                cost_preset: "skylake-client".to_owned(),
+                psc: PscSensitivity::Nominal,
+                cost_data: true,
+            },
         )
     }
 
@@ -72,7 +86,7 @@ impl Fixture {
 
 /// Ends the session and returns its phase lines, parsed, in order.
 fn finish(session: &mut Session<&SyntheticMemory>) -> Vec<PhaseReport> {
-    session.finish();
+    session.finish(NO_INSTRUCTIONS);
     phases(session.take_lines())
 }
 
@@ -88,17 +102,22 @@ fn phases(lines: Vec<String>) -> Vec<PhaseReport> {
 /// Emits the NamePhase markers for `name`, then BeginPhase `id`.
 fn begin(session: &mut Session<&SyntheticMemory>, id: u64, name: &str) {
     for word in name_words(name.as_bytes()) {
-        session.marker(Command::NamePhase, word);
+        session.marker(Command::NamePhase, word, NO_INSTRUCTIONS);
     }
-    session.marker(Command::BeginPhase, id);
+    session.marker(Command::BeginPhase, id, NO_INSTRUCTIONS);
 }
 
 #[test]
-fn the_geometry_line_comes_first() {
+fn the_geometry_line_comes_first_then_the_cost_line() {
     let fixture = Fixture::new();
     let mut session = fixture.session();
     let lines = session.take_lines();
-    assert_eq!(lines.len(), 1);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[1],
+        "tlbsim cost v=1 preset=skylake-client psc=nominal data=on base_cpi=1.000 \
+         psc_sizes=split:4/4/32 l1d=32k/8w/4c l2=256k/4w/12c llc=8192k/16w/44c memory=250c"
+    );
     let (geometry, verified) = report::parse_geometry_line(&lines[0]).expect("geometry line");
     assert!(verified);
     assert_eq!(
@@ -115,7 +134,7 @@ fn nothing_is_counted_before_paging() {
     session.mov_to_cr3(fixture.roots[0]);
     session.mov_to_cr4(CR4_PAE);
     session.block(CODE, CODE);
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     session.invlpg(DATA);
     // CR0.PG without EFER.LME is 32-bit paging, which the model does not follow.
     session.mov_to_cr0(
@@ -126,7 +145,7 @@ fn nothing_is_counted_before_paging() {
             efer: 0,
         },
     );
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     let statistics = session.statistics();
     assert_eq!(statistics.fetches_without_paging, 1);
     assert_eq!(statistics.data_accesses_without_paging, 2);
@@ -141,8 +160,8 @@ fn the_whole_run_counts_fetches_data_and_cr3_writes() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
     session.block(CODE, CODE);
-    session.data_access(DATA);
-    session.data_access(DATA + 8);
+    session.data_access(DATA, 8);
+    session.data_access(DATA + 8, 8);
     // A block that runs onto a second page: one more fetch (a walk: the page is unmapped,
     // so it faults, which is counted as such).
     session.block(CODE + 0xff0, CODE + 0xff0);
@@ -150,7 +169,7 @@ fn the_whole_run_counts_fetches_data_and_cr3_writes() {
     // Switching address spaces without PCIDE flushes the non-global entries.
     session.mov_to_cr3(fixture.roots[1]);
     session.block(CODE, CODE);
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     let reports = finish(&mut session);
     assert_eq!(reports.len(), 1);
     let whole = &reports[0].counters;
@@ -171,14 +190,14 @@ fn the_whole_run_counts_fetches_data_and_cr3_writes() {
 fn named_phases_and_dumps() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     begin(&mut session, 7, "density-n64");
-    session.data_access(DATA);
-    session.marker(Command::Dump, 0);
-    session.data_access(DATA);
-    session.marker(Command::EndPhase, 7);
+    session.data_access(DATA, 8);
+    session.marker(Command::Dump, 0, NO_INSTRUCTIONS);
+    session.data_access(DATA, 8);
+    session.marker(Command::EndPhase, 7, NO_INSTRUCTIONS);
     // Without an open phase, Dump reports the whole run so far.
-    session.marker(Command::Dump, 0);
+    session.marker(Command::Dump, 0, NO_INSTRUCTIONS);
     let reports = phases(session.take_lines());
     let summary: Vec<(u64, &str, u64)> = reports
         .iter()
@@ -200,8 +219,8 @@ fn named_phases_and_dumps() {
     );
     assert_eq!(reports[1].counters.data.l1_hits, 2);
     // The name was consumed: the next phase has an empty name.
-    session.marker(Command::BeginPhase, 8);
-    session.marker(Command::EndPhase, 8);
+    session.marker(Command::BeginPhase, 8, NO_INSTRUCTIONS);
+    session.marker(Command::EndPhase, 8, NO_INSTRUCTIONS);
     assert_eq!(phases(session.take_lines())[0].name, "");
 }
 
@@ -210,14 +229,14 @@ fn phase_anomalies_give_notes_and_keep_counting() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
     session.take_lines();
-    session.marker(Command::EndPhase, 1);
+    session.marker(Command::EndPhase, 1, NO_INSTRUCTIONS);
     begin(&mut session, 1, "first");
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     begin(&mut session, 2, "second");
-    session.data_access(DATA);
-    session.marker(Command::EndPhase, 3);
+    session.data_access(DATA, 8);
+    session.marker(Command::EndPhase, 3, NO_INSTRUCTIONS);
     begin(&mut session, 4, "open-at-exit");
-    session.finish();
+    session.finish(NO_INSTRUCTIONS);
     let lines = session.take_lines();
     let notes = lines
         .iter()
@@ -235,10 +254,10 @@ fn phase_anomalies_give_notes_and_keep_counting() {
 fn reset_zeroes_the_counters_and_empties_the_tlbs() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     begin(&mut session, 5, "dropped");
-    session.marker(Command::Reset, 0);
-    session.data_access(DATA);
+    session.marker(Command::Reset, 0, NO_INSTRUCTIONS);
+    session.data_access(DATA, 8);
     let reports = finish(&mut session);
     // The open phase was dropped unreported; the whole run starts at the reset.
     assert_eq!(reports.len(), 1);
@@ -251,13 +270,13 @@ fn zero_counters_keeps_the_tlbs_warm_and_the_phase_open() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
     // Warm-up: one walk fills the TLBs.
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     begin(&mut session, 7, "warm");
-    session.data_access(DATA);
-    session.marker(Command::ZeroCounters, 0);
+    session.data_access(DATA, 8);
+    session.marker(Command::ZeroCounters, 0, NO_INSTRUCTIONS);
     // Measured: the entry is still cached, so the access hits and nothing is walked.
-    session.data_access(DATA);
-    session.marker(Command::EndPhase, 7);
+    session.data_access(DATA, 8);
+    session.marker(Command::EndPhase, 7, NO_INSTRUCTIONS);
     let reports = finish(&mut session);
     assert_eq!(reports.iter().map(|report| report.id).collect::<Vec<_>>(), vec![7, 0]);
     let warm = &reports[0].counters;
@@ -271,12 +290,12 @@ fn flush_tlbs_empties_the_tlbs_and_keeps_the_counters() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
     begin(&mut session, 3, "cold");
-    session.data_access(DATA);
-    session.data_access(DATA);
-    session.marker(Command::FlushTlbs, 0);
+    session.data_access(DATA, 8);
+    session.data_access(DATA, 8);
+    session.marker(Command::FlushTlbs, 0, NO_INSTRUCTIONS);
     // Cold again: the same page is walked a second time.
-    session.data_access(DATA);
-    session.marker(Command::EndPhase, 3);
+    session.data_access(DATA, 8);
+    session.marker(Command::EndPhase, 3, NO_INSTRUCTIONS);
     let reports = finish(&mut session);
     let cold = &reports[0].counters;
     assert_eq!((cold.data.accesses, cold.data.walks_4k), (3, 2));
@@ -287,7 +306,7 @@ fn flush_tlbs_empties_the_tlbs_and_keeps_the_counters() {
 /// Switches to address space `index` with PCID `index + 1`, optionally keeping entries.
 fn switch(session: &mut Session<&SyntheticMemory>, fixture: &Fixture, index: usize, keep: bool) {
     if keep {
-        session.marker(Command::KeepNextCr3, 0);
+        session.marker(Command::KeepNextCr3, 0, NO_INSTRUCTIONS);
     }
     session.mov_to_cr3(fixture.roots[index] | (index as u64 + 1));
 }
@@ -297,15 +316,15 @@ fn simulated_pcid_keeps_entries_across_marked_switches() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
     // Setting PCIDE requires CR3[11:0] = 0, which root 0 satisfies.
-    session.marker(Command::SimulatePcid, 1);
+    session.marker(Command::SimulatePcid, 1, NO_INSTRUCTIONS);
     begin(&mut session, 1, "pcid");
     for _round in 0..3 {
         for index in 0..2 {
             switch(&mut session, &fixture, index, true);
-            session.data_access(DATA);
+            session.data_access(DATA, 8);
         }
     }
-    session.marker(Command::EndPhase, 1);
+    session.marker(Command::EndPhase, 1, NO_INSTRUCTIONS);
     let pcid = &phases(session.take_lines())[0].counters;
     // One walk per address space, then hits: the entries survive the switches.
     assert_eq!((pcid.data.accesses, pcid.data.walks_4k), (6, 2));
@@ -320,18 +339,18 @@ fn simulated_pcid_keeps_entries_across_marked_switches() {
     begin(&mut session, 2, "flushing");
     for index in 0..2 {
         switch(&mut session, &fixture, index, false);
-        session.data_access(DATA);
+        session.data_access(DATA, 8);
     }
-    session.marker(Command::EndPhase, 2);
+    session.marker(Command::EndPhase, 2, NO_INSTRUCTIONS);
     let flushing = &phases(session.take_lines())[0].counters;
     assert_eq!(flushing.data.walks_4k, 2);
     assert_eq!(flushing.flush(FlushCause::Cr3Write).events, 2);
 
     // Turning simulation off is the MOV to CR4 that clears PCIDE: everything goes.
     begin(&mut session, 3, "off");
-    session.marker(Command::SimulatePcid, 0);
-    session.data_access(DATA);
-    session.marker(Command::EndPhase, 3);
+    session.marker(Command::SimulatePcid, 0, NO_INSTRUCTIONS);
+    session.data_access(DATA, 8);
+    session.marker(Command::EndPhase, 3, NO_INSTRUCTIONS);
     let off = &phases(session.take_lines())[0].counters;
     assert_eq!(off.cr4_writes, 1);
     assert_eq!(off.flush(FlushCause::Cr4Write).events, 1);
@@ -343,8 +362,8 @@ fn simulated_pcid_keeps_entries_across_marked_switches() {
 fn keep_next_cr3_applies_to_one_write_only() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
-    session.marker(Command::SimulatePcid, 1);
-    session.marker(Command::KeepNextCr3, 0);
+    session.marker(Command::SimulatePcid, 1, NO_INSTRUCTIONS);
+    session.marker(Command::KeepNextCr3, 0, NO_INSTRUCTIONS);
     session.mov_to_cr3(fixture.roots[0] | 1);
     session.mov_to_cr3(fixture.roots[0] | 1);
     let whole = &finish(&mut session)[0].counters;
@@ -356,7 +375,7 @@ fn keep_next_cr3_applies_to_one_write_only() {
 fn a_bad_simulate_pcid_argument_is_ignored() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
-    session.marker(Command::SimulatePcid, 2);
+    session.marker(Command::SimulatePcid, 2, NO_INSTRUCTIONS);
     assert_eq!(session.model().control_registers().cr4, CR4_PAE | CR4_PGE);
     assert_eq!(session.statistics().notes, 1);
 }
@@ -365,7 +384,7 @@ fn a_bad_simulate_pcid_argument_is_ignored() {
 fn cr4_writes_while_simulating_keep_pcide() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
-    session.marker(Command::SimulatePcid, 1);
+    session.marker(Command::SimulatePcid, 1, NO_INSTRUCTIONS);
     session.mov_to_cr4(CR4_PAE);
     // Clearing PGE flushes everything, and PCIDE stays modelled.
     assert_eq!(session.model().control_registers().cr4, CR4_PAE | CR4_PCIDE);
@@ -378,9 +397,9 @@ fn cr4_writes_while_simulating_keep_pcide() {
 fn invlpg_removes_the_page() {
     let fixture = Fixture::new();
     let mut session = fixture.paging_session();
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     session.invlpg(DATA + 0x123);
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     let whole = &finish(&mut session)[0].counters;
     assert_eq!(whole.data.walks_4k, 2);
     assert_eq!(whole.flush(FlushCause::Invlpg).events, 1);
@@ -395,9 +414,9 @@ fn invpcid_reads_its_descriptor_through_the_page_tables() {
         .memory
         .write_u64(PhysicalAddress::new(0x20_0018), DATA);
     let mut session = fixture.paging_session();
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     session.invpcid(0, DATA + 0x10);
-    session.data_access(DATA);
+    session.data_access(DATA, 8);
     // Type 1 with PCID 0: every non-global entry of PCID 0.
     session.invpcid(1, DATA + 0x10);
     // Type 4 does not exist (#GP), and an unmapped descriptor cannot be read: both noted.
@@ -419,7 +438,7 @@ fn relocated_blocks_are_counted() {
     session.block(CODE, CODE);
     session.block(CODE, CODE + 0x1000);
     assert_eq!(session.statistics().relocated_blocks, 1);
-    session.finish();
+    session.finish(NO_INSTRUCTIONS);
     let lines = session.take_lines();
     let info = lines.last().expect("info line");
     assert!(
