@@ -67,7 +67,7 @@ pub mod walk;
 mod tests;
 
 pub use address::{PageSize, PagingLevel, Pcid, PhysicalAddress, VirtualAddress};
-pub use counters::{AccessCounters, Counters, FlushCause, FlushCount};
+pub use counters::{AccessCounters, Counters, FlushCause, FlushCount, InstructionCounts, RegionWalks};
 pub use geometry::{ArrayGeometry, Geometry, GeometryError, LevelGeometry, LevelName, PageSizeSet};
 pub use model::{AccessKind, ControlRegisters, FlushReport, Invpcid, InvpcidError, Model, Outcome};
 pub use report::{LineError, PhaseReport};

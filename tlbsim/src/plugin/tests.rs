@@ -8,7 +8,8 @@ use super::session::{
     CR0_AT_RESET, CR0_PG, EFER_LME, PagingRegisters, Session, SessionOptions,
 };
 use crate::cost::{PscSensitivity, WalkCostModel};
-use crate::counters::InstructionCounts;
+use crate::counters::{InstructionCounts, RegionWalks};
+use crate::model::AccessKind;
 use crate::model::{CR4_PAE, CR4_PCIDE, CR4_PGE};
 use crate::report::{self, PhaseReport};
 use crate::{
@@ -445,4 +446,271 @@ fn relocated_blocks_are_counted() {
         info.starts_with("tlbsim info v=1 mode=fast blocks=2 relocated_blocks=1 "),
         "{info}"
     );
+}
+
+/// A page in the global-segment window of the region tests.
+const WINDOW_PAGE: u64 = 0x4000_0000_0000;
+/// The window the region tests announce.
+const WINDOW: core::ops::Range<u64> = 0x4000_0000_0000..0x4080_0000_0000;
+/// A page in the kernel half.
+const KERNEL_PAGE: u64 = 0xffff_8000_0010_0000;
+
+/// One address space mapping `pages` (4 KiB each) to consecutive frames from 0x30_0000.
+fn mapped(pages: &[u64]) -> (SyntheticMemory, u64) {
+    let mut tables = PageTableBuilder::new();
+    let root = tables.new_root();
+    for (index, page) in pages.iter().enumerate() {
+        tables.map(
+            root,
+            VirtualAddress::new(*page),
+            PageSize::Size4KiB,
+            PhysicalAddress::new(0x30_0000 + 0x1000 * index as u64),
+            false,
+        );
+    }
+    (tables.memory().clone(), root.as_u64())
+}
+
+/// A paging session on `memory` with CR3 = `root`, CR4.PGE set, `cost_data` as given.
+fn session_on(memory: &SyntheticMemory, root: u64, cost_data: bool) -> Session<&SyntheticMemory> {
+    let geometry = Geometry::from_preset("skylake-client").expect("preset");
+    let mut session = Session::new(
+        Model::new(geometry).expect("valid"),
+        WalkCostModel::from_preset("skylake-client", PscSensitivity::Nominal).expect("cost"),
+        memory,
+        SessionOptions {
+            mode: FetchMode::Fast,
+            cost_preset: "skylake-client".to_owned(),
+            psc: PscSensitivity::Nominal,
+            cost_data,
+        },
+    );
+    session.mov_to_cr0(
+        CR0_AT_RESET | CR0_PG,
+        PagingRegisters {
+            cr3: root,
+            cr4: CR4_PAE | CR4_PGE,
+            efer: EFER_LME,
+        },
+    );
+    session.take_lines();
+    session
+}
+
+/// Instruction totals as the plugin would pass them.
+const fn totals(user: u64, kernel: u64) -> InstructionCounts {
+    InstructionCounts { user, kernel }
+}
+
+#[test]
+fn phases_count_the_instructions_between_their_markers() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.take_lines();
+    session.marker(Command::BeginPhase, 1, totals(10, 100));
+    session.marker(Command::Dump, 0, totals(12, 110));
+    session.marker(Command::EndPhase, 1, totals(15, 130));
+    // ZeroCounters inside a phase restarts it from zero, like the model's counters.
+    session.marker(Command::BeginPhase, 2, totals(20, 140));
+    session.marker(Command::ZeroCounters, 0, totals(25, 150));
+    session.marker(Command::EndPhase, 2, totals(26, 160));
+    let reports = phases(session.take_lines());
+    let counts: Vec<(u64, InstructionCounts)> = reports
+        .iter()
+        .map(|report| (report.id, report.instructions))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![(1, totals(2, 10)), (1, totals(5, 30)), (2, totals(1, 10))]
+    );
+    // The whole run counts from the last ZeroCounters (or Reset).
+    session.finish(totals(30, 200));
+    let whole = phases(session.take_lines());
+    assert_eq!(whole[0].instructions, totals(5, 50));
+    session.marker(Command::Reset, 0, totals(31, 201));
+    session.finish(totals(32, 203));
+    assert_eq!(phases(session.take_lines())[0].instructions, totals(1, 2));
+}
+
+#[test]
+fn successful_walks_are_attributed_to_the_window_the_kernel_half_or_private() {
+    let private = 0x60_0000;
+    let (memory, root) = mapped(&[WINDOW_PAGE, KERNEL_PAGE, private]);
+    let mut session = session_on(&memory, root, false);
+    // Before the window is announced, a window address counts as private.
+    session.data_access(WINDOW_PAGE, 8);
+    assert_eq!(session.window(), None);
+    session.marker(Command::WindowStart, WINDOW.start, NO_INSTRUCTIONS);
+    session.marker(Command::WindowEnd, WINDOW.end, NO_INSTRUCTIONS);
+    assert_eq!(session.window(), Some(WINDOW));
+    session.marker(Command::FlushTlbs, 0, NO_INSTRUCTIONS);
+    begin(&mut session, 4, "regions");
+    session.data_access(WINDOW_PAGE + 8, 8);
+    session.block(KERNEL_PAGE, KERNEL_PAGE);
+    session.data_access(KERNEL_PAGE + 0x100, 8);
+    session.data_access(private, 8);
+    // The last byte of the window is in it, the first byte past it is not (a faulting walk,
+    // which no region counts).
+    session.data_access(WINDOW.end - 8, 8);
+    session.data_access(WINDOW.end, 8);
+    session.marker(Command::EndPhase, 4, NO_INSTRUCTIONS);
+    let phase = &phases(session.take_lines())[0];
+    let walks = |counters: &crate::AccessCounters| {
+        counters.walks_4k + counters.walks_2m + counters.walks_1g
+    };
+    assert_eq!(
+        phase.region_walks,
+        RegionWalks {
+            // WINDOW_PAGE (the TLBs were emptied) and WINDOW.end - 8 (unmapped: it faults).
+            window: 1,
+            // The instruction fetch at KERNEL_PAGE walked; the data access then hit the STLB.
+            kernel: 1,
+            private: 1,
+        }
+    );
+    assert_eq!(phase.counters.data.faulting_walks, 2);
+    assert_eq!(
+        phase.region_walks.total(),
+        walks(&phase.counters.instruction) + walks(&phase.counters.data)
+    );
+    // Before the window was announced the first walk counted as private.
+    session.finish(NO_INSTRUCTIONS);
+    let whole = phases(session.take_lines());
+    assert_eq!(whole[0].region_walks.private, 2);
+}
+
+#[test]
+fn walks_are_priced_by_the_cost_model_and_invalidations_reach_it() {
+    // Two pages whose PTEs share one 64-byte line of one page table.
+    let first = 0x60_0000;
+    let second = 0x60_1000;
+    let (memory, root) = mapped(&[first, second]);
+    let mut session = session_on(&memory, root, true);
+    // Cold: the paging-structure caches miss, the four references come from memory.
+    session.data_access(first, 8);
+    assert_eq!(session.cost().counters().walk_cycles, 4 * 250);
+    begin(&mut session, 1, "cost");
+    // The PDE cache hits: one reference, the PTE, whose line the first walk brought into L1D.
+    session.data_access(second, 8);
+    // INVLPG empties the current PCID's paging-structure-cache entries (three: PML4E, PDPTE,
+    // PDE) and the TLB entry of `first`; its walk then misses them but finds every line in L1D.
+    session.invlpg(first);
+    session.data_access(first + 64, 8);
+    session.marker(Command::EndPhase, 1, NO_INSTRUCTIONS);
+    let cost = phases(session.take_lines())[0].cost;
+    assert_eq!(cost.walks, 2);
+    assert_eq!(cost.walk_cycles, 4 + 4 * 4);
+    assert_eq!(cost.psc_hits, [0, 0, 1]);
+    assert_eq!(cost.psc_misses, 1);
+    assert_eq!(cost.walk_references, [5, 0, 0, 0]);
+    assert_eq!(cost.psc_invalidations, 1);
+    assert_eq!(cost.psc_entries_removed, 3);
+    // cost_data: `second` missed every level (a new line); `first + 64` is another new line.
+    assert_eq!(cost.data_accesses, [0, 0, 0, 2]);
+    // A CR3 write without PCIDE empties every paging-structure-cache entry (3 again: the INVLPG
+    // emptied them and the last walk refilled them).
+    session.mov_to_cr3(root);
+    assert_eq!(session.cost().counters().psc_entries_removed, 6);
+    // ZeroCounters keeps the caches: the next walk is priced warm.
+    session.marker(Command::ZeroCounters, 0, NO_INSTRUCTIONS);
+    session.data_access(first, 8);
+    assert_eq!(session.cost().counters().walk_cycles, 4 * 4);
+    // Reset empties them: cold again.
+    session.marker(Command::Reset, 0, NO_INSTRUCTIONS);
+    session.data_access(first, 8);
+    assert_eq!(session.cost().counters().walk_cycles, 4 * 250);
+    assert_eq!(session.cost().counters().data_accesses, [0, 0, 0, 1]);
+}
+
+#[test]
+fn flush_tlbs_empties_the_paging_structure_caches_but_not_the_data_caches() {
+    let (memory, root) = mapped(&[0x60_0000]);
+    let mut session = session_on(&memory, root, false);
+    session.data_access(0x60_0000, 8);
+    session.marker(Command::FlushTlbs, 0, NO_INSTRUCTIONS);
+    session.marker(Command::ZeroCounters, 0, NO_INSTRUCTIONS);
+    session.data_access(0x60_0000, 8);
+    let cost = *session.cost().counters();
+    // A full walk (no paging-structure-cache hit) whose four lines are still in L1D; nothing
+    // counted as an invalidation; with cost_data off no data access reached the caches.
+    assert_eq!((cost.walks, cost.psc_misses, cost.walk_cycles), (1, 1, 16));
+    assert_eq!(cost.psc_invalidations, 0);
+    assert_eq!(cost.data_accesses, [0; 4]);
+}
+
+#[test]
+fn an_access_whose_last_byte_is_on_the_next_page_accesses_both_pages() {
+    let first = 0x60_0000;
+    let (memory, root) = mapped(&[first, first + 0x1000]);
+    let mut session = session_on(&memory, root, false);
+    // 8 bytes from 4 bytes before the end of the page: both pages, two walks.
+    session.data_access(first + 0xffc, 8);
+    // The last 8 bytes of the page: one page.
+    session.data_access(first + 0xff8, 8);
+    // A one-byte access never crosses.
+    session.data_access(first + 0xfff, 1);
+    // A 2-byte access at the last byte crosses: both pages hit now.
+    session.data_access(first + 0xfff, 2);
+    let data = session.model().counters().data;
+    assert_eq!(data.accesses, 2 + 1 + 1 + 2);
+    assert_eq!(data.walks_4k, 2);
+    assert_eq!(data.l1_hits, 4);
+    assert_eq!(session.statistics().page_crossings, 2);
+}
+
+#[test]
+fn the_same_page_fast_path_counts_exactly_what_the_model_would() {
+    // Pages in one PT, in other PML4 slots, and a code page; a mixed sequence of fetches, data
+    // accesses, page crossings and invalidations, run through a session (fast path) and
+    // through a bare model (every access looked up), must count the same.
+    let pages: Vec<u64> = (0..40u64)
+        .map(|index| 0x60_0000 + index * 0x1000)
+        .chain([WINDOW_PAGE, KERNEL_PAGE, CODE])
+        .collect();
+    let (memory, root) = mapped(&pages);
+    let mut session = session_on(&memory, root, true);
+    let geometry = Geometry::from_preset("skylake-client").expect("preset");
+    let mut model = Model::new(geometry).expect("valid");
+    model.synchronize_control_registers(crate::ControlRegisters {
+        cr3: root,
+        cr4: CR4_PAE | CR4_PGE,
+    });
+    let mut state = 0x1234_5678_u64;
+    for step in 0..20_000u64 {
+        // xorshift: a deterministic mix of repeats and new pages.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let page = pages[(state % pages.len() as u64) as usize];
+        let repeat = state & 0x30 != 0;
+        let address = if repeat { page } else { page + (state >> 20) % 4096 };
+        match state % 7 {
+            0 => {
+                session.block(CODE + (state >> 8) % 4096, 0);
+                model.access(
+                    AccessKind::Instruction,
+                    VirtualAddress::new(CODE + (state >> 8) % 4096),
+                    &memory,
+                );
+            }
+            1 if step % 50 == 0 => {
+                session.invlpg(address);
+                model.invlpg(VirtualAddress::new(address));
+            }
+            2 if step % 300 == 0 => {
+                session.mov_to_cr3(root);
+                model.write_cr3(root);
+            }
+            _ => {
+                session.data_access(address, 8);
+                model.access(AccessKind::Data, VirtualAddress::new(address), &memory);
+                if address % 4096 > 4088 {
+                    let next = (address | 0xfff) + 1;
+                    model.access(AccessKind::Data, VirtualAddress::new(next), &memory);
+                }
+            }
+        }
+    }
+    assert_eq!(session.model().counters(), model.counters());
+    assert!(session.statistics().fast_path_accesses > 1000);
 }
