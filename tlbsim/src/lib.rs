@@ -72,5 +72,5 @@ pub use geometry::{ArrayGeometry, Geometry, GeometryError, LevelGeometry, LevelN
 pub use model::{AccessKind, ControlRegisters, FlushReport, Invpcid, InvpcidError, Model, Outcome};
 pub use report::{LineError, PhaseReport};
 pub use synthetic::{PageTableBuilder, SyntheticMemory};
-pub use tlb::Translation;
+pub use tlb::{EntrySlot, Translation};
 pub use walk::{GuestMemory, Mapping, Walk, WalkFault};

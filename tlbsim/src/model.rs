@@ -32,7 +32,7 @@ use crate::address::{Pcid, PhysicalAddress, VirtualAddress};
 use crate::counters::{Counters, FlushCause};
 use crate::geometry::{Geometry, GeometryError, LevelName};
 use crate::report::PhaseReport;
-use crate::tlb::{EntryView, TlbLevel, Translation};
+use crate::tlb::{EntrySlot, EntryView, TlbLevel, Translation};
 use crate::walk::{self, GuestMemory, WalkFault};
 
 /// CR4.PAE, bit 5: physical-address extension; must be 1 for 4-level paging.
@@ -373,39 +373,32 @@ impl Model {
         }
     }
 
-    /// Counts one more access of `kind` that hits the L1 TLB entry the previous access of that
-    /// kind used, without looking it up: the plugin's same-page fast path.
-    ///
-    /// Only valid when the previous access of `kind` hit or filled that L1 entry (its
-    /// translation was returned) and nothing invalidated it since. The entry is then the most
-    /// recently used of its set, and a lookup would only move its LRU stamp forward, which
-    /// keeps the order of its set: so counting the hit is all a lookup would change.
+    /// Returns where the L1 TLB of `kind` holds the entry an access to `address` would hit now,
+    /// without touching it or counting anything; `None` if it would miss. The slot stays valid
+    /// until the next fill of that L1 or the next invalidation: the plugin's fast path keeps it
+    /// for [`Model::repeat_l1_hit`].
     #[inline]
-    pub fn repeat_l1_hit(&mut self, kind: AccessKind) {
-        let counters = match kind {
-            AccessKind::Instruction => &mut self.counters.instruction,
-            AccessKind::Data => &mut self.counters.data,
-        };
-        counters.accesses += 1;
-        counters.l1_hits += 1;
-    }
-
-    /// Reports whether the L1 TLB of `kind` holds the translation an access just got in
-    /// `outcome`: true after an L1 hit, and after an STLB hit or a walk if the L1 caches the
-    /// page size (a walk to a 1 GiB page, for example, fills no L1 without a 1 GiB array).
-    #[inline]
-    pub fn l1_holds(&self, kind: AccessKind, outcome: &Outcome) -> bool {
+    pub fn l1_slot(&self, kind: AccessKind, address: VirtualAddress) -> Option<EntrySlot> {
         let l1 = match kind {
             AccessKind::Instruction => &self.instruction_tlb,
             AccessKind::Data => &self.data_tlb,
         };
-        match outcome {
-            Outcome::L1Hit(_) => true,
-            Outcome::StlbHit(translation) | Outcome::Walked(translation) => {
-                l1.caches(translation.page_size)
-            }
-            Outcome::Faulted(_) | Outcome::NonCanonical => false,
-        }
+        l1.find(address, self.pcid)
+    }
+
+    /// Counts one access of `kind` that hits the L1 entry at `slot` and makes that entry the
+    /// most recently used of its set: exactly what [`Model::access`] does on an L1 hit, without
+    /// the lookup. `slot` must come from [`Model::l1_slot`] for the same address, with no fill
+    /// of that L1 and no invalidation (CR3/CR4 write, INVLPG, INVPCID, reset, emptying) since.
+    #[inline]
+    pub fn repeat_l1_hit(&mut self, kind: AccessKind, slot: EntrySlot) {
+        let (l1, counters) = match kind {
+            AccessKind::Instruction => (&mut self.instruction_tlb, &mut self.counters.instruction),
+            AccessKind::Data => (&mut self.data_tlb, &mut self.counters.data),
+        };
+        counters.accesses += 1;
+        counters.l1_hits += 1;
+        l1.touch(slot);
     }
 
     /// Applies MOV to CR3 with source operand `value` (Intel SDM vol. 3A §4.10.4.1):

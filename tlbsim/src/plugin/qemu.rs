@@ -76,6 +76,10 @@ pub(crate) static qemu_plugin_version: c_int = sys::QEMU_PLUGIN_VERSION as c_int
 /// Size of a 4 KiB page, the granularity at which code pages are counted.
 const PAGE_BYTES: u64 = 4096;
 
+/// The largest memory access QEMU can report: its `MemOp` size field (`MO_SIZE`, 3 bits)
+/// encodes at most 2^7 bytes.
+const MAX_ACCESS_BYTES: u64 = 128;
+
 /// The longest x86 instruction (Intel SDM vol. 2 §2.3.11).
 const MAX_INSTRUCTION_BYTES: usize = 15;
 
@@ -810,9 +814,16 @@ unsafe extern "C" fn on_memory(
     address: u64,
     _user_data: *mut c_void,
 ) {
-    // SAFETY: `info` is the meminfo QEMU passes to this memory callback; reading its size is
-    // valid for the duration of the callback.
-    let size_bytes = 1u64 << unsafe { sys::qemu_plugin_mem_size_shift(info) };
+    // Only an access that starts within its largest possible size of the page's end can reach
+    // the next page; only then is its size asked for (a call into QEMU). Elsewhere 1 byte
+    // stands for it: the session only uses the size to find the last byte's page.
+    let size_bytes = if address & (PAGE_BYTES - 1) > PAGE_BYTES - MAX_ACCESS_BYTES {
+        // SAFETY: `info` is the meminfo QEMU passes to this memory callback; reading its size
+        // is valid for the duration of the callback.
+        1u64 << unsafe { sys::qemu_plugin_mem_size_shift(info) }
+    } else {
+        1
+    };
     // SAFETY: a callback of this plugin, on the vCPU thread, not nested.
     unsafe {
         with_plugin(|plugin| {

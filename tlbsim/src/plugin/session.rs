@@ -30,12 +30,14 @@
 //! the global-segment window announced by the `WindowStart` and `WindowEnd` markers, the kernel
 //! half (at or above [`KERNEL_HALF_START`]), or else private ([`RegionWalks`]).
 //!
-//! **Same-page fast path.** The session remembers, per access kind, the 4 KiB page of the last
-//! access whose translation the L1 TLB of that kind now holds. The next access of that kind to
-//! the same page is an L1 hit on the most recently used entry of its set, which changes nothing
-//! but the hit counters ([`Model::repeat_l1_hit`]); it is counted without a lookup. Any event
+//! **Recent-page fast path.** The session remembers, per access kind, up to eight 4 KiB pages
+//! whose translations the L1 TLB of that kind holds, with where it holds them
+//! ([`Model::l1_slot`]). An access of that kind to one of them is an L1 hit on that entry, and
+//! [`Model::repeat_l1_hit`] does exactly what the lookup would (count the hit, make the entry
+//! the most recently used of its set) without searching. An access that fills that L1 (after an
+//! STLB hit or a walk) may evict one of those entries, so it forgets that kind's pages; any event
 //! that can invalidate TLB entries (CR0, CR3, CR4 writes, INVLPG, INVPCID, `SimulatePcid`,
-//! `Reset`, `FlushTlbs`) forgets both pages. Likewise, with `cost_data` on, a data access to the
+//! `Reset`, `FlushTlbs`) forgets both kinds'. A test checks the counts against a bare model. Likewise, with `cost_data` on, a data access to the
 //! same 64-byte line as the previous one, with no walk in between, is an L1D hit
 //! ([`WalkCostModel::repeat_data_l1d_hit`]).
 //!
@@ -74,6 +76,7 @@ use crate::counters::{InstructionCounts, KERNEL_HALF_START, RegionWalks};
 use crate::model::{
     AccessKind, CR3_NO_FLUSH, CR4_PAE, CR4_PCIDE, ControlRegisters, Invpcid, Model, Outcome,
 };
+use crate::tlb::EntrySlot;
 use crate::plugin::config::FetchMode;
 use crate::report::{self, PhaseReport};
 use crate::walk::{self, GuestMemory};
@@ -139,14 +142,50 @@ impl Extras {
     }
 }
 
-/// A 4 KiB page whose translation the L1 TLB of one kind holds as the most recently used
-/// entry of its set (the fast path's memory).
+/// Pages remembered per access kind by the fast path.
+const RECENT_PAGES: usize = 8;
+
+/// A page number no address has (linear page numbers are below 2^52): an empty slot.
+const NO_PAGE: u64 = u64::MAX;
+
+/// The fast path's memory for one access kind: up to [`RECENT_PAGES`] 4 KiB pages whose
+/// translations the L1 TLB of that kind holds, with where it holds them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct RecentPage {
-    /// The linear page number (address >> 12).
-    page: u64,
-    /// The physical address of the page's first byte.
-    physical: u64,
+struct RecentPages {
+    /// Linear page numbers (address >> 12), [`NO_PAGE`] where empty.
+    pages: [u64; RECENT_PAGES],
+    /// The physical address of each page's first byte.
+    physical: [u64; RECENT_PAGES],
+    /// Where the L1 holds each page's entry.
+    slots: [EntrySlot; RECENT_PAGES],
+    /// The slot the next page replaces (round robin).
+    next: usize,
+}
+
+impl RecentPages {
+    /// No page remembered.
+    const EMPTY: RecentPages = RecentPages {
+        pages: [NO_PAGE; RECENT_PAGES],
+        physical: [0; RECENT_PAGES],
+        slots: [EntrySlot::NONE; RECENT_PAGES],
+        next: 0,
+    };
+
+    /// Returns the index of page `page`, if remembered.
+    #[inline]
+    fn find(&self, page: u64) -> Option<usize> {
+        self.pages.iter().position(|known| *known == page)
+    }
+
+    /// Remembers `page` (not remembered yet), replacing the oldest page.
+    #[inline]
+    fn insert(&mut self, page: u64, physical: u64, slot: EntrySlot) {
+        let index = self.next;
+        self.pages[index] = page;
+        self.physical[index] = physical;
+        self.slots[index] = slot;
+        self.next = (index + 1) % RECENT_PAGES;
+    }
 }
 
 /// CR3, CR4 and EFER as the real CPU holds them, read by the plugin at a MOV to CR0.
@@ -223,10 +262,10 @@ pub struct Session<M> {
     instruction_base: InstructionCounts,
     /// The extras when the open phase began (zero after a `ZeroCounters` inside it).
     phase_start: Option<Extras>,
-    /// The fast path's last instruction page.
-    recent_code: Option<RecentPage>,
-    /// The fast path's last data page.
-    recent_data: Option<RecentPage>,
+    /// The fast path's instruction pages.
+    recent_code: RecentPages,
+    /// The fast path's data pages.
+    recent_data: RecentPages,
     /// The physical line number of the last data access fed to the cost model, while no walk
     /// has gone through its cache hierarchy since.
     recent_line: Option<u64>,
@@ -267,8 +306,8 @@ impl<M: GuestMemory> Session<M> {
             region_walks: RegionWalks::default(),
             instruction_base: InstructionCounts::default(),
             phase_start: None,
-            recent_code: None,
-            recent_data: None,
+            recent_code: RecentPages::EMPTY,
+            recent_data: RecentPages::EMPTY,
             recent_line: None,
         }
     }
@@ -350,13 +389,14 @@ impl<M: GuestMemory> Session<M> {
     /// model's caches if `cost_data` is on.
     #[inline]
     fn data_page_access(&mut self, address: u64) {
-        let physical = match self.recent_data {
-            Some(recent) if recent.page == address >> PAGE_SHIFT => {
-                self.model.repeat_l1_hit(AccessKind::Data);
+        let physical = match self.recent_data.find(address >> PAGE_SHIFT) {
+            Some(index) => {
+                self.model
+                    .repeat_l1_hit(AccessKind::Data, self.recent_data.slots[index]);
                 self.statistics.fast_path_accesses += 1;
-                Some(recent.physical | (address & ((1 << PAGE_SHIFT) - 1)))
+                Some(self.recent_data.physical[index] | (address & ((1 << PAGE_SHIFT) - 1)))
             }
-            _ => self.translate(AccessKind::Data, address),
+            None => self.translate(AccessKind::Data, address),
         };
         if self.options.cost_data
             && let Some(physical) = physical
@@ -373,7 +413,9 @@ impl<M: GuestMemory> Session<M> {
 
     /// Looks `address` up in the model (the slow path): prices a walk, attributes it to its
     /// region, and remembers the page for the fast path if the L1 TLB of `kind` now holds it.
-    /// Returns the physical address, unless the access faulted.
+    /// An access that filled the L1 may have evicted an entry the fast path points to, so it
+    /// forgets that kind's pages first. Returns the physical address, unless the access
+    /// faulted.
     fn translate(&mut self, kind: AccessKind, address: u64) -> Option<u64> {
         let linear = VirtualAddress::new(address);
         let recorder = WalkRecorder::new(&self.memory);
@@ -390,18 +432,20 @@ impl<M: GuestMemory> Session<M> {
                 self.count_region_walk(address);
             }
         }
+        let recent = match kind {
+            AccessKind::Instruction => &mut self.recent_code,
+            AccessKind::Data => &mut self.recent_data,
+        };
+        if matches!(outcome, Outcome::StlbHit(_) | Outcome::Walked(_)) {
+            *recent = RecentPages::EMPTY;
+        }
         let translation = outcome.translation()?;
         let page_start = address & !((1 << PAGE_SHIFT) - 1);
         let physical = translation
             .physical_address(VirtualAddress::new(page_start))
             .as_u64();
-        let recent = self.model.l1_holds(kind, &outcome).then_some(RecentPage {
-            page: address >> PAGE_SHIFT,
-            physical,
-        });
-        match kind {
-            AccessKind::Instruction => self.recent_code = recent,
-            AccessKind::Data => self.recent_data = recent,
+        if let Some(slot) = self.model.l1_slot(kind, linear) {
+            recent.insert(address >> PAGE_SHIFT, physical, slot);
         }
         Some(physical | (address - page_start))
     }
@@ -419,8 +463,8 @@ impl<M: GuestMemory> Session<M> {
 
     /// Forgets the fast path's pages: something may have invalidated their TLB entries.
     fn forget_recent_pages(&mut self) {
-        self.recent_code = None;
-        self.recent_data = None;
+        self.recent_code = RecentPages::EMPTY;
+        self.recent_data = RecentPages::EMPTY;
     }
 
     /// Applies a MOV to CR0 of `value`, with the real CR3, CR4 and EFER read at the same
@@ -605,12 +649,13 @@ impl<M: GuestMemory> Session<M> {
             self.statistics.fetches_without_paging += 1;
             return;
         }
-        match self.recent_code {
-            Some(recent) if recent.page == address >> PAGE_SHIFT => {
-                self.model.repeat_l1_hit(AccessKind::Instruction);
+        match self.recent_code.find(address >> PAGE_SHIFT) {
+            Some(index) => {
+                self.model
+                    .repeat_l1_hit(AccessKind::Instruction, self.recent_code.slots[index]);
                 self.statistics.fast_path_accesses += 1;
             }
-            _ => {
+            None => {
                 self.translate(AccessKind::Instruction, address);
             }
         }

@@ -659,11 +659,13 @@ fn an_access_whose_last_byte_is_on_the_next_page_accesses_both_pages() {
 }
 
 #[test]
-fn the_same_page_fast_path_counts_exactly_what_the_model_would() {
+fn the_recent_page_fast_path_counts_exactly_what_the_model_would() {
     // Pages in one PT, in other PML4 slots, and a code page; a mixed sequence of fetches, data
     // accesses, page crossings and invalidations, run through a session (fast path) and
     // through a bare model (every access looked up), must count the same.
-    let pages: Vec<u64> = (0..40u64)
+    // 300 pages: more than the L1 dTLB (64) and STLB sets hold, so entries the fast path
+    // remembers get evicted.
+    let pages: Vec<u64> = (0..300u64)
         .map(|index| 0x60_0000 + index * 0x1000)
         .chain([WINDOW_PAGE, KERNEL_PAGE, CODE])
         .collect();
@@ -681,7 +683,20 @@ fn the_same_page_fast_path_counts_exactly_what_the_model_would() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let page = pages[(state % pages.len() as u64) as usize];
+        // Mostly one of a few recent pages (as real code does), sometimes any page.
+        let recent_window = 6 + (step / 1000) % 10;
+        let index = if state & 0x300 != 0 {
+            ((step / 7 + (state >> 40) % recent_window) as usize) % pages.len()
+        } else {
+            (state % pages.len() as u64) as usize
+        };
+        // Now and then a burst over five pages of one 4-way L1 set (16 pages apart): each fill
+        // evicts a page the fast path remembers.
+        let page = if step % 1000 < 100 {
+            0x60_0000 + (step % 5) * 0x1_0000
+        } else {
+            pages[index]
+        };
         let repeat = state & 0x30 != 0;
         let address = if repeat { page } else { page + (state >> 20) % 4096 };
         match state % 7 {
@@ -712,5 +727,6 @@ fn the_same_page_fast_path_counts_exactly_what_the_model_would() {
         }
     }
     assert_eq!(session.model().counters(), model.counters());
-    assert!(session.statistics().fast_path_accesses > 1000);
+    assert!(session.statistics().fast_path_accesses > 5000);
+    assert!(model.counters().data.l1_misses > 1000, "{:?}", model.counters().data);
 }
