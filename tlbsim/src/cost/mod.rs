@@ -22,6 +22,8 @@
 //!
 //! # What the plugin calls
 //!
+//! The plugin's session (`plugin/session.rs`) makes these calls:
+//!
 //! | event | call |
 //! |---|---|
 //! | an access that walked or faulted | [`WalkCostModel::walk_cycles`] with the current PCID, the address and the walk's [`WalkTrace`] (from a [`WalkRecorder`] around the memory given to [`crate::Model::access`]) |
@@ -31,6 +33,7 @@
 //! | INVLPG | [`WalkCostModel::invlpg`] with the current PCID |
 //! | INVPCID | [`WalkCostModel::invpcid`] with the decoded [`Invpcid`] |
 //! | phase boundaries | snapshot [`WalkCostModel::counters`] and subtract ([`CostCounters::since`]) |
+//! | markers | `Reset`: [`WalkCostModel::reset`]; `ZeroCounters`: [`WalkCostModel::reset_counters`]; `FlushTlbs`: [`WalkCostModel::empty_paging_structure_caches`] |
 //!
 //! # Walk references only, or data accesses too
 //!
@@ -73,6 +76,9 @@
 //! [`WalkCostModel::invlpg`]: crate::cost::WalkCostModel::invlpg
 //! [`WalkCostModel::invpcid`]: crate::cost::WalkCostModel::invpcid
 //! [`WalkCostModel::counters`]: crate::cost::WalkCostModel::counters
+//! [`WalkCostModel::reset`]: crate::cost::WalkCostModel::reset
+//! [`WalkCostModel::reset_counters`]: crate::cost::WalkCostModel::reset_counters
+//! [`WalkCostModel::empty_paging_structure_caches`]: crate::cost::WalkCostModel::empty_paging_structure_caches
 //! [`WalkCostModel::from_preset`]: crate::cost::WalkCostModel::from_preset
 //! [`CostCounters::since`]: crate::cost::CostCounters::since
 //! [`WalkTrace`]: crate::cost::WalkTrace
