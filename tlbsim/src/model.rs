@@ -401,6 +401,21 @@ impl Model {
         l1.touch(slot);
     }
 
+    /// Counts one access of `kind` that hits the L1 entry the previous access of that kind hit
+    /// or filled: that entry is the most recently used of its set, and a lookup would only
+    /// count the hit and move its stamp forward, which keeps its set's order. Valid under the
+    /// same conditions as [`Model::repeat_l1_hit`], for the entry of the previous access of
+    /// `kind`.
+    #[inline]
+    pub fn repeat_mru_l1_hit(&mut self, kind: AccessKind) {
+        let counters = match kind {
+            AccessKind::Instruction => &mut self.counters.instruction,
+            AccessKind::Data => &mut self.counters.data,
+        };
+        counters.accesses += 1;
+        counters.l1_hits += 1;
+    }
+
     /// Applies MOV to CR3 with source operand `value` (Intel SDM vol. 3A §4.10.4.1):
     ///
     /// - CR4.PCIDE=1, bit 63 clear: invalidates the non-global entries associated with the new

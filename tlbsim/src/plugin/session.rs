@@ -37,7 +37,9 @@
 //! the most recently used of its set) without searching. An access that fills that L1 (after an
 //! STLB hit or a walk) may evict one of those entries, so it forgets that kind's pages; any event
 //! that can invalidate TLB entries (CR0, CR3, CR4 writes, INVLPG, INVPCID, `SimulatePcid`,
-//! `Reset`, `FlushTlbs`) forgets both kinds'. A test checks the counts against a bare model. Likewise, with `cost_data` on, a data access to the
+//! `Reset`, `FlushTlbs`) forgets both kinds'. An access to the very page the previous access of
+//! its kind used skips even the LRU touch ([`Model::repeat_mru_l1_hit`]): that entry is already
+//! the most recently used of its set. A test checks the counts against a bare model. Likewise, with `cost_data` on, a data access to the
 //! same 64-byte line as the previous one, with no walk in between, is an L1D hit
 //! ([`WalkCostModel::repeat_data_l1d_hit`]).
 //!
@@ -160,6 +162,10 @@ struct RecentPages {
     slots: [EntrySlot; RECENT_PAGES],
     /// The slot the next page replaces (round robin).
     next: usize,
+    /// The index of the page the previous access of this kind used, if that access went
+    /// through these pages (then its L1 entry is the most recently used of its set), else
+    /// [`RECENT_PAGES`].
+    last: usize,
 }
 
 impl RecentPages {
@@ -169,7 +175,14 @@ impl RecentPages {
         physical: [0; RECENT_PAGES],
         slots: [EntrySlot::NONE; RECENT_PAGES],
         next: 0,
+        last: RECENT_PAGES,
     };
+
+    /// Reports whether `page` is the page the previous access of this kind used.
+    #[inline]
+    fn is_last(&self, page: u64) -> bool {
+        self.pages.get(self.last) == Some(&page)
+    }
 
     /// Returns the index of page `page`, if remembered.
     #[inline]
@@ -177,7 +190,8 @@ impl RecentPages {
         self.pages.iter().position(|known| *known == page)
     }
 
-    /// Remembers `page` (not remembered yet), replacing the oldest page.
+    /// Remembers `page` (not remembered yet), replacing the oldest page, as the page of the
+    /// previous access.
     #[inline]
     fn insert(&mut self, page: u64, physical: u64, slot: EntrySlot) {
         let index = self.next;
@@ -185,6 +199,7 @@ impl RecentPages {
         self.physical[index] = physical;
         self.slots[index] = slot;
         self.next = (index + 1) % RECENT_PAGES;
+        self.last = index;
     }
 }
 
@@ -389,14 +404,22 @@ impl<M: GuestMemory> Session<M> {
     /// model's caches if `cost_data` is on.
     #[inline]
     fn data_page_access(&mut self, address: u64) {
-        let physical = match self.recent_data.find(address >> PAGE_SHIFT) {
-            Some(index) => {
-                self.model
-                    .repeat_l1_hit(AccessKind::Data, self.recent_data.slots[index]);
-                self.statistics.fast_path_accesses += 1;
-                Some(self.recent_data.physical[index] | (address & ((1 << PAGE_SHIFT) - 1)))
-            }
-            None => self.translate(AccessKind::Data, address),
+        let page = address >> PAGE_SHIFT;
+        let offset = address & ((1 << PAGE_SHIFT) - 1);
+        let recent = &mut self.recent_data;
+        let physical = if recent.is_last(page) {
+            // The entry is already its set's most recently used: counting is all a lookup does.
+            self.model.repeat_mru_l1_hit(AccessKind::Data);
+            self.statistics.fast_path_accesses += 1;
+            Some(recent.physical[recent.last] | offset)
+        } else if let Some(index) = recent.find(page) {
+            recent.last = index;
+            self.model
+                .repeat_l1_hit(AccessKind::Data, recent.slots[index]);
+            self.statistics.fast_path_accesses += 1;
+            Some(recent.physical[index] | offset)
+        } else {
+            self.translate(AccessKind::Data, address)
         };
         if self.options.cost_data
             && let Some(physical) = physical
@@ -439,6 +462,9 @@ impl<M: GuestMemory> Session<M> {
         if matches!(outcome, Outcome::StlbHit(_) | Outcome::Walked(_)) {
             *recent = RecentPages::EMPTY;
         }
+        // Whatever this access touched, the previous page may no longer be its set's most
+        // recently used; `insert` below names this access's page instead, if it is kept.
+        recent.last = RECENT_PAGES;
         let translation = outcome.translation()?;
         let page_start = address & !((1 << PAGE_SHIFT) - 1);
         let physical = translation
@@ -649,15 +675,18 @@ impl<M: GuestMemory> Session<M> {
             self.statistics.fetches_without_paging += 1;
             return;
         }
-        match self.recent_code.find(address >> PAGE_SHIFT) {
-            Some(index) => {
-                self.model
-                    .repeat_l1_hit(AccessKind::Instruction, self.recent_code.slots[index]);
-                self.statistics.fast_path_accesses += 1;
-            }
-            None => {
-                self.translate(AccessKind::Instruction, address);
-            }
+        let page = address >> PAGE_SHIFT;
+        let recent = &mut self.recent_code;
+        if recent.is_last(page) {
+            self.model.repeat_mru_l1_hit(AccessKind::Instruction);
+            self.statistics.fast_path_accesses += 1;
+        } else if let Some(index) = recent.find(page) {
+            recent.last = index;
+            self.model
+                .repeat_l1_hit(AccessKind::Instruction, recent.slots[index]);
+            self.statistics.fast_path_accesses += 1;
+        } else {
+            self.translate(AccessKind::Instruction, address);
         }
     }
 
