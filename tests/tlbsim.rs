@@ -114,6 +114,10 @@ fn instruction_counts_of_a_marked_phase_are_exact() {
     // to the instructions before the phase.
     assert_eq!(looped.instructions.kernel, 1 + 2 * 1000 + 1, "{looped:?}");
     assert_eq!(looped.instructions.user, 0, "{looped:?}");
+    // One block per round, each one fetch on the loop's page: L1 hits (the plugin skips the
+    // callback of a block that starts on the previous fetch's page and counts it later).
+    assert_eq!(looped.counters.instruction.accesses, 1000, "{looped:?}");
+    assert_eq!(looped.counters.instruction.l1_hits, 1000, "{looped:?}");
     let copy = phases.get("insn-rep-movsb").unwrap_or_else(|| panic!("no phase insn-rep-movsb in:\n{log}"));
     assert_eq!(copy.instructions.kernel, REP_MOVSB_INSTRUCTIONS + 1, "{copy:?}");
     assert_eq!(copy.instructions.user, 0, "{copy:?}");

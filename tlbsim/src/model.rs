@@ -408,12 +408,18 @@ impl Model {
     /// `kind`.
     #[inline]
     pub fn repeat_mru_l1_hit(&mut self, kind: AccessKind) {
+        self.repeat_mru_l1_hits(kind, 1);
+    }
+
+    /// Counts `count` accesses as [`Model::repeat_mru_l1_hit`] does, at once.
+    #[inline]
+    pub fn repeat_mru_l1_hits(&mut self, kind: AccessKind, count: u64) {
         let counters = match kind {
             AccessKind::Instruction => &mut self.counters.instruction,
             AccessKind::Data => &mut self.counters.data,
         };
-        counters.accesses += 1;
-        counters.l1_hits += 1;
+        counters.accesses += count;
+        counters.l1_hits += count;
     }
 
     /// Applies MOV to CR3 with source operand `value` (Intel SDM vol. 3A §4.10.4.1):

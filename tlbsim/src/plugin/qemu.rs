@@ -76,6 +76,9 @@ pub(crate) static qemu_plugin_version: c_int = sys::QEMU_PLUGIN_VERSION as c_int
 /// Size of a 4 KiB page, the granularity at which code pages are counted.
 const PAGE_BYTES: u64 = 4096;
 
+/// log2 of [`PAGE_BYTES`].
+const PAGE_SHIFT: u32 = 12;
+
 /// The largest memory access QEMU can report: its `MemOp` size field (`MO_SIZE`, 3 bits)
 /// encodes at most 2^7 bytes.
 const MAX_ACCESS_BYTES: u64 = 128;
@@ -126,17 +129,25 @@ struct Registers {
 #[derive(Debug)]
 struct ByteArray(*mut sys::GByteArray);
 
-/// The two instruction counters, in a QEMU scoreboard of one `[u64; 2]` per vCPU.
+/// The plugin's values in QEMU's generated code: a scoreboard of one `[u64; 4]` per vCPU.
 #[derive(Clone, Copy, Debug)]
 struct InstructionScoreboard {
     /// Instructions below the kernel half.
     user: sys::qemu_plugin_u64,
     /// Instructions in the kernel half.
     kernel: sys::qemu_plugin_u64,
+    /// Block executions instrumented for fetches (fast mode), called back or not.
+    blocks: sys::qemu_plugin_u64,
+    /// The page number (address >> 12) a block may start on without a callback: the session's
+    /// [`Session::code_mru_page`], or [`NO_CODE_PAGE`].
+    code_page: sys::qemu_plugin_u64,
 }
 
-/// Bytes of one vCPU's scoreboard entry: the two counters.
-const SCOREBOARD_ENTRY_BYTES: usize = 2 * core::mem::size_of::<u64>();
+/// Bytes of one vCPU's scoreboard entry: the four values.
+const SCOREBOARD_ENTRY_BYTES: usize = 4 * core::mem::size_of::<u64>();
+
+/// A `code_page` no block starts on (page numbers are below 2^52): every block calls back.
+const NO_CODE_PAGE: u64 = u64::MAX;
 
 /// The vCPU whose counters are read: the plugin models only vCPU 0.
 const VCPU: c_uint = 0;
@@ -148,13 +159,29 @@ impl InstructionScoreboard {
         // SAFETY: allocates a zeroed scoreboard with one entry of the given size per vCPU;
         // QEMU resizes it when vCPUs are created.
         let score = unsafe { sys::qemu_plugin_scoreboard_new(SCOREBOARD_ENTRY_BYTES) };
+        let entry = |index: usize| sys::qemu_plugin_u64 {
+            score,
+            offset: index * core::mem::size_of::<u64>(),
+        };
         InstructionScoreboard {
-            user: sys::qemu_plugin_u64 { score, offset: 0 },
-            kernel: sys::qemu_plugin_u64 {
-                score,
-                offset: core::mem::size_of::<u64>(),
-            },
+            user: entry(0),
+            kernel: entry(1),
+            blocks: entry(2),
+            code_page: entry(3),
         }
+    }
+
+    /// Returns vCPU 0's count of instrumented block executions.
+    fn blocks(&self) -> u64 {
+        // SAFETY: an entry of the live scoreboard, read on the vCPU thread or after it stopped.
+        unsafe { sys::qemu_plugin_u64_get(self.blocks, VCPU) }
+    }
+
+    /// Sets vCPU 0's `code_page`.
+    fn set_code_page(&self, page: u64) {
+        // SAFETY: an entry of the live scoreboard, written from a callback on the vCPU thread,
+        // which is the only thread that reads it (in generated code).
+        unsafe { sys::qemu_plugin_u64_set(self.code_page, VCPU, page) };
     }
 
     /// Returns the entry that counts instructions at linear address `address`.
@@ -190,6 +217,13 @@ struct Plugin {
     cost: Option<WalkCostModel>,
     /// The instruction counters.
     instructions: InstructionScoreboard,
+    /// Fast-mode block callbacks so far (the other instrumented block executions hit the
+    /// previous fetch's page and were skipped).
+    block_callbacks: u64,
+    /// Skipped block executions already reported to the session.
+    reported_skipped_blocks: u64,
+    /// The value `code_page` was last set to.
+    code_page: u64,
     /// The running session, from vCPU initialisation on.
     session: Option<Session<RamWords<'static>>>,
     /// Where report lines go.
@@ -333,6 +367,9 @@ pub(crate) unsafe extern "C" fn qemu_plugin_install(
         model: Some(model),
         cost: Some(cost),
         instructions: InstructionScoreboard::new(),
+        block_callbacks: 0,
+        reported_skipped_blocks: 0,
+        code_page: 0,
         session: None,
         output,
         registers: None,
@@ -387,6 +424,7 @@ unsafe extern "C" fn on_vcpu_init(_id: sys::qemu_plugin_id_t, vcpu_index: c_uint
             };
             plugin.session = Some(Session::new(model, cost, words, options));
             plugin.registers = Some((registers, buffer));
+            plugin.sync_code_page();
             plugin.write_lines();
         })
     };
@@ -513,6 +551,34 @@ impl Plugin {
         }
     }
 
+    /// Sets the scoreboard's `code_page` to the session's [`Session::code_mru_page`], so that
+    /// the generated code skips exactly the block callbacks that would only count an L1 hit on
+    /// the previous fetch's entry. Called after every callback that can change it.
+    fn sync_code_page(&mut self) {
+        let page = self
+            .session
+            .as_ref()
+            .and_then(Session::code_mru_page)
+            .unwrap_or(NO_CODE_PAGE);
+        if page != self.code_page {
+            self.code_page = page;
+            self.instructions.set_code_page(page);
+        }
+    }
+
+    /// Reports the block executions skipped since the last report to the session, which
+    /// counts them as L1 hits on the previous fetch's page. Called before the session reads or
+    /// resets its counters (markers, exit); the counts are additive, so reporting them late
+    /// changes nothing else.
+    fn report_skipped_blocks(&mut self) {
+        let skipped = self.instructions.blocks().wrapping_sub(self.block_callbacks);
+        let new = skipped.wrapping_sub(self.reported_skipped_blocks);
+        self.reported_skipped_blocks = skipped;
+        if let Some(session) = self.session.as_mut() {
+            session.repeated_fetches(new);
+        }
+    }
+
     /// Returns the index of `special` in `specials`, adding it if new.
     fn intern(&mut self, special: SpecialInstruction) -> usize {
         if let Some(index) = self.special_indices.get(&special) {
@@ -627,6 +693,9 @@ impl Plugin {
             },
             SpecialInstruction::Wrmsr => return,
         };
+        if let Event::Marker(..) = event {
+            self.report_skipped_blocks();
+        }
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -641,6 +710,7 @@ impl Plugin {
                 self.write_lines();
             }
         }
+        self.sync_code_page();
     }
 
     /// Stops QEMU because a register needed for `what` could not be read.
@@ -697,12 +767,25 @@ impl Plugin {
             let block_address = sys::qemu_plugin_tb_vaddr(block);
             match self.config.mode {
                 _ if !count_accesses => {}
-                FetchMode::Fast => sys::qemu_plugin_register_vcpu_tb_exec_cb(
-                    block,
-                    Some(on_block_fast),
-                    sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
-                    user_data(block_address),
-                ),
+                FetchMode::Fast => {
+                    // Count the execution, then call back unless the block starts on the page
+                    // of the previous fetch (see `Plugin::sync_code_page`).
+                    sys::qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+                        block,
+                        sys::qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
+                        instructions.blocks,
+                        1,
+                    );
+                    sys::qemu_plugin_register_vcpu_tb_exec_cond_cb(
+                        block,
+                        Some(on_block_fast),
+                        sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                        sys::qemu_plugin_cond::QEMU_PLUGIN_COND_NE,
+                        instructions.code_page,
+                        block_address >> PAGE_SHIFT,
+                        user_data(block_address),
+                    );
+                }
                 FetchMode::Exact => sys::qemu_plugin_register_vcpu_tb_exec_cb(
                     block,
                     Some(on_block_exact),
@@ -727,12 +810,20 @@ impl Plugin {
                 }
                 if count_accesses && end_page != last_page {
                     last_page = end_page;
-                    sys::qemu_plugin_register_vcpu_insn_exec_cb(
-                        instruction,
-                        Some(on_page_entry),
-                        sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
-                        user_data(end_page.wrapping_sub(block_address)),
-                    );
+                    match self.config.mode {
+                        FetchMode::Fast => sys::qemu_plugin_register_vcpu_insn_exec_cb(
+                            instruction,
+                            Some(on_page_entry_fast),
+                            sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                            user_data(end_page),
+                        ),
+                        FetchMode::Exact => sys::qemu_plugin_register_vcpu_insn_exec_cb(
+                            instruction,
+                            Some(on_page_entry),
+                            sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                            user_data(end_page.wrapping_sub(block_address)),
+                        ),
+                    }
                 }
                 let mut bytes = [0u8; MAX_INSTRUCTION_BYTES];
                 let copied = sys::qemu_plugin_insn_data(
@@ -766,15 +857,32 @@ impl Plugin {
     }
 }
 
-/// A block starts executing (fast mode): the user data is its translation address.
+/// A block starts executing (fast mode) on another page than the previous fetch's: the user
+/// data is its translation address.
 unsafe extern "C" fn on_block_fast(_vcpu_index: c_uint, block_address: *mut c_void) {
     // SAFETY: a callback of this plugin, on the vCPU thread, not nested.
     unsafe {
         with_plugin(|plugin| {
+            plugin.block_callbacks += 1;
             if let Some(session) = plugin.session.as_mut() {
                 let address = block_address.addr() as u64;
                 session.block(address, address);
             }
+            plugin.sync_code_page();
+        })
+    };
+}
+
+/// Execution reaches the block's second code page (fast mode): the user data is the page's
+/// address.
+unsafe extern "C" fn on_page_entry_fast(_vcpu_index: c_uint, page: *mut c_void) {
+    // SAFETY: a callback of this plugin, on the vCPU thread, not nested.
+    unsafe {
+        with_plugin(|plugin| {
+            if let Some(session) = plugin.session.as_mut() {
+                session.enter_page_at(page.addr() as u64);
+            }
+            plugin.sync_code_page();
         })
     };
 }
@@ -846,6 +954,7 @@ unsafe extern "C" fn on_exit(_id: sys::qemu_plugin_id_t, _user_data: *mut c_void
     // other callback of ours (module documentation, point 3), so it is the only user.
     unsafe {
         with_plugin(|plugin| {
+            plugin.report_skipped_blocks();
             let totals = plugin.instructions.totals();
             if let Some(session) = plugin.session.as_mut() {
                 session.finish(totals);

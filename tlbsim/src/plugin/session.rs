@@ -378,6 +378,37 @@ impl<M: GuestMemory> Session<M> {
         self.fetch(address);
     }
 
+    /// Returns the linear page number (address >> 12) of the page the last instruction fetch
+    /// used, while its L1 iTLB entry is the most recently used of its set and nothing has
+    /// invalidated it; `None` otherwise. A block starting on that page hits that entry and
+    /// changes nothing but the hit counters, so the plugin may skip its callback and report it
+    /// later through [`Session::repeated_fetches`].
+    pub fn code_mru_page(&self) -> Option<u64> {
+        let recent = &self.recent_code;
+        (self.paging)
+            .then(|| recent.pages.get(recent.last).copied())
+            .flatten()
+    }
+
+    /// Counts `count` block executions whose fetch the plugin skipped because their page was
+    /// [`Session::code_mru_page`] (and stayed so: nothing that can change it ran in between).
+    pub fn repeated_fetches(&mut self, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.model
+            .repeat_mru_l1_hits(AccessKind::Instruction, count);
+        self.statistics.blocks += count;
+        self.statistics.fast_path_accesses += count;
+    }
+
+    /// Records that execution reached code on the page at linear address `address`, which the
+    /// executing block has not touched yet: one instruction fetch there (fast mode, where the
+    /// plugin knows the page's address at translation).
+    pub fn enter_page_at(&mut self, address: u64) {
+        self.fetch(address);
+    }
+
     /// Records that execution reached the executing block's code at `offset_bytes` from its
     /// start, on a code page the block has not touched yet: one instruction fetch there.
     pub fn enter_page(&mut self, offset_bytes: u64) {

@@ -730,3 +730,37 @@ fn the_recent_page_fast_path_counts_exactly_what_the_model_would() {
     assert!(session.statistics().fast_path_accesses > 5000);
     assert!(model.counters().data.l1_misses > 1000, "{:?}", model.counters().data);
 }
+
+#[test]
+fn skipped_blocks_on_the_previous_fetch_page_count_like_executed_ones() {
+    // The plugin skips the callback of a block that starts on `code_mru_page` and reports
+    // such blocks later through `repeated_fetches`: the counts must equal those of calling
+    // `block` each time.
+    let fixture = Fixture::new();
+    let mut called = fixture.paging_session();
+    let mut skipping = fixture.paging_session();
+    assert_eq!(skipping.code_mru_page(), None);
+    for session in [&mut called, &mut skipping] {
+        session.block(CODE, CODE);
+    }
+    assert_eq!(skipping.code_mru_page(), Some(CODE >> 12));
+    for _ in 0..5 {
+        called.block(CODE + 0x40, CODE + 0x40);
+    }
+    skipping.repeated_fetches(5);
+    // A second page through `enter_page_at` moves the most recent page.
+    called.enter_page_at(DATA);
+    skipping.enter_page_at(DATA);
+    assert_eq!(skipping.code_mru_page(), Some(DATA >> 12));
+    called.block(DATA + 8, DATA + 8);
+    skipping.repeated_fetches(1);
+    assert_eq!(called.model().counters(), skipping.model().counters());
+    assert_eq!(called.statistics().blocks, skipping.statistics().blocks);
+    // Anything that may invalidate forgets it: every block calls back again.
+    skipping.invlpg(CODE);
+    assert_eq!(skipping.code_mru_page(), None);
+    skipping.block(CODE, CODE);
+    assert_eq!(skipping.code_mru_page(), Some(CODE >> 12));
+    skipping.mov_to_cr3(fixture.roots[1]);
+    assert_eq!(skipping.code_mru_page(), None);
+}
