@@ -20,7 +20,12 @@
 //!
 //! - a block-execution callback that counts one instruction fetch from the block's first
 //!   page, and an instruction callback before the first instruction that reaches a second
-//!   code page (a block spans at most two), which counts one fetch there;
+//!   code page (a block spans at most two), which counts one fetch there. In fast mode the
+//!   block callback is conditional (`qemu_plugin_register_vcpu_tb_exec_cond_cb`): it runs only
+//!   when the block starts on another page than the one a scoreboard value names, which the
+//!   plugin keeps equal to [`Session::code_mru_page`] (the page of the previous fetch while its
+//!   L1 iTLB entry is its set's most recent); an inline add counts every execution, and the
+//!   skipped ones are reported to the session as L1 hits before each marker and at exit;
 //! - an inline add on every instruction
 //!   (`qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu` on a `qemu_plugin_scoreboard`): one of
 //!   two counters, user or kernel by the instruction's linear address (kernel half at or above

@@ -236,6 +236,9 @@ pub struct SessionStatistics {
     pub fast_path_accesses: u64,
     /// Data accesses whose last byte lay on the next page, which were counted as two.
     pub page_crossings: u64,
+    /// Block executions whose callback the plugin skipped (fast mode: the block started on the
+    /// previous fetch's page), reported through [`Session::repeated_fetches`].
+    pub skipped_blocks: u64,
 }
 
 /// One simulated run; see the module documentation.
@@ -400,6 +403,7 @@ impl<M: GuestMemory> Session<M> {
             .repeat_mru_l1_hits(AccessKind::Instruction, count);
         self.statistics.blocks += count;
         self.statistics.fast_path_accesses += count;
+        self.statistics.skipped_blocks += count;
     }
 
     /// Records that execution reached code on the page at linear address `address`, which the
@@ -670,7 +674,7 @@ impl<M: GuestMemory> Session<M> {
         self.lines.push(format!(
             "{INFO_LINE_PREFIX}v=1 mode={} blocks={} relocated_blocks={} \
              fetches_without_paging={} data_accesses_without_paging={} markers={} notes={} \
-             fast_path_accesses={} page_crossings={}",
+             fast_path_accesses={} page_crossings={} skipped_blocks={}",
             self.options.mode.name(),
             statistics.blocks,
             statistics.relocated_blocks,
@@ -680,6 +684,7 @@ impl<M: GuestMemory> Session<M> {
             statistics.notes,
             statistics.fast_path_accesses,
             statistics.page_crossings,
+            statistics.skipped_blocks,
         ));
     }
 

@@ -756,6 +756,7 @@ fn skipped_blocks_on_the_previous_fetch_page_count_like_executed_ones() {
     skipping.repeated_fetches(1);
     assert_eq!(called.model().counters(), skipping.model().counters());
     assert_eq!(called.statistics().blocks, skipping.statistics().blocks);
+    assert_eq!(skipping.statistics().skipped_blocks, 6);
     // Anything that may invalidate forgets it: every block calls back again.
     skipping.invlpg(CODE);
     assert_eq!(skipping.code_mru_page(), None);
