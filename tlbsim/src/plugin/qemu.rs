@@ -40,6 +40,17 @@
 //! QEMU runs an instruction's inline operations and callbacks in registration order, so a
 //! marker counts itself.
 //!
+//! # Skipped block callbacks (fast mode)
+//!
+//! Two more scoreboard entries serve the fetch count: `blocks`, an inline add on every
+//! instrumented block, and `code_page`, which the plugin keeps equal to the session's
+//! `code_mru_page` after every callback that can change it (block, second-page, special and
+//! marker callbacks; data accesses cannot). The block callback is registered with the condition
+//! "block's page != `code_page`", so a block that starts on the page of the previous fetch,
+//! whose fetch could only be an L1 hit on its set's most recent entry, runs without a call.
+//! `blocks` minus the callbacks made is the number skipped; they are reported to the session
+//! before every marker and at exit (counts are additive, so the delay changes nothing).
+//!
 //! Unsafe code here does four things, each with its own `// SAFETY:` comment: calls QEMU's
 //! plugin API and glib (which QEMU links, so their symbols resolve when QEMU loads the
 //! plugin), dereferences the pointers QEMU hands to callbacks, maps the RAM file, and reaches
@@ -106,10 +117,6 @@ const GLIB_TRUE: c_int = 1;
 #[derive(Clone, Copy, Debug)]
 struct RegisterHandle(*mut sys::qemu_plugin_register);
 
-// SAFETY: the handle is an opaque token (QEMU encodes the register number in it); it is never
-// dereferenced by the plugin and QEMU accepts it from any thread in a register-reading
-// callback.
-unsafe impl Send for RegisterHandle {}
 
 /// The registers the callbacks read, found by name at vCPU initialisation.
 #[derive(Debug)]
