@@ -218,6 +218,13 @@ extern "C" fn kernel_main() -> ! {
     syscall_entry::init();
     let pcid_mode = pcid::init(facts.enabled.pcide, facts.args.pcid, facts.args.tlbsim, facts.args.pcids as usize);
     println!("translation: pcid mode {} ({} PCIDs in the pool)", pcid_mode.describe(), facts.args.pcids);
+    if facts.args.tlbsim {
+        // The simulator counts page walks by region: tell it where the window is.
+        arch::x86_64::marker::window(
+            x86_64::VirtAddr::new(layout::GLOBAL_WINDOW_START),
+            x86_64::VirtAddr::new(layout::GLOBAL_WINDOW_END),
+        );
+    }
     scheduler::init(facts.args.quantum_ticks);
     let mode = global_segment::Mode { global: facts.args.global, share_tables: facts.args.share_tables };
     match global_segment::init(mode, &facts.features, facts.enabled.pge, facts.enabled.pke) {

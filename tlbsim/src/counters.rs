@@ -335,3 +335,65 @@ impl Counters {
         count.entries_removed += entries_removed;
     }
 }
+
+/// Instructions executed, split by the half of the address space they were fetched from.
+///
+/// The split is by the instruction's linear address, not by CPL: an instruction at or above
+/// [`KERNEL_HALF_START`] counts as kernel, anything below as user. (shoal runs no user code in
+/// the kernel half and no kernel code in the lower half, so for shoal the two agree.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct InstructionCounts {
+    /// Instructions at linear addresses below [`KERNEL_HALF_START`].
+    pub user: u64,
+    /// Instructions at linear addresses at or above [`KERNEL_HALF_START`].
+    pub kernel: u64,
+}
+
+impl InstructionCounts {
+    /// Returns the counts accumulated since the snapshot `earlier` (wrapping, like the other
+    /// `since` methods: the counts only grow between resets).
+    pub const fn since(&self, earlier: &InstructionCounts) -> InstructionCounts {
+        InstructionCounts {
+            user: self.user.wrapping_sub(earlier.user),
+            kernel: self.kernel.wrapping_sub(earlier.kernel),
+        }
+    }
+
+    /// Returns user plus kernel instructions.
+    pub const fn total(&self) -> u64 {
+        self.user + self.kernel
+    }
+}
+
+/// The first linear address of the kernel half of the address space (the upper canonical
+/// half), which instruction counts and walk regions use to tell kernel from user addresses.
+pub const KERNEL_HALF_START: u64 = 0xffff_8000_0000_0000;
+
+/// Successful page walks (any page size, instruction or data) by the region of the linear
+/// address that needed them. Their sum equals the `walks_4k + walks_2m + walks_1g` of both
+/// access kinds; faulting walks are not attributed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RegionWalks {
+    /// Walks for addresses inside the global-segment window the kernel announced.
+    pub window: u64,
+    /// Walks for the rest of the lower half: each process's private memory.
+    pub private: u64,
+    /// Walks for addresses at or above [`KERNEL_HALF_START`].
+    pub kernel: u64,
+}
+
+impl RegionWalks {
+    /// Returns the counts accumulated since the snapshot `earlier`.
+    pub const fn since(&self, earlier: &RegionWalks) -> RegionWalks {
+        RegionWalks {
+            window: self.window.wrapping_sub(earlier.window),
+            private: self.private.wrapping_sub(earlier.private),
+            kernel: self.kernel.wrapping_sub(earlier.kernel),
+        }
+    }
+
+    /// Returns the walks of all regions.
+    pub const fn total(&self) -> u64 {
+        self.window + self.private + self.kernel
+    }
+}

@@ -42,7 +42,7 @@
 //! assert!(matches!(model.access(AccessKind::Data, page, tables.memory()), Outcome::L1Hit(_)));
 //! let report = model.end_phase().unwrap();
 //! assert_eq!(report.counters.data.walks_4k, 1);
-//! assert!(report.to_line().starts_with("tlbsim phase v=1 id=1 name=example "));
+//! assert!(report.to_line().starts_with("tlbsim phase v=2 id=1 name=example "));
 //! ```
 
 // Unsafe code is denied everywhere except the plugin's FFI module, `plugin/qemu.rs`.
@@ -67,10 +67,10 @@ pub mod walk;
 mod tests;
 
 pub use address::{PageSize, PagingLevel, Pcid, PhysicalAddress, VirtualAddress};
-pub use counters::{AccessCounters, Counters, FlushCause, FlushCount};
+pub use counters::{AccessCounters, Counters, FlushCause, FlushCount, InstructionCounts, RegionWalks};
 pub use geometry::{ArrayGeometry, Geometry, GeometryError, LevelGeometry, LevelName, PageSizeSet};
 pub use model::{AccessKind, ControlRegisters, FlushReport, Invpcid, InvpcidError, Model, Outcome};
 pub use report::{LineError, PhaseReport};
 pub use synthetic::{PageTableBuilder, SyntheticMemory};
-pub use tlb::Translation;
+pub use tlb::{EntrySlot, Translation};
 pub use walk::{GuestMemory, Mapping, Walk, WalkFault};

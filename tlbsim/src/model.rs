@@ -32,7 +32,7 @@ use crate::address::{Pcid, PhysicalAddress, VirtualAddress};
 use crate::counters::{Counters, FlushCause};
 use crate::geometry::{Geometry, GeometryError, LevelName};
 use crate::report::PhaseReport;
-use crate::tlb::{EntryView, TlbLevel, Translation};
+use crate::tlb::{EntrySlot, EntryView, TlbLevel, Translation};
 use crate::walk::{self, GuestMemory, WalkFault};
 
 /// CR4.PAE, bit 5: physical-address extension; must be 1 for 4-level paging.
@@ -373,6 +373,55 @@ impl Model {
         }
     }
 
+    /// Returns where the L1 TLB of `kind` holds the entry an access to `address` would hit now,
+    /// without touching it or counting anything; `None` if it would miss. The slot stays valid
+    /// until the next fill of that L1 or the next invalidation: the plugin's fast path keeps it
+    /// for [`Model::repeat_l1_hit`].
+    #[inline]
+    pub fn l1_slot(&self, kind: AccessKind, address: VirtualAddress) -> Option<EntrySlot> {
+        let l1 = match kind {
+            AccessKind::Instruction => &self.instruction_tlb,
+            AccessKind::Data => &self.data_tlb,
+        };
+        l1.find(address, self.pcid)
+    }
+
+    /// Counts one access of `kind` that hits the L1 entry at `slot` and makes that entry the
+    /// most recently used of its set: exactly what [`Model::access`] does on an L1 hit, without
+    /// the lookup. `slot` must come from [`Model::l1_slot`] for the same address, with no fill
+    /// of that L1 and no invalidation (CR3/CR4 write, INVLPG, INVPCID, reset, emptying) since.
+    #[inline]
+    pub fn repeat_l1_hit(&mut self, kind: AccessKind, slot: EntrySlot) {
+        let (l1, counters) = match kind {
+            AccessKind::Instruction => (&mut self.instruction_tlb, &mut self.counters.instruction),
+            AccessKind::Data => (&mut self.data_tlb, &mut self.counters.data),
+        };
+        counters.accesses += 1;
+        counters.l1_hits += 1;
+        l1.touch(slot);
+    }
+
+    /// Counts one access of `kind` that hits the L1 entry the previous access of that kind hit
+    /// or filled: that entry is the most recently used of its set, and a lookup would only
+    /// count the hit and move its stamp forward, which keeps its set's order. Valid under the
+    /// same conditions as [`Model::repeat_l1_hit`], for the entry of the previous access of
+    /// `kind`.
+    #[inline]
+    pub fn repeat_mru_l1_hit(&mut self, kind: AccessKind) {
+        self.repeat_mru_l1_hits(kind, 1);
+    }
+
+    /// Counts `count` accesses as [`Model::repeat_mru_l1_hit`] does, at once.
+    #[inline]
+    pub fn repeat_mru_l1_hits(&mut self, kind: AccessKind, count: u64) {
+        let counters = match kind {
+            AccessKind::Instruction => &mut self.counters.instruction,
+            AccessKind::Data => &mut self.counters.data,
+        };
+        counters.accesses += count;
+        counters.l1_hits += count;
+    }
+
     /// Applies MOV to CR3 with source operand `value` (Intel SDM vol. 3A §4.10.4.1):
     ///
     /// - CR4.PCIDE=1, bit 63 clear: invalidates the non-global entries associated with the new
@@ -519,6 +568,7 @@ impl Model {
             id: phase.id,
             name: phase.name,
             counters: self.counters.since(&phase.start),
+            ..PhaseReport::default()
         })
     }
 
@@ -530,6 +580,7 @@ impl Model {
             id: phase.id,
             name: phase.name.clone(),
             counters: self.counters.since(&phase.start),
+            ..PhaseReport::default()
         })
     }
 

@@ -1,36 +1,53 @@
 //! Phase reports and their stable, machine-readable line format.
 //!
-//! A [`PhaseReport`] is what [`crate::Model::end_phase`] returns: the phase's identifier and
-//! name and the [`Counters`] accumulated during it. The plugin prints it as one line; the host
-//! tool parses the line back with [`PhaseReport::parse_line`] and joins it with the kernel's
-//! own result line through the identifier.
+//! A [`PhaseReport`] is what [`crate::Model::end_phase`] returns, completed by the plugin's
+//! session: the phase's identifier and name, the TLB model's [`Counters`], the instructions
+//! executed ([`InstructionCounts`]), the successful walks by region ([`RegionWalks`]) and the
+//! walk-cost model's [`CostCounters`]. The plugin prints it as one line; the host tool parses
+//! the line back with [`PhaseReport::parse_line`] and joins it with the kernel's own result line
+//! through the identifier.
 //!
-//! # Phase line, version 1
+//! # Phase line, version 2
 //!
 //! ```text
-//! tlbsim phase v=1 id=3 name=density-n64 i.accesses=120 i.l1_hits=100 ... d.walks_4k=64 ...
+//! tlbsim phase v=2 id=3 name=density-n64 i.accesses=120 ... flush.invpcid3.entries_removed=0
+//!     instructions.user=5000 instructions.kernel=800 walks.window=12 walks.private=30
+//!     walks.kernel=2 cost.walks=44 ... cost.walk_cycles=1234 ... cost.psc_entries_removed=0
 //! ```
 //!
-//! - The line starts with [`PHASE_LINE_PREFIX`] (`tlbsim phase `), followed by
-//!   space-separated `key=value` fields and no trailing space.
+//! (one line; wrapped here). The line starts with [`PHASE_LINE_PREFIX`] (`tlbsim phase `),
+//! followed by space-separated `key=value` fields and no trailing space:
+//!
 //! - `v` is the format version, [`LINE_FORMAT_VERSION`]; `id` is a decimal `u64`; `name` is the
 //!   phase name with every byte outside `A-Z a-z 0-9 - _ . / :` written as `%XX` (two
 //!   upper-case hexadecimal digits), so it never contains a space or `=`; it may be empty.
-//! - Then every key of [`Counters::KEYS`], in that order, each with a decimal `u64`.
+//! - every key of [`Counters::KEYS`], in that order (unchanged since version 1);
+//! - [`EXTRA_KEYS`]: `instructions.user`, `instructions.kernel` (instructions executed at
+//!   linear addresses below and at or above `0xffff_8000_0000_0000`: split by address, not by
+//!   CPL), `walks.window`, `walks.private`, `walks.kernel` (successful walks by the region of
+//!   their linear address; their sum is the sum of the `walks_4k`, `walks_2m` and `walks_1g` of
+//!   both access kinds);
+//! - every key of [`CostCounters::KEYS`] (`cost.walks`, ..., `cost.walk_cycles`, ...), the
+//!   walk-cost model's counts for the phase.
 //!
-//! The writer always emits exactly this order. The parser requires every field exactly once,
-//! refuses unknown keys and other versions, and does not depend on the order. Adding, removing
-//! or renaming a key means a new version.
+//! All values are decimal `u64`. The writer always emits exactly this order. The parser
+//! requires every field exactly once, refuses unknown keys and other versions, and does not
+//! depend on the order. Adding, removing or renaming a key means a new version.
+//!
+//! **Version 1** lines (the same without the extra and cost keys) are still read: their
+//! instruction, region and cost counts come back as zero.
 //!
 //! A companion [geometry line](format_geometry_line) records what was simulated:
 //! `tlbsim geometry v=1 verified=1 itlb=... dtlb=... stlb=...`, with the level values in the
-//! grammar of `geometry.rs`.
+//! grammar of `geometry.rs` (its own version, [`GEOMETRY_LINE_VERSION`], still 1).
 //!
-//! Neighbours: `counters.rs` defines the keys; `model.rs` produces the reports.
+//! Neighbours: `counters.rs` defines the TLB keys, `cost/mod.rs` the cost keys; `model.rs`
+//! produces the reports and `plugin/session.rs` completes them.
 
 use core::fmt;
 
-use crate::counters::Counters;
+use crate::cost::{CostCounters, CostParameters, PscSensitivity};
+use crate::counters::{Counters, InstructionCounts, RegionWalks};
 use crate::geometry::{Geometry, GeometryError, LevelName};
 
 /// The start of every phase line.
@@ -39,11 +56,33 @@ pub const PHASE_LINE_PREFIX: &str = "tlbsim phase ";
 /// The start of every geometry line.
 pub const GEOMETRY_LINE_PREFIX: &str = "tlbsim geometry ";
 
-/// The version of the phase and geometry line formats this crate writes and reads.
-pub const LINE_FORMAT_VERSION: u32 = 1;
+/// The version of the phase line format this crate writes (it reads this one and version 1).
+pub const LINE_FORMAT_VERSION: u32 = 2;
+
+/// The version of the phase line format before the extra and cost keys, still readable.
+pub const LINE_FORMAT_VERSION_1: u32 = 1;
+
+/// The version of the geometry line format this crate writes and reads.
+pub const GEOMETRY_LINE_VERSION: u32 = 1;
+
+/// Number of keys in [`EXTRA_KEYS`].
+const EXTRA_KEY_COUNT: usize = 5;
+
+/// The keys a version-2 phase line adds after [`Counters::KEYS`] and before
+/// [`CostCounters::KEYS`], in the order of [`PhaseReport::extra_values`].
+pub const EXTRA_KEYS: [&str; EXTRA_KEY_COUNT] = [
+    "instructions.user",
+    "instructions.kernel",
+    "walks.window",
+    "walks.private",
+    "walks.kernel",
+];
+
+/// Number of keys after the name in a version-2 phase line.
+const V2_KEY_COUNT: usize = Counters::COUNT + EXTRA_KEY_COUNT + CostCounters::KEYS.len();
 
 /// The counts of one phase.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PhaseReport {
     /// The identifier given to `begin_phase`; the kernel prints it in its own result line.
     pub id: u64,
@@ -51,6 +90,12 @@ pub struct PhaseReport {
     pub name: String,
     /// What happened between `begin_phase` and `end_phase`.
     pub counters: Counters,
+    /// Instructions executed during the phase (zero in a report straight from the model).
+    pub instructions: InstructionCounts,
+    /// Successful walks by region (zero in a report straight from the model).
+    pub region_walks: RegionWalks,
+    /// The walk-cost model's counts (zero in a report straight from the model).
+    pub cost: CostCounters,
 }
 
 impl PhaseReport {
@@ -80,7 +125,7 @@ impl PhaseReport {
         let mut version = None;
         let mut id = None;
         let mut name = None;
-        let mut values: [Option<u64>; Counters::COUNT] = [None; Counters::COUNT];
+        let mut values: [Option<u64>; V2_KEY_COUNT] = [None; V2_KEY_COUNT];
         for field in fields.split(' ') {
             let Some((key, value)) = field.split_once('=') else {
                 return Err(LineError::MalformedField(field.to_owned()));
@@ -105,9 +150,8 @@ impl PhaseReport {
                     }
                 }
                 _ => {
-                    let index = Counters::KEYS
-                        .iter()
-                        .position(|known| *known == key)
+                    let index = v2_keys()
+                        .position(|known| known == key)
                         .ok_or_else(|| LineError::UnknownKey(key.to_owned()))?;
                     if values[index].replace(parse_count(key, value)?).is_some() {
                         return Err(duplicate());
@@ -116,21 +160,72 @@ impl PhaseReport {
             }
         }
         let version = version.ok_or(LineError::MissingKey("v"))?;
-        if version != LINE_FORMAT_VERSION.to_string() {
+        let known_keys = if version == LINE_FORMAT_VERSION.to_string() {
+            V2_KEY_COUNT
+        } else if version == LINE_FORMAT_VERSION_1.to_string() {
+            Counters::COUNT
+        } else {
             return Err(LineError::UnsupportedVersion(version.to_owned()));
-        }
+        };
         let id = id.ok_or(LineError::MissingKey("id"))?;
         let name = name.ok_or(LineError::MissingKey("name"))?;
-        let mut counts = [0; Counters::COUNT];
-        for (index, value) in values.into_iter().enumerate() {
-            counts[index] = value.ok_or(LineError::MissingKey(Counters::KEYS[index]))?;
+        let mut counts = [0; V2_KEY_COUNT];
+        for (index, (value, key)) in values.into_iter().zip(v2_keys()).enumerate() {
+            match value {
+                Some(_) if index >= known_keys => {
+                    return Err(LineError::UnknownKey(key.to_owned()));
+                }
+                Some(value) => counts[index] = value,
+                None if index >= known_keys => {}
+                None => return Err(LineError::MissingKey(key)),
+            }
         }
-        Ok(PhaseReport {
+        Ok(PhaseReport::from_v2_values(id, name, counts))
+    }
+
+    /// Returns the extra counts in the order of [`EXTRA_KEYS`].
+    pub const fn extra_values(&self) -> [u64; EXTRA_KEY_COUNT] {
+        [
+            self.instructions.user,
+            self.instructions.kernel,
+            self.region_walks.window,
+            self.region_walks.private,
+            self.region_walks.kernel,
+        ]
+    }
+
+    /// Builds a report from the values of every version-2 key, in line order.
+    fn from_v2_values(id: u64, name: String, values: [u64; V2_KEY_COUNT]) -> PhaseReport {
+        let (counter_values, rest) = values.split_at(Counters::COUNT);
+        let (extra, cost_values) = rest.split_at(EXTRA_KEY_COUNT);
+        let mut counters = [0; Counters::COUNT];
+        counters.copy_from_slice(counter_values);
+        let mut cost = [0; CostCounters::KEYS.len()];
+        cost.copy_from_slice(cost_values);
+        PhaseReport {
             id,
             name,
-            counters: Counters::from_values(counts),
-        })
+            counters: Counters::from_values(counters),
+            instructions: InstructionCounts {
+                user: extra[0],
+                kernel: extra[1],
+            },
+            region_walks: RegionWalks {
+                window: extra[2],
+                private: extra[3],
+                kernel: extra[4],
+            },
+            cost: CostCounters::from_values(cost),
+        }
     }
+}
+
+/// Every key of a version-2 phase line after the name, in line order.
+fn v2_keys() -> impl Iterator<Item = &'static str> {
+    Counters::KEYS
+        .into_iter()
+        .chain(EXTRA_KEYS)
+        .chain(CostCounters::KEYS)
 }
 
 impl fmt::Display for PhaseReport {
@@ -145,15 +240,59 @@ impl fmt::Display for PhaseReport {
         for (key, value) in Counters::KEYS.iter().zip(self.counters.values()) {
             write!(formatter, " {key}={value}")?;
         }
-        Ok(())
+        for (key, value) in EXTRA_KEYS.iter().zip(self.extra_values()) {
+            write!(formatter, " {key}={value}")?;
+        }
+        write!(formatter, " {}", self.cost)
     }
+}
+
+/// The start of the cost line.
+pub const COST_LINE_PREFIX: &str = "tlbsim cost ";
+
+/// The version of the cost line format.
+pub const COST_LINE_VERSION: u32 = 1;
+
+/// Returns the cost line, printed once after the geometry line:
+///
+/// ```text
+/// tlbsim cost v=1 preset=skylake-client psc=nominal data=on base_cpi=1.000
+///     psc_sizes=split:4/4/32 l1d=32k/8w/4c l2=256k/4w/12c llc=8192k/16w/44c memory=250c
+/// ```
+///
+/// (one line). `preset` names the walk-cost parameters, `psc` the paging-structure-cache
+/// sensitivity (`low`, `nominal`, `high`), `data` whether data accesses fed the cache
+/// hierarchy, `base_cpi` the assumed cycles per instruction (a decimal with three fractional
+/// digits); the rest are the parameters themselves (cache sizes in KiB, ways, load-to-use
+/// cycles). A host computes `translation_overhead_percent = 100 × cost.walk_cycles /
+/// (instructions × base_cpi + cost.walk_cycles)` from it and a phase line.
+pub fn format_cost_line(
+    preset: &str,
+    sensitivity: PscSensitivity,
+    data: bool,
+    parameters: &CostParameters,
+) -> String {
+    let milli = parameters.base_cpi_milli;
+    format!(
+        "{COST_LINE_PREFIX}v={COST_LINE_VERSION} preset={preset} psc={} data={} \
+         base_cpi={}.{:03} psc_sizes={} l1d={} l2={} llc={} memory={}c",
+        sensitivity.name(),
+        if data { "on" } else { "off" },
+        milli / 1000,
+        milli % 1000,
+        parameters.psc,
+        parameters.l1d,
+        parameters.l2,
+        parameters.llc,
+        parameters.memory_latency_cycles,
+    )
 }
 
 /// Returns the geometry line for `geometry`:
 /// `tlbsim geometry v=1 verified=<0|1> itlb=<level> dtlb=<level> stlb=<level>`.
 pub fn format_geometry_line(geometry: &Geometry) -> String {
     let mut line = format!(
-        "{GEOMETRY_LINE_PREFIX}v={LINE_FORMAT_VERSION} verified={}",
+        "{GEOMETRY_LINE_PREFIX}v={GEOMETRY_LINE_VERSION} verified={}",
         u8::from(geometry.is_verified())
     );
     for level in LevelName::ALL {
@@ -201,7 +340,7 @@ pub fn parse_geometry_line(line: &str) -> Result<(Geometry, bool), GeometryLineE
         }
     }
     match version {
-        Some(version) if version == LINE_FORMAT_VERSION.to_string() => {}
+        Some(version) if version == GEOMETRY_LINE_VERSION.to_string() => {}
         Some(version) => {
             return Err(GeometryLineError::Line(LineError::UnsupportedVersion(
                 version.to_owned(),
@@ -310,7 +449,8 @@ impl fmt::Display for LineError {
             LineError::BadName(name) => write!(formatter, "name `{name}` is badly encoded"),
             LineError::UnsupportedVersion(version) => write!(
                 formatter,
-                "line format version {version}; this reader knows version {LINE_FORMAT_VERSION}"
+                "line format version {version}; this reader knows versions {LINE_FORMAT_VERSION_1} \
+                 and {LINE_FORMAT_VERSION} (phase lines) and {GEOMETRY_LINE_VERSION} (geometry lines)"
             ),
         }
     }

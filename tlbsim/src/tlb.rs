@@ -160,6 +160,26 @@ impl TlbArray {
         Some(entry.translation())
     }
 
+    /// Returns the index of the entry a [`TlbArray::lookup`] would hit, without touching it.
+    #[inline]
+    pub(crate) fn find(&self, size: PageSize, page_number: u64, pcid: Pcid) -> Option<usize> {
+        let key = entry_key(size, page_number);
+        let start = self.set_start(page_number);
+        self.entries[start..start + self.ways]
+            .iter()
+            .position(|entry| entry.key == key && (entry.global || entry.pcid == pcid))
+            .map(|way| start + way)
+    }
+
+    /// Makes entry `index` the most recently used of its set, as a lookup hit on it does.
+    #[inline]
+    pub(crate) fn touch(&mut self, index: usize) {
+        self.clock += 1;
+        if let Some(entry) = self.entries.get_mut(index) {
+            entry.stamp = self.clock;
+        }
+    }
+
     /// Fills a translation for `page_number` tagged with `pcid`, evicting the least recently
     /// used way of its set if no way is empty. Returns whether a valid entry was evicted.
     pub(crate) fn insert(
@@ -242,6 +262,21 @@ impl TlbArray {
     }
 }
 
+/// Where an entry lies in a level: its array and its index there. Valid until the level's
+/// next fill or invalidation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EntrySlot {
+    /// The array's index in the level.
+    array: u32,
+    /// The entry's index in the array.
+    entry: u32,
+}
+
+impl EntrySlot {
+    /// A placeholder for an empty fast-path slot (never touched: no page maps to it).
+    pub const NONE: EntrySlot = EntrySlot { array: 0, entry: 0 };
+}
+
 /// The arrays of one level, with each page size routed to the array that caches it.
 #[derive(Clone, Debug)]
 pub(crate) struct TlbLevel {
@@ -273,6 +308,32 @@ impl TlbLevel {
             }
         }
         None
+    }
+
+    /// Returns where the entry a [`TlbLevel::lookup`] of `address` would hit lies, without
+    /// touching it.
+    #[inline]
+    pub(crate) fn find(&self, address: VirtualAddress, pcid: Pcid) -> Option<EntrySlot> {
+        for size in PageSize::ALL {
+            if let Some(array_index) = self.array_for_size[size.index()]
+                && let Some(entry) =
+                    self.arrays[array_index].find(size, size.page_number(address), pcid)
+            {
+                return Some(EntrySlot {
+                    array: array_index as u32,
+                    entry: entry as u32,
+                });
+            }
+        }
+        None
+    }
+
+    /// Makes the entry at `slot` the most recently used of its set, as a lookup hit on it does.
+    #[inline]
+    pub(crate) fn touch(&mut self, slot: EntrySlot) {
+        if let Some(array) = self.arrays.get_mut(slot.array as usize) {
+            array.touch(slot.entry as usize);
+        }
     }
 
     /// Fills `translation` for `address` tagged with `pcid` into the array for its page size;

@@ -18,6 +18,7 @@ mod density;
 mod faults;
 mod global_segment;
 mod hostile;
+mod instructions;
 mod memory;
 mod paging;
 mod pcid;
@@ -88,6 +89,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "costs", description: "spawn and context-switch costs (figures, not assertions)", run: processes::costs },
     Suite { name: "pcid", description: "address spaces run under PCIDs where the CPU has them; recycling flushes", run: pcid::run },
     Suite { name: "tlb-density", description: "marked phases of processes touching shared window pages (for tlbsim)", run: tlb::run },
+    Suite { name: "instructions", description: "marked phases of a known instruction count (for tlbsim)", run: instructions::run },
     #[cfg(feature = "density-harness")]
     Suite { name: "density", description: "the density sweep: FaaS instances in every mode (result lines)", run: density::run },
     Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },

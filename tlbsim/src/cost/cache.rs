@@ -162,6 +162,10 @@ pub struct SetAssociativeCache {
     stamps: Vec<u64>,
     /// Advances on every hit and fill.
     clock: u64,
+    /// The most recently used line of each set, [`EMPTY_LINE`] for a set never touched since
+    /// the last clear: a hit on it changes no LRU order, so [`SetAssociativeCache::probe`]
+    /// answers it without searching the set.
+    most_recent: Vec<u64>,
 }
 
 impl SetAssociativeCache {
@@ -188,6 +192,7 @@ impl SetAssociativeCache {
             lines: vec![EMPTY_LINE; lines],
             stamps: vec![0; lines],
             clock: 0,
+            most_recent: vec![EMPTY_LINE; usize::try_from(sets).map_err(|_| invalid)?],
         })
     }
 
@@ -196,26 +201,41 @@ impl SetAssociativeCache {
         address.as_u64() >> LINE_SHIFT_BITS
     }
 
-    /// Returns the index of the first way of the set holding `line`.
+    /// Returns the index of the set holding `line`.
     #[inline]
-    fn set_start(&self, line: u64) -> usize {
+    fn set_of(&self, line: u64) -> usize {
         let set = match self.set_mask {
             Some(mask) => line & mask,
             None => line % self.sets,
         };
         // `set < sets`, and `sets * ways` fits in usize (checked in `new`).
-        set as usize * self.ways
+        set as usize
+    }
+
+    /// Returns the index of the first way of the set holding `line`.
+    #[inline]
+    fn set_start(&self, line: u64) -> usize {
+        self.set_of(line) * self.ways
     }
 
     /// Looks `line` up; on a hit marks it most recently used and returns true.
+    ///
+    /// A hit on the line its set used last is answered from `most_recent` without searching
+    /// the set or moving its stamp: its stamp is already the largest of the set, so the LRU
+    /// order, and every later victim, is the same as after a full probe.
     #[inline]
     pub fn probe(&mut self, line: u64) -> bool {
-        let start = self.set_start(line);
+        let set_index = self.set_of(line);
+        if self.most_recent[set_index] == line {
+            return true;
+        }
+        let start = set_index * self.ways;
         let set = start..start + self.ways;
         match self.lines[set].iter().position(|&held| held == line) {
             Some(way) => {
                 self.clock += 1;
                 self.stamps[start + way] = self.clock;
+                self.most_recent[set_index] = line;
                 true
             }
             None => false,
@@ -246,6 +266,8 @@ impl SetAssociativeCache {
         self.clock += 1;
         self.lines[victim] = line;
         self.stamps[victim] = self.clock;
+        let set_index = self.set_of(line);
+        self.most_recent[set_index] = line;
     }
 
     /// Reports whether `line` is held, without touching the replacement state.
@@ -267,6 +289,7 @@ impl SetAssociativeCache {
         self.lines.fill(EMPTY_LINE);
         self.stamps.fill(0);
         self.clock = 0;
+        self.most_recent.fill(EMPTY_LINE);
     }
 }
 

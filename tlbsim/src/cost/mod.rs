@@ -22,6 +22,8 @@
 //!
 //! # What the plugin calls
 //!
+//! The plugin's session (`plugin/session.rs`) makes these calls:
+//!
 //! | event | call |
 //! |---|---|
 //! | an access that walked or faulted | [`WalkCostModel::walk_cycles`] with the current PCID, the address and the walk's [`WalkTrace`] (from a [`WalkRecorder`] around the memory given to [`crate::Model::access`]) |
@@ -31,6 +33,7 @@
 //! | INVLPG | [`WalkCostModel::invlpg`] with the current PCID |
 //! | INVPCID | [`WalkCostModel::invpcid`] with the decoded [`Invpcid`] |
 //! | phase boundaries | snapshot [`WalkCostModel::counters`] and subtract ([`CostCounters::since`]) |
+//! | markers | `Reset`: [`WalkCostModel::reset`]; `ZeroCounters`: [`WalkCostModel::reset_counters`]; `FlushTlbs`: [`WalkCostModel::empty_paging_structure_caches`] |
 //!
 //! # Walk references only, or data accesses too
 //!
@@ -73,6 +76,9 @@
 //! [`WalkCostModel::invlpg`]: crate::cost::WalkCostModel::invlpg
 //! [`WalkCostModel::invpcid`]: crate::cost::WalkCostModel::invpcid
 //! [`WalkCostModel::counters`]: crate::cost::WalkCostModel::counters
+//! [`WalkCostModel::reset`]: crate::cost::WalkCostModel::reset
+//! [`WalkCostModel::reset_counters`]: crate::cost::WalkCostModel::reset_counters
+//! [`WalkCostModel::empty_paging_structure_caches`]: crate::cost::WalkCostModel::empty_paging_structure_caches
 //! [`WalkCostModel::from_preset`]: crate::cost::WalkCostModel::from_preset
 //! [`CostCounters::since`]: crate::cost::CostCounters::since
 //! [`WalkTrace`]: crate::cost::WalkTrace
@@ -427,6 +433,15 @@ impl WalkCostModel {
         self.counters.data_accesses[served.index()] += 1;
     }
 
+    /// Counts one more data access served by L1D, without probing: the plugin's fast path for
+    /// an access to the same 64-byte line as the previous [`WalkCostModel::data_access`] with
+    /// no [`WalkCostModel::walk_cycles`] in between. That line is then the most recently used of
+    /// its L1D set, and a probe would only move its LRU stamp forward, keeping the set's order.
+    #[inline]
+    pub fn repeat_data_l1d_hit(&mut self) {
+        self.counters.data_accesses[ServedBy::L1d.index()] += 1;
+    }
+
     /// Applies MOV to CR3 with source operand `value`, given the control registers `before`
     /// the write; returns the number of paging-structure-cache entries removed.
     ///
@@ -499,6 +514,14 @@ impl WalkCostModel {
         self.psc.invalidate_all();
         self.caches.clear();
         self.counters = CostCounters::default();
+    }
+
+    /// Empties the paging-structure caches without counting an invalidation, keeping the data
+    /// caches and the counters: the cost side of the plugin's `FlushTlbs` marker (an
+    /// experiment's cold start, not an architectural event). Page-table lines stay in the data
+    /// caches, as they would after a real full TLB flush.
+    pub fn empty_paging_structure_caches(&mut self) {
+        self.psc.invalidate_all();
     }
 
     /// Returns `instructions` x base CPI + `walk_cycles` (see

@@ -825,3 +825,49 @@ fn cost_throughput() {
         );
     }
 }
+
+#[test]
+fn the_most_recent_line_shortcut_keeps_exact_lru_behaviour() {
+    // A reference LRU per set (front = most recently used) against SetAssociativeCache, whose
+    // probe answers a hit on its set's most recent line without searching: the same hits and
+    // misses, and the same lines resident, for 1-, 2- and 4-way caches.
+    for ways in [1u32, 2, 4] {
+        let geometry = CacheGeometry {
+            size_bytes: 4 * u64::from(ways) * LINE_BYTES,
+            ways,
+            latency_cycles: 1,
+        };
+        let mut cache = SetAssociativeCache::new(CacheLevelName::L1d, geometry).expect("valid");
+        let mut reference: Vec<Vec<u64>> = vec![Vec::new(); 4];
+        let mut state = 0x9e37_79b9_u64;
+        for step in 0..20_000u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Mostly repeats of a few lines (the shortcut's case), sometimes any of 40.
+            let line = if state & 3 != 0 { (step / 3) % 6 } else { state % 40 };
+            let set = &mut reference[(line % 4) as usize];
+            let expected = match set.iter().position(|&held| held == line) {
+                Some(way) => {
+                    set.remove(way);
+                    true
+                }
+                None => false,
+            };
+            set.insert(0, line);
+            set.truncate(ways as usize);
+            let hit = cache.probe(line);
+            assert_eq!(hit, expected, "{ways} ways, step {step}, line {line}");
+            if !hit {
+                cache.fill(line);
+            }
+        }
+        for (index, set) in reference.iter().enumerate() {
+            for line in set {
+                assert!(cache.contains(*line), "set {index} line {line}");
+            }
+        }
+        cache.clear();
+        assert!(!cache.probe(0));
+    }
+}

@@ -10,12 +10,18 @@
 //! | `ram_below_4g` | bytes of RAM below 4 GiB: decimal, `0x` hexadecimal, or with a `K`, `M` or `G` suffix | q35's rule ([`RamLayout::q35`](crate::guest_ram::RamLayout::q35)) |
 //! | `mode` | `fast` or `exact`: how instruction fetches find their address (see `plugin/mod.rs`) | `fast` |
 //! | `out` | file the report lines are written to (created or truncated) | standard error |
+//! | `psc` | `low`, `nominal` or `high`: the paging-structure-cache sizes of the walk-cost model | `nominal` |
+//! | `cost_data` | `on` or `off`: feed data accesses to the cost model's cache hierarchy | `on` |
+//! | `base_cpi` | the base CPI of the cost line, a decimal with up to 3 fractional digits (`1`, `0.25`) | the preset's (1.0) |
 //!
 //! Every key may appear once, except the geometry keys, which the geometry grammar combines.
+//! The walk-cost model uses the parameters of the geometry's `preset=` (or of
+//! [`DEFAULT_PRESET`] when the geometry names no preset).
 
 use core::fmt;
 use std::path::PathBuf;
 
+use crate::cost::PscSensitivity;
 use crate::geometry::{self, Geometry, GeometryError};
 
 /// The geometry used when the arguments name none.
@@ -54,6 +60,15 @@ pub struct PluginConfig {
     pub mode: FetchMode,
     /// Where report lines go; `None` for standard error.
     pub output_path: Option<PathBuf>,
+    /// The preset whose walk-cost parameters are used: the geometry's `preset=`, else
+    /// [`DEFAULT_PRESET`].
+    pub cost_preset: String,
+    /// Which paging-structure-cache sizes the walk-cost model uses.
+    pub psc: PscSensitivity,
+    /// Whether data accesses are fed to the cost model's cache hierarchy.
+    pub cost_data: bool,
+    /// The base CPI in thousandths, if given; otherwise the preset's.
+    pub base_cpi_milli: Option<u32>,
 }
 
 /// What is wrong with the plugin arguments.
@@ -69,6 +84,12 @@ pub enum ConfigError {
     BadMode(String),
     /// `ram_below_4g` is not a byte count.
     BadByteCount(String),
+    /// `psc` is not `low`, `nominal` or `high`.
+    BadPsc(String),
+    /// `cost_data` is not `on` or `off`.
+    BadCostData(String),
+    /// `base_cpi` is not a positive decimal with at most three fractional digits.
+    BadBaseCpi(String),
     /// No `ram=` argument.
     MissingRam,
     /// The geometry items do not form a valid geometry.
@@ -84,7 +105,7 @@ impl fmt::Display for ConfigError {
             ConfigError::UnknownKey(key) => write!(
                 formatter,
                 "unknown argument `{key}` (known: preset, itlb, dtlb, stlb, ram, ram_below_4g, \
-                 mode, out)"
+                 mode, out, psc, cost_data, base_cpi)"
             ),
             ConfigError::DuplicateKey(key) => write!(formatter, "argument `{key}` given twice"),
             ConfigError::BadMode(mode) => {
@@ -93,6 +114,17 @@ impl fmt::Display for ConfigError {
             ConfigError::BadByteCount(value) => write!(
                 formatter,
                 "ram_below_4g=`{value}`: expected bytes (decimal, 0x hexadecimal, or K/M/G suffix)"
+            ),
+            ConfigError::BadPsc(value) => {
+                write!(formatter, "psc=`{value}`: expected low, nominal or high")
+            }
+            ConfigError::BadCostData(value) => {
+                write!(formatter, "cost_data=`{value}`: expected on or off")
+            }
+            ConfigError::BadBaseCpi(value) => write!(
+                formatter,
+                "base_cpi=`{value}`: expected a positive decimal with at most 3 fractional \
+                 digits, e.g. 1 or 0.25"
             ),
             ConfigError::MissingRam => formatter.write_str(
                 "missing ram=PATH: the guest RAM file (QEMU memory-backend-file mem-path)",
@@ -119,11 +151,18 @@ impl PluginConfig {
         let mut ram_below_4g_bytes = None;
         let mut mode = None;
         let mut output_path = None;
+        let mut cost_preset = None;
+        let mut psc = None;
+        let mut cost_data = None;
+        let mut base_cpi_milli = None;
         for argument in arguments {
             let (key, value) = argument
                 .split_once('=')
                 .ok_or_else(|| ConfigError::MissingValue(argument.to_owned()))?;
             if geometry::is_geometry_key(key) {
+                if key == "preset" {
+                    cost_preset = Some(value.to_owned());
+                }
                 geometry_items.push(argument);
                 continue;
             }
@@ -156,6 +195,31 @@ impl PluginConfig {
                         return Err(duplicate());
                     }
                 }
+                "psc" => {
+                    let parsed = PscSensitivity::from_name(value)
+                        .ok_or_else(|| ConfigError::BadPsc(value.to_owned()))?;
+                    if psc.replace(parsed).is_some() {
+                        return Err(duplicate());
+                    }
+                }
+                "cost_data" => {
+                    let parsed = match value {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(ConfigError::BadCostData(value.to_owned())),
+                    };
+                    if cost_data.replace(parsed).is_some() {
+                        return Err(duplicate());
+                    }
+                }
+                "base_cpi" => {
+                    let parsed = parse_milli(value)
+                        .filter(|milli| *milli > 0)
+                        .ok_or_else(|| ConfigError::BadBaseCpi(value.to_owned()))?;
+                    if base_cpi_milli.replace(parsed).is_some() {
+                        return Err(duplicate());
+                    }
+                }
                 _ => return Err(ConfigError::UnknownKey(key.to_owned())),
             }
         }
@@ -171,8 +235,35 @@ impl PluginConfig {
             ram_below_4g_bytes,
             mode: mode.unwrap_or_default(),
             output_path,
+            cost_preset: cost_preset.unwrap_or_else(|| DEFAULT_PRESET.to_owned()),
+            psc: psc.unwrap_or(PscSensitivity::Nominal),
+            cost_data: cost_data.unwrap_or(DEFAULT_COST_DATA),
+            base_cpi_milli,
         })
     }
+}
+
+/// Whether data accesses feed the cost model's cache hierarchy when `cost_data` is not given.
+pub const DEFAULT_COST_DATA: bool = true;
+
+/// Parses a non-negative decimal with at most three fractional digits into thousandths
+/// (`1` is 1000, `0.25` is 250); `None` if it is not one or does not fit a `u32`.
+fn parse_milli(text: &str) -> Option<u32> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 3 {
+        return None;
+    }
+    if text.ends_with('.') {
+        return None;
+    }
+    let mut milli = u32::try_from(whole.parse::<u64>().ok()?.checked_mul(1000)?).ok()?;
+    let mut scale = 100;
+    for byte in fraction.bytes() {
+        milli = milli.checked_add(u32::from(byte - b'0') * scale)?;
+        scale /= 10;
+    }
+    Some(milli)
 }
 
 /// Parses a byte count: decimal, `0x` hexadecimal, or decimal with a `K`, `M` or `G` suffix
@@ -204,6 +295,10 @@ mod tests {
         assert_eq!(config.mode, FetchMode::Fast);
         assert_eq!(config.ram_below_4g_bytes, None);
         assert_eq!(config.output_path, None);
+        assert_eq!(config.cost_preset, DEFAULT_PRESET);
+        assert_eq!(config.psc, PscSensitivity::Nominal);
+        assert_eq!(config.cost_data, DEFAULT_COST_DATA);
+        assert_eq!(config.base_cpi_milli, None);
         assert_eq!(
             config.geometry,
             Geometry::from_preset(DEFAULT_PRESET).expect("preset")
@@ -219,8 +314,15 @@ mod tests {
             "ram_below_4g=2G",
             "mode=exact",
             "out=/tmp/lines",
+            "psc=high",
+            "cost_data=off",
+            "base_cpi=0.25",
         ])
         .expect("valid");
+        assert_eq!(config.cost_preset, "zen4");
+        assert_eq!(config.psc, PscSensitivity::High);
+        assert!(!config.cost_data);
+        assert_eq!(config.base_cpi_milli, Some(250));
         assert_eq!(config.mode, FetchMode::Exact);
         assert_eq!(config.ram_below_4g_bytes, Some(2 << 30));
         assert_eq!(config.output_path, Some(PathBuf::from("/tmp/lines")));
@@ -254,10 +356,37 @@ mod tests {
             Err(ConfigError::BadByteCount("2T".to_owned()))
         );
         assert_eq!(parse(&["mode=fast"]), Err(ConfigError::MissingRam));
+        assert_eq!(
+            parse(&["ram=a", "psc=huge"]),
+            Err(ConfigError::BadPsc("huge".to_owned()))
+        );
+        assert_eq!(
+            parse(&["ram=a", "cost_data=yes"]),
+            Err(ConfigError::BadCostData("yes".to_owned()))
+        );
+        for bad in ["0", "-1", "1.2345", "x", "", "1.", ".5"] {
+            assert_eq!(
+                parse(&["ram=a", &format!("base_cpi={bad}")]),
+                Err(ConfigError::BadBaseCpi(bad.to_owned())),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             parse(&["ram=a", "preset=pentium"]),
             Err(ConfigError::Geometry(_))
         ));
+    }
+
+    #[test]
+    fn decimal_thousandths() {
+        assert_eq!(parse_milli("1"), Some(1000));
+        assert_eq!(parse_milli("1.0"), Some(1000));
+        assert_eq!(parse_milli("0.25"), Some(250));
+        assert_eq!(parse_milli("0.167"), Some(167));
+        assert_eq!(parse_milli("2.5"), Some(2500));
+        assert_eq!(parse_milli("4294967.295"), Some(u32::MAX));
+        assert_eq!(parse_milli("4294968"), None);
+        assert_eq!(parse_milli("1.2.3"), None);
     }
 
     #[test]

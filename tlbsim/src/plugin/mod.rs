@@ -5,10 +5,13 @@
 //! so that everything but the FFI is pure and tested on the host:
 //!
 //! - `config` — the plugin arguments ([`PluginConfig`]).
-//! - `session` — [`Session`]: the model plus the guest state the plugin tracks (paging on or
-//!   off, simulated PCID, the marker protocol of `tlbsim_protocol`), and the report lines.
+//! - `session` — [`Session`]: the model and the walk-cost model plus the guest state the
+//!   plugin tracks (paging on or off, simulated PCID, the global-segment window, the marker
+//!   protocol of `tlbsim_protocol`), the recent-page fast path, and the report lines.
 //! - `qemu` — the only module with unsafe code: the exported `qemu_plugin_version` and
-//!   `qemu_plugin_install`, QEMU's callbacks, register reads and the `mmap` of the RAM file.
+//!   `qemu_plugin_install`, QEMU's callbacks, the instruction scoreboard, register reads and the
+//!   `mmap` of the RAM file. Its state is reached without a lock (one vCPU, one thread; its
+//!   documentation gives the argument).
 //!
 //! # How it hooks QEMU
 //!
@@ -17,9 +20,19 @@
 //!
 //! - a block-execution callback that counts one instruction fetch from the block's first
 //!   page, and an instruction callback before the first instruction that reaches a second
-//!   code page (a block spans at most two), which counts one fetch there;
+//!   code page (a block spans at most two), which counts one fetch there. In fast mode the
+//!   block callback is conditional (`qemu_plugin_register_vcpu_tb_exec_cond_cb`): it runs only
+//!   when the block starts on another page than the one a scoreboard value names, which the
+//!   plugin keeps equal to [`Session::code_mru_page`] (the page of the previous fetch while its
+//!   L1 iTLB entry is its set's most recent); an inline add counts every execution, and the
+//!   skipped ones are reported to the session as L1 hits before each marker and at exit;
+//! - an inline add on every instruction
+//!   (`qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu` on a `qemu_plugin_scoreboard`): one of
+//!   two counters, user or kernel by the instruction's linear address (kernel half at or above
+//!   `0xffff_8000_0000_0000`: by address, not by CPL), read at markers and at exit;
 //! - a memory callback on every instruction (`qemu_plugin_register_vcpu_mem_cb`; QEMU calls
-//!   it once per load or store, with the linear address), which counts one data access;
+//!   it once per load or store, with the linear address and the access's size), which counts
+//!   one data access, or two when the access's last byte lies on the next 4 KiB page;
 //! - for the instructions that [`crate::instruction::decode`] recognises (MOV to CR0/CR3/CR4,
 //!   INVLPG, INVPCID, markers), a callback *before* the instruction with
 //!   `QEMU_PLUGIN_CB_R_REGS` that reads the source register (and for INVLPG and INVPCID the

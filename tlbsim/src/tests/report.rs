@@ -1,6 +1,7 @@
 //! The phase line format (pinned) and its parser; the geometry line.
 
-use crate::counters::{AccessCounters, Counters, FlushCause};
+use crate::cost::CostCounters;
+use crate::counters::{AccessCounters, Counters, FlushCause, InstructionCounts, RegionWalks};
 use crate::geometry::Geometry;
 use crate::report::{
     GeometryLineError, LineError, PhaseReport, format_geometry_line, parse_geometry_line,
@@ -10,16 +11,34 @@ use crate::report::{
 /// distinct value.
 fn numbered_report(name: &str) -> PhaseReport {
     let values = core::array::from_fn(|index| index as u64 + 1);
+    let cost = core::array::from_fn(|index| index as u64 + 44);
     PhaseReport {
         id: 3,
         name: name.to_owned(),
         counters: Counters::from_values(values),
+        instructions: InstructionCounts {
+            user: 39,
+            kernel: 40,
+        },
+        region_walks: RegionWalks {
+            window: 41,
+            private: 42,
+            kernel: 43,
+        },
+        cost: CostCounters::from_values(cost),
     }
+}
+
+/// The version-1 line of a report: the same without the extra and cost keys.
+fn version_1_line(report: &PhaseReport) -> String {
+    let line = report.to_line().replace("v=2", "v=1");
+    let end = line.find(" instructions.user=").expect("extra keys");
+    line[..end].to_owned()
 }
 
 #[test]
 fn the_phase_line_format_is_pinned() {
-    let expected = "tlbsim phase v=1 id=3 name=density-n64 \
+    let expected = "tlbsim phase v=2 id=3 name=density-n64 \
         i.accesses=1 i.l1_hits=2 i.l1_misses=3 i.stlb_hits=4 i.stlb_misses=5 i.walks_4k=6 \
         i.walks_2m=7 i.walks_1g=8 i.faulting_walks=9 i.walk_memory_references=10 \
         i.non_canonical=11 \
@@ -33,7 +52,15 @@ fn the_phase_line_format_is_pinned() {
         flush.invpcid0.events=31 flush.invpcid0.entries_removed=32 \
         flush.invpcid1.events=33 flush.invpcid1.entries_removed=34 \
         flush.invpcid2.events=35 flush.invpcid2.entries_removed=36 \
-        flush.invpcid3.events=37 flush.invpcid3.entries_removed=38";
+        flush.invpcid3.events=37 flush.invpcid3.entries_removed=38 \
+        instructions.user=39 instructions.kernel=40 \
+        walks.window=41 walks.private=42 walks.kernel=43 \
+        cost.walks=44 cost.faulting_walks=45 cost.psc_hits.pml4e=46 cost.psc_hits.pdpte=47 \
+        cost.psc_hits.pde=48 cost.psc_misses=49 cost.skipped.pml4e=50 cost.skipped.pdpte=51 \
+        cost.skipped.pde=52 cost.refs.l1d=53 cost.refs.l2=54 cost.refs.llc=55 \
+        cost.refs.memory=56 cost.walk_cycles=57 cost.data.l1d=58 cost.data.l2=59 \
+        cost.data.llc=60 cost.data.memory=61 cost.psc_invalidations=62 \
+        cost.psc_entries_removed=63";
     let report = numbered_report("density-n64");
     assert_eq!(report.to_line(), expected);
     assert_eq!(report.counters.data.walks_4k, 17);
@@ -41,7 +68,29 @@ fn the_phase_line_format_is_pinned() {
         report.counters.flush(FlushCause::Invlpg).entries_removed,
         30
     );
+    assert_eq!(report.cost.walk_cycles, 57);
     assert_eq!(PhaseReport::parse_line(expected), Ok(report));
+}
+
+#[test]
+fn version_1_lines_are_still_read_with_zero_extras() {
+    let report = numbered_report("old");
+    let line = version_1_line(&report);
+    assert!(line.ends_with("flush.invpcid3.entries_removed=38"), "{line}");
+    let parsed = PhaseReport::parse_line(&line).expect("a version-1 line");
+    assert_eq!(parsed.counters, report.counters);
+    assert_eq!(parsed.instructions, InstructionCounts::default());
+    assert_eq!(parsed.region_walks, RegionWalks::default());
+    assert_eq!(parsed.cost, CostCounters::default());
+    // A version-1 line with a version-2 key, or a version-2 line without one, is refused.
+    assert_eq!(
+        PhaseReport::parse_line(&format!("{line} walks.window=1")),
+        Err(LineError::UnknownKey("walks.window".to_owned()))
+    );
+    assert_eq!(
+        PhaseReport::parse_line(&report.to_line().replace(" cost.walk_cycles=57", "")),
+        Err(LineError::MissingKey("cost.walk_cycles"))
+    );
 }
 
 #[test]
@@ -70,7 +119,7 @@ fn names_with_special_bytes_are_escaped_and_restored() {
     let line = report.to_line();
     assert!(
         line.starts_with(
-            "tlbsim phase v=1 id=3 name=boot%20phase%3D1%2050%25%20%C3%A9 i.accesses=1 "
+            "tlbsim phase v=2 id=3 name=boot%20phase%3D1%2050%25%20%C3%A9 i.accesses=1 "
         )
     );
     assert_eq!(PhaseReport::parse_line(&format!("{line}\n")), Ok(report));
@@ -102,8 +151,8 @@ fn the_parser_refuses_malformed_lines() {
             LineError::MissingPrefix,
         ),
         (
-            line.replace("v=1", "v=2"),
-            LineError::UnsupportedVersion("2".to_owned()),
+            line.replace("v=2", "v=3"),
+            LineError::UnsupportedVersion("3".to_owned()),
         ),
         (
             line.replace(" cr4_writes=24", ""),

@@ -28,12 +28,19 @@
 //! | 7 | [`Command::KeepNextCr3`] | ignored |
 //! | 8 | [`Command::ZeroCounters`] | ignored |
 //! | 9 | [`Command::FlushTlbs`] | ignored |
+//! | 10 | [`Command::WindowStart`] | the first address of the global-segment window |
+//! | 11 | [`Command::WindowEnd`] | the address just past the window (half-open range) |
 //!
 //! `Reset` (4) both empties the modelled TLBs and zeroes the counters, so a phase that starts
 //! after it measures cold TLBs. To measure a warm steady state, warm up and then send
 //! `ZeroCounters` (8), which keeps everything the TLBs hold; to measure a cold start on purpose,
 //! send `FlushTlbs` (9), which empties the modelled TLBs without touching the counters or the
 //! open phase. Neither is an architectural event: the model's flush counters do not count them.
+//!
+//! `WindowStart` (10) and `WindowEnd` (11) tell the plugin where the global-segment window lies,
+//! so that it can attribute each page walk to the window, the kernel half or the private rest of
+//! the address space. The kernel sends both once at boot; the range is `start..end`, and until
+//! both have arrived (or if `end <= start`) no walk is attributed to the window.
 //!
 //! A phase is named by zero or more `NamePhase` markers *before* its `BeginPhase`: each appends
 //! the bytes of its word from the lowest byte up, stopping at the first zero byte
@@ -140,11 +147,15 @@ pub enum Command {
     /// Empties every modelled TLB, keeping the counters and the open phase: an explicit cold
     /// start. Not counted as a flush of the guest's.
     FlushTlbs = 9,
+    /// RAX is the first linear address of the global-segment window.
+    WindowStart = 10,
+    /// RAX is the linear address just past the global-segment window (the range is half-open).
+    WindowEnd = 11,
 }
 
 impl Command {
     /// Every command, in number order.
-    pub const ALL: [Command; 9] = [
+    pub const ALL: [Command; 11] = [
         Command::BeginPhase,
         Command::EndPhase,
         Command::NamePhase,
@@ -154,6 +165,8 @@ impl Command {
         Command::KeepNextCr3,
         Command::ZeroCounters,
         Command::FlushTlbs,
+        Command::WindowStart,
+        Command::WindowEnd,
     ];
 
     /// Returns the command number.
@@ -173,6 +186,8 @@ impl Command {
             7 => Some(Command::KeepNextCr3),
             8 => Some(Command::ZeroCounters),
             9 => Some(Command::FlushTlbs),
+            10 => Some(Command::WindowStart),
+            11 => Some(Command::WindowEnd),
             _ => None,
         }
     }
@@ -217,6 +232,8 @@ impl Command {
             Command::KeepNextCr3 => "keep-next-cr3",
             Command::ZeroCounters => "zero-counters",
             Command::FlushTlbs => "flush-tlbs",
+            Command::WindowStart => "window-start",
+            Command::WindowEnd => "window-end",
         }
     }
 }
@@ -345,6 +362,8 @@ mod tests {
                 (Command::KeepNextCr3, 7),
                 (Command::ZeroCounters, 8),
                 (Command::FlushTlbs, 9),
+                (Command::WindowStart, 10),
+                (Command::WindowEnd, 11),
             ]
         );
     }
@@ -391,7 +410,7 @@ mod tests {
             bytes
         };
         // Command 0 and numbers past the last command: in the range, but unknown.
-        for number in [0u32, 10, 0x100, 0xffff] {
+        for number in [0u32, 12, 0x100, 0xffff] {
             let bytes = with_displacement(DISPLACEMENT_BASE + number);
             assert_eq!(decode(&bytes), None, "number {number:#x}");
             assert_eq!(
