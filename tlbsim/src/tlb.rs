@@ -273,7 +273,7 @@ pub struct EntrySlot {
 }
 
 impl EntrySlot {
-    /// A placeholder for an empty fast-path slot (never touched: no page maps to it).
+    /// The slot an empty fast-path entry holds (never used: no page is recorded with it).
     pub const NONE: EntrySlot = EntrySlot { array: 0, entry: 0 };
 }
 
