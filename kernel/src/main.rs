@@ -241,6 +241,7 @@ extern "C" fn kernel_main() -> ! {
         println!("memory: max_frames={}: {held} frames held back, {} free for processes", facts.args.max_frames, frame::free_count());
     }
     idt::set_user_fault_handler(process::faults::kill_current);
+    idt::set_demand_fault_handler(process::faults::serve_demand_fault);
     idt::set_timer_handler(|mode| scheduler::on_timer_tick(mode == idt::Mode::User));
     // Where the local and I/O APICs are: ACPI's MADT, else the IA32_APIC_BASE MSR.
     let madt = match facts.rsdp_physical.map(paging::acpi::read_madt) {

@@ -18,7 +18,7 @@ use x86_64::structures::paging::{Page, PageTableFlags, PhysFrame, Size4KiB};
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, OwnedFrame};
-use super::layout::PAGE_BYTES;
+use super::layout::{PAGE_BYTES, USER_PRIVATE_END, USER_PRIVATE_START};
 use super::paging::{self, MapError, Translation};
 use super::pcid;
 use crate::arch::x86_64::cr;
@@ -50,6 +50,42 @@ impl Access {
     }
 }
 
+/// The most demand-zero regions a space records.
+const DEMAND_REGIONS: usize = 4;
+
+/// A range of private memory mapped, zeroed, on first touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DemandRegion {
+    /// First address (page aligned).
+    pub start: u64,
+    /// End address (page aligned).
+    pub end: u64,
+    /// Permissions of its pages.
+    pub access: Access,
+}
+
+/// What [`AddressSpace::populate`] did for an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Populated {
+    /// The page was mapped already.
+    Present,
+    /// A zeroed page was mapped (demand-zero region).
+    Zeroed,
+    /// The binary's pristine writable page was copied in.
+    Copied,
+    /// The address is in no region that is mapped on demand: a real fault.
+    NotDemand,
+}
+
+/// Counts of demand faults served for a space.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DemandCounts {
+    /// Zeroed pages mapped on first touch.
+    pub zeroed: u64,
+    /// Writable binary pages copied on first touch.
+    pub copied: u64,
+}
+
 /// A user address space.
 #[derive(Debug)]
 pub struct AddressSpace {
@@ -65,6 +101,10 @@ pub struct AddressSpace {
     /// Protection-key rights of the code running in this space (PKRU), which the kernel also
     /// honours when it reads or writes user memory on the space's behalf.
     pkru: u32,
+    /// Private ranges mapped on first touch.
+    demand: [Option<DemandRegion>; DEMAND_REGIONS],
+    /// Demand faults served so far.
+    demand_counts: DemandCounts,
 }
 
 impl AddressSpace {
@@ -81,6 +121,8 @@ impl AddressSpace {
             lease: None,
             binary_slot: None,
             pkru: 0,
+            demand: [None; DEMAND_REGIONS],
+            demand_counts: DemandCounts::default(),
         })
     }
 
@@ -124,11 +166,81 @@ impl AddressSpace {
         }
     }
 
+    /// Records `[start, start + bytes)` (page aligned, in the private user region, overlapping
+    /// no other demand region) as demand-zero memory with `access`: nothing is mapped now.
+    ///
+    /// # Errors
+    /// Returns [`MapError::OutOfRegion`] for a range outside the private region, unaligned, or
+    /// overlapping, and [`MapError::AlreadyMapped`] when every region record is taken.
+    pub fn add_demand_zero(&mut self, start: VirtAddr, bytes: u64, access: Access) -> Result<(), MapError> {
+        let start = start.as_u64();
+        let end = start.checked_add(bytes).ok_or(MapError::OutOfRegion { address: start })?;
+        let inside = (USER_PRIVATE_START..=USER_PRIVATE_END).contains(&start) && end <= USER_PRIVATE_END;
+        let aligned = start.is_multiple_of(PAGE_BYTES) && end.is_multiple_of(PAGE_BYTES);
+        let overlaps = self.demand.iter().flatten().any(|region| start < region.end && region.start < end);
+        if !inside || !aligned || overlaps || bytes == 0 {
+            return Err(MapError::OutOfRegion { address: start });
+        }
+        let free = self.demand.iter_mut().find(|region| region.is_none()).ok_or(MapError::AlreadyMapped { address: start })?;
+        *free = Some(DemandRegion { start, end, access });
+        Ok(())
+    }
+
+    /// Returns the demand-zero region that contains `address`.
+    pub fn demand_region(&self, address: VirtAddr) -> Option<DemandRegion> {
+        let address = address.as_u64();
+        self.demand.iter().flatten().find(|region| (region.start..region.end).contains(&address)).copied()
+    }
+
+    /// Maps the page at `address` if it is demand memory not mapped yet: a zeroed page in a
+    /// demand-zero region, or a copy of the binary's pristine writable page in its window slot.
+    ///
+    /// # Errors
+    /// Returns [`MapError::OutOfFrames`] when memory ran out (the caller kills the process or
+    /// refuses the system call; nothing was mapped).
+    pub fn populate(&mut self, address: VirtAddr) -> Result<Populated, MapError> {
+        if self.translate(address).is_some() {
+            return Ok(Populated::Present);
+        }
+        let page = address.align_down(PAGE_BYTES);
+        if let Some(region) = self.demand_region(address) {
+            self.map_zeroed_page(page, region.access)?;
+            self.demand_counts.zeroed += 1;
+            return Ok(Populated::Zeroed);
+        }
+        if super::global_segment::populate_writable(self, page)? {
+            self.demand_counts.copied += 1;
+            return Ok(Populated::Copied);
+        }
+        Ok(Populated::NotDemand)
+    }
+
+    /// Returns how many demand faults this space has served.
+    pub fn demand_counts(&self) -> DemandCounts {
+        self.demand_counts
+    }
+
+    /// Returns the global-segment slot of the binary this space runs.
+    pub fn binary_slot(&self) -> Option<usize> {
+        self.binary_slot
+    }
+
+    /// Returns the page table of this space that maps `address` with 4 KiB pages, when the
+    /// space owns it (a private table of its binary's writable region).
+    pub fn owned_leaf_table(&self, address: VirtAddr) -> Option<PhysAddr> {
+        paging::user::owned_leaf_table(&self.root, address)
+    }
+
     /// Changes the permissions of the private page at `address`.
     ///
     /// # Errors
-    /// Returns [`MapError::OutOfRegion`] when it is not mapped.
+    /// Returns [`MapError::OutOfRegion`] when it is not mapped (nor demand memory), and
+    /// [`MapError::OutOfFrames`] when populating it ran out of memory.
     pub fn protect_page(&mut self, address: VirtAddr, access: Access) -> Result<(), MapError> {
+        // A demand page not touched yet is populated first, so its new permissions stick.
+        if self.populate(address)? == Populated::NotDemand {
+            return Err(MapError::OutOfRegion { address: address.as_u64() });
+        }
         let page = Page::<Size4KiB>::containing_address(address);
         paging::user::update_user_page_flags(&self.root, page, access.flags())
     }

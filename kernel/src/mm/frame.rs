@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use frame_bitmap::{BitmapError, FrameBitmap};
 use memmap::{PhysRange, Region};
@@ -25,6 +26,26 @@ pub const LOW_MEMORY_RESERVED_BYTES: u64 = 1024 * 1024;
 const MAX_USABLE_RANGES: usize = 256;
 
 static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
+/// Bytes of frames the kernel zeroed since boot (fresh tables, zeroed pages).
+static BYTES_ZEROED: AtomicU64 = AtomicU64::new(0);
+/// Bytes the kernel copied frame to frame since boot (page-table templates, pristine pages).
+static BYTES_COPIED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts `bytes` of frame memory zeroed (for the per-spawn cost report).
+pub fn count_zeroed(bytes: u64) {
+    BYTES_ZEROED.fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// Counts `bytes` of frame memory copied (for the per-spawn cost report).
+pub fn count_copied(bytes: u64) {
+    BYTES_COPIED.fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// Returns (bytes zeroed, bytes copied) since boot: the difference across an operation is what
+/// it wrote into fresh frames.
+pub fn bytes_written() -> (u64, u64) {
+    (BYTES_ZEROED.load(Ordering::Relaxed), BYTES_COPIED.load(Ordering::Relaxed))
+}
 
 /// Errors while setting up the frame allocator.
 #[derive(Clone, Copy, Debug)]

@@ -23,8 +23,9 @@
 //! read-only entries are identical across processes.
 //!
 //! Spawning ([`attach`]) parses nothing and copies no read-only page: it builds the process's
-//! window PDPT and its own binary's PD (copies of 4 KiB templates), the private tables of the
-//! writable regions, and the private copies of the writable pages. With `share_tables=off` it
+//! window PDPT and its own binary's PD (copies of 4 KiB templates) and the (empty) private tables
+//! of the writable regions; each writable page is copied from its pristine copy when the process
+//! first touches it ([`populate_writable`], a demand fault). With `share_tables=off` it
 //! also copies every shared PD and PT (what Linux does for a shared library): the same frames,
 //! private tables. With `global=on` every read-only leaf carries G (only while CR4.PGE is on).
 //!
@@ -48,7 +49,7 @@ use x86_64::{PhysAddr, VirtAddr};
 use super::address_space::AddressSpace;
 use super::frame::{self, OwnedFrame};
 use super::layout::{GLOBAL_SLOT_BYTES, GLOBAL_WINDOW_END, GLOBAL_WINDOW_START, LARGE_PAGE_BYTES, PAGE_BYTES};
-use super::paging::{self, window};
+use super::paging::{self, MapError, window};
 use crate::loader::elf::{self, LoadError};
 use crate::arch::x86_64::cpu::CpuFeatures;
 use crate::arch::x86_64::{pkru, tlb};
@@ -427,14 +428,37 @@ fn private_directory(binary: &Binary, mode: Mode, space: &mut AddressSpace, pdpt
             (_, None) => Some(frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?),
         };
         let Some(table) = private_table else { continue };
-        let table = space.link_table(Some(directory), region.index, table);
-        for (address, pristine) in &region.writable {
-            let mut page = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
-            window::copy_frame(pristine, &mut page);
-            space.link_page(table, page_of(*address), page, writable_flags(false));
-        }
+        // The writable pages themselves are copied on first touch (`populate_writable`).
+        space.link_table(Some(directory), region.index, table);
     }
     Ok(())
+}
+
+/// Serves a demand fault at `page` in `space`: when `page` is a writable page of the space's own
+/// binary, copies the pristine page into a fresh frame and maps it in the space's private table
+/// of that region. Returns whether it did.
+///
+/// # Errors
+/// Returns [`MapError::OutOfFrames`] when no frame is free (nothing changes).
+pub fn populate_writable(space: &mut AddressSpace, page: VirtAddr) -> Result<bool, MapError> {
+    let Some(slot) = space.binary_slot() else { return Ok(false) };
+    let address = page.as_u64();
+    if !(slot_base(slot)..slot_base(slot) + GLOBAL_SLOT_BYTES).contains(&address) {
+        return Ok(false);
+    }
+    with(|registry| {
+        let Some(binary) = registry.binaries[slot].as_ref() else { return Ok(false) };
+        let index = region_of(address);
+        let Some(region) = binary.regions.iter().find(|region| region.index == index) else { return Ok(false) };
+        let Some((_, pristine)) = region.writable.iter().find(|(writable, _)| *writable == address) else { return Ok(false) };
+        // The region's table is the space's own (attach made a private one for every region
+        // with writable pages); a shared table here would be a kernel bug.
+        let Some(table) = space.owned_leaf_table(page) else { return Ok(false) };
+        let mut frame = frame::allocate().ok_or(MapError::OutOfFrames)?;
+        window::copy_frame(pristine, &mut frame);
+        space.link_page(table, page_of(address), frame, writable_flags(false));
+        Ok(true)
+    })
 }
 
 /// Records that an address space attached to `slot` is gone.

@@ -7,7 +7,8 @@
 //! keys** (PKRU: a page whose key the process may not read, or write, is as unreachable through
 //! a system call as by a direct access), before it copies a byte; the copy itself goes through
 //! the kernel's direct map of the translated frames, so SMAP never has to be lifted and a bad
-//! pointer can never fault the kernel.
+//! pointer can never fault the kernel. A page that is demand memory not touched yet (the stack, a
+//! writable page of the binary) is populated first, as the process's own access would.
 
 #![deny(unsafe_code)]
 
@@ -15,7 +16,7 @@ use abi::ErrorCode;
 use x86_64::VirtAddr;
 use x86_64::structures::paging::PageTableFlags;
 
-use super::address_space::AddressSpace;
+use super::address_space::{AddressSpace, Populated};
 use super::layout::{PAGE_BYTES, USER_END, USER_PRIVATE_START};
 use super::paging;
 
@@ -31,7 +32,7 @@ fn check_range(address: u64, length: u64) -> Result<(), ErrorCode> {
 /// Walks the range page by page, calling `each(physical, offset_in_buffer, length)` for every
 /// piece, after checking all pages first.
 fn for_each_piece(
-    space: &AddressSpace,
+    space: &mut AddressSpace,
     address: u64,
     length: u64,
     write: bool,
@@ -46,6 +47,11 @@ fn for_each_piece(
     // Check every page before touching any, so a bad range changes nothing.
     let mut page = address & !(PAGE_BYTES - 1);
     while page < address + length {
+        match space.populate(VirtAddr::new(page)) {
+            Ok(Populated::NotDemand) => return Err(ErrorCode::BadAddress),
+            Ok(_) => {}
+            Err(_) => return Err(ErrorCode::OutOfMemory),
+        }
         let translation = space.translate(VirtAddr::new(page)).ok_or(ErrorCode::BadAddress)?;
         if !translation.flags.contains(needed) || !keys_allow(space.pkru(), translation.flags, write) {
             return Err(ErrorCode::BadAddress);
@@ -82,7 +88,7 @@ pub fn keys_allow(pkru: u32, flags: PageTableFlags, write: bool) -> bool {
 ///
 /// # Errors
 /// Returns [`ErrorCode::BadAddress`] when any byte is outside the user range or not readable.
-pub fn copy_from_user(space: &AddressSpace, address: u64, buffer: &mut [u8]) -> Result<(), ErrorCode> {
+pub fn copy_from_user(space: &mut AddressSpace, address: u64, buffer: &mut [u8]) -> Result<(), ErrorCode> {
     for_each_piece(space, address, buffer.len() as u64, false, |physical, offset, length| {
         paging::read_physical(physical, &mut buffer[offset..offset + length]);
     })
@@ -92,7 +98,7 @@ pub fn copy_from_user(space: &AddressSpace, address: u64, buffer: &mut [u8]) -> 
 ///
 /// # Errors
 /// Returns [`ErrorCode::BadAddress`] when any byte is outside the user range or not writable.
-pub fn copy_to_user(space: &AddressSpace, address: u64, bytes: &[u8]) -> Result<(), ErrorCode> {
+pub fn copy_to_user(space: &mut AddressSpace, address: u64, bytes: &[u8]) -> Result<(), ErrorCode> {
     check_writable(space, address, bytes.len() as u64)?;
     for_each_piece(space, address, bytes.len() as u64, true, |physical, offset, length| {
         paging::user::write_physical(physical, &bytes[offset..offset + length]);
@@ -103,7 +109,7 @@ pub fn copy_to_user(space: &AddressSpace, address: u64, bytes: &[u8]) -> Result<
 ///
 /// # Errors
 /// Returns [`ErrorCode::BadAddress`] otherwise.
-pub fn check_readable(space: &AddressSpace, address: u64, length: u64) -> Result<(), ErrorCode> {
+pub fn check_readable(space: &mut AddressSpace, address: u64, length: u64) -> Result<(), ErrorCode> {
     for_each_piece(space, address, length, false, |_, _, _| {})
 }
 
@@ -111,6 +117,6 @@ pub fn check_readable(space: &AddressSpace, address: u64, length: u64) -> Result
 ///
 /// # Errors
 /// Returns [`ErrorCode::BadAddress`] otherwise.
-pub fn check_writable(space: &AddressSpace, address: u64, length: u64) -> Result<(), ErrorCode> {
+pub fn check_writable(space: &mut AddressSpace, address: u64, length: u64) -> Result<(), ErrorCode> {
     for_each_piece(space, address, length, true, |_, _, _| {})
 }

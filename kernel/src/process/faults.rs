@@ -1,10 +1,15 @@
-//! What happens when a process faults: one report line, and only that process ends.
+//! What happens when a process faults: a first touch of demand memory is served; anything else
+//! gets one report line, and only that process ends.
 
 #![deny(unsafe_code)]
 
 use abi::EndReason;
 
+use x86_64::VirtAddr;
+
 use super::scheduler;
+use crate::mm::address_space::Populated;
+use crate::mm::layout::{PAGE_BYTES, USER_STACK_BYTES, USER_STACK_TOP};
 use crate::arch::x86_64::idt::Exception;
 
 /// Vector numbers (Intel SDM vol. 3A table 6-1).
@@ -24,6 +29,10 @@ pub fn kill_current(exception: &Exception) -> ! {
     };
     let (pid, name) = scheduler::current_identity().unwrap_or((0, "?"));
     let detail = exception.one_line_detail();
+    let stack_guard = USER_STACK_TOP - USER_STACK_BYTES - PAGE_BYTES..USER_STACK_TOP - USER_STACK_BYTES;
+    if exception.vector == PAGE_FAULT && exception.fault_address.is_some_and(|address| stack_guard.contains(&address)) {
+        crate::println!("process {pid} ({name}): stack overflow: touched the guard page below its {} KiB user stack", USER_STACK_BYTES / 1024);
+    }
     crate::println!(
         "process {pid} ({name}): killed by {} {} at RIP {:#x}{detail}",
         exception.mnemonic,
@@ -31,4 +40,22 @@ pub fn kill_current(exception: &Exception) -> ! {
         exception.rip
     );
     scheduler::exit_current(reason, code)
+}
+
+/// Serves a user-mode not-present page fault at `address` on the running process's demand memory
+/// (its stack, a writable page of its binary); returns whether the page is now mapped. When no
+/// frame is free the process is killed with an out-of-memory report (never the kernel).
+pub fn serve_demand_fault(address: u64, _error_code: u64) -> bool {
+    let Ok(address) = VirtAddr::try_new(address) else { return false };
+    match scheduler::with_current_space(|space| space.populate(address)) {
+        Ok(Ok(Populated::Zeroed | Populated::Copied)) => true,
+        // Mapped already (a fault raced nothing on one CPU: a protection fault reported as not
+        // present would be a CPU bug) or not demand memory: a real fault.
+        Ok(Ok(Populated::Present | Populated::NotDemand)) | Err(_) => false,
+        Ok(Err(_)) => {
+            let (pid, name) = scheduler::current_identity().unwrap_or((0, "?"));
+            crate::println!("process {pid} ({name}): killed: out of memory serving a page fault at {:#x} (no free frame)", address.as_u64());
+            scheduler::exit_current(EndReason::OutOfMemory, address.as_u64())
+        }
+    }
 }

@@ -80,15 +80,17 @@ pub struct Prepared {
 }
 
 /// Builds the address space of a new process of binary `name`: attaches the global window (no
-/// ELF parsing, no copy of a read-only page) and maps a user stack below a guard page.
+/// ELF parsing, no copy of a read-only page) and records a demand-zero user stack below a guard
+/// page (nothing of it is mapped until the process touches it).
 ///
 /// # Errors
 /// Returns a [`SpawnError`] for an unknown or bad binary or when memory runs out.
 pub fn prepare(name: &str) -> Result<Prepared, SpawnError> {
     let mut space = AddressSpace::new().map_err(SpawnError::OutOfMemory)?;
     let attached = global_segment::attach(&mut space, name)?;
+    // The stack is demand-zero memory: its pages are mapped when first touched.
     let stack_bottom = VirtAddr::new(USER_STACK_TOP - USER_STACK_BYTES);
-    space.map_zeroed(stack_bottom, USER_STACK_BYTES, Access::DATA).map_err(SpawnError::OutOfMemory)?;
+    space.add_demand_zero(stack_bottom, USER_STACK_BYTES, Access::DATA).map_err(SpawnError::OutOfMemory)?;
     // The System V ABI expects `rsp + 8` to be 16-byte aligned at a function's first
     // instruction, as if a call had pushed a return address.
     const RETURN_ADDRESS_BYTES: u64 = 8;

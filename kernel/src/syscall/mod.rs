@@ -202,13 +202,21 @@ fn protect(address: u64, length: u64, access: u64) -> Result<u64, ErrorCode> {
     }
     let wanted = Access { write: access & abi::ACCESS_WRITE != 0, execute: access & abi::ACCESS_EXECUTE != 0 };
     scheduler::with_current_space(|space| {
-        // Decode: every page must be a mapped user page.
+        // Decode: every page must be a mapped user page, or demand memory not touched yet.
         let mut page = address;
         while page < end {
             match space.translate(VirtAddr::new(page)) {
                 Some(translation) if translation.flags.contains(PageTableFlags::USER_ACCESSIBLE) => {}
+                None if space.demand_region(VirtAddr::new(page)).is_some() => {}
                 _ => return Err(ErrorCode::BadAddress),
             }
+            page += PAGE_BYTES;
+        }
+        // Populate demand pages not touched yet, before any permission changes: running out of
+        // memory here refuses the call with nothing changed but pages the process may use anyway.
+        let mut page = address;
+        while page < end {
+            space.populate(VirtAddr::new(page)).map_err(|_| ErrorCode::OutOfMemory)?;
             page += PAGE_BYTES;
         }
         // Perform.

@@ -223,17 +223,21 @@ pub enum EndReason {
     InvalidOpcode = 4,
     /// Killed by another CPU exception.
     OtherException = 5,
+    /// Killed because a page fault on demand memory (its stack, a writable page of its binary)
+    /// could not be served: no free frame.
+    OutOfMemory = 6,
 }
 
 impl EndReason {
     /// Every reason, in number order.
-    pub const ALL: [EndReason; 6] = [
+    pub const ALL: [EndReason; 7] = [
         EndReason::Exited,
         EndReason::PageFault,
         EndReason::GeneralProtection,
         EndReason::DivideError,
         EndReason::InvalidOpcode,
         EndReason::OtherException,
+        EndReason::OutOfMemory,
     ];
 
     /// Returns the reason with value `value`, if there is one.
@@ -250,6 +254,7 @@ impl EndReason {
             EndReason::DivideError => "divide-error",
             EndReason::InvalidOpcode => "invalid-opcode",
             EndReason::OtherException => "exception",
+            EndReason::OutOfMemory => "out-of-memory",
         }
     }
 }

@@ -26,12 +26,21 @@ pub const PIC_VECTOR_BASE: u8 = 0x20;
 static IDT: Once<InterruptDescriptorTable> = Once::new();
 /// Called for an exception that hit user mode; ends the offending process, never returns.
 static USER_FAULT_HANDLER: Once<fn(&Exception) -> !> = Once::new();
+/// Serves a user-mode page fault on demand memory: given the faulting address and the error
+/// code, returns whether the page is now mapped (the instruction is retried).
+static DEMAND_FAULT_HANDLER: Once<fn(u64, u64) -> bool> = Once::new();
 /// Called on every timer interrupt, after the end-of-interrupt, with the interrupted mode.
 static TIMER_HANDLER: Once<fn(Mode)> = Once::new();
 
 /// Registers what happens to an exception in user mode (the process layer kills the process).
 pub fn set_user_fault_handler(handler: fn(&Exception) -> !) {
     USER_FAULT_HANDLER.call_once(|| handler);
+}
+
+/// Installs the handler that maps demand memory on a user-mode page fault (see
+/// [`DEMAND_FAULT_HANDLER`]); a fault it does not serve goes to the user fault handler.
+pub fn set_demand_fault_handler(handler: fn(u64, u64) -> bool) {
+    DEMAND_FAULT_HANDLER.call_once(|| handler);
 }
 
 /// Registers what runs on each timer interrupt (the scheduler's preemption check).
@@ -271,6 +280,14 @@ extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, error_code: Pag
     enter(&frame);
     let mut exception = Exception::new(14, "#PF", "page fault", &frame, Some(error_code.bits()));
     exception.fault_address = Some(Cr2::read_raw());
+    // A not-present fault from user mode may be a first touch of demand memory.
+    if exception.mode == Mode::User
+        && !error_code.contains(PageFaultErrorCode::PROTECTION_VIOLATION)
+        && let Some(handler) = DEMAND_FAULT_HANDLER.get()
+        && handler(Cr2::read_raw(), error_code.bits())
+    {
+        return;
+    }
     fatal(exception);
 }
 

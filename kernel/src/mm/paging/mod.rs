@@ -181,6 +181,7 @@ pub fn claim_boot_storage(range: PhysRange, words: usize) -> &'static mut [u64] 
 
 /// Fills `frame` with zeros.
 pub fn zero_frame(frame: &OwnedFrame) {
+    crate::mm::frame::count_zeroed(PAGE_BYTES);
     let pointer: *mut u8 = layout::direct_map(frame.start_address().as_u64()).as_mut_ptr();
     // SAFETY: the caller owns the frame exclusively (that is what `OwnedFrame` means), the
     // direct map covers it, and a frame is PAGE_BYTES long.

@@ -242,6 +242,27 @@ pub fn update_user_page_flags(root: &OwnedFrame, page: Page<Size4KiB>, flags: Pa
     })
 }
 
+/// Returns the page table (level 1) that translates `address` in the space rooted at `root`,
+/// when the space owns it (its PD entry carries [`OWNED`]): the table a demand fault may add a
+/// private page to. `None` when a level above is missing, maps a large page, or is shared.
+pub fn owned_leaf_table(root: &OwnedFrame, address: VirtAddr) -> Option<PhysAddr> {
+    let mut table = root_frame(root);
+    for (level, index) in [(4u8, address.p4_index()), (3, address.p3_index()), (2, address.p2_index())] {
+        // SAFETY: `root` is a live user root (borrowed for the call) and every table below it
+        // stays linked while the caller holds the space; entries are read as plain bits.
+        let entries = unsafe { &*table_pointer(table) };
+        let flags = entries[index].flags();
+        if !flags.contains(PageTableFlags::PRESENT) || flags.contains(PageTableFlags::HUGE_PAGE) {
+            return None;
+        }
+        if level == 2 && !flags.contains(OWNED) {
+            return None;
+        }
+        table = PhysFrame::containing_address(entries[index].addr());
+    }
+    Some(table.start_address())
+}
+
 /// Translates `address` through the tables rooted at `root`.
 pub fn translate_in(root: &OwnedFrame, address: VirtAddr) -> Option<Translation> {
     translate_root(root_frame(root), address)

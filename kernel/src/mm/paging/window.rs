@@ -52,6 +52,7 @@ pub fn entry(table: PhysFrame, index: usize) -> Option<(PhysAddr, PageTableFlags
 
 /// Copies all 512 entries of the table in `source` into `destination`.
 pub fn copy_table(source: PhysFrame, destination: &mut OwnedFrame) {
+    crate::mm::frame::count_copied(4096);
     let source = table_ref(source);
     let destination = table_mut(destination);
     for index in 0..ENTRIES {
@@ -74,6 +75,7 @@ pub fn write_into(page: &mut OwnedFrame, offset: usize, bytes: &[u8]) {
 
 /// Copies the whole frame `source` into `destination`.
 pub fn copy_frame(source: &OwnedFrame, destination: &mut OwnedFrame) {
+    crate::mm::frame::count_copied(4096);
     let from: *const u8 = crate::mm::layout::direct_map(source.start_address().as_u64()).as_ptr();
     let to: *mut u8 = crate::mm::layout::direct_map(destination.start_address().as_u64()).as_mut_ptr();
     // SAFETY: two distinct frames (one owned exclusively, one borrowed and only read), both
