@@ -18,6 +18,7 @@
 #![no_std]
 #![no_main]
 #![feature(abi_x86_interrupt)]
+#![feature(allocator_api)]
 #![deny(unsafe_code)]
 // A binary crate exports nothing: `pub` marks a module's interface to its neighbours.
 #![allow(unreachable_pub)]
@@ -225,7 +226,7 @@ extern "C" fn kernel_main() -> ! {
             x86_64::VirtAddr::new(layout::GLOBAL_WINDOW_END),
         );
     }
-    scheduler::init(facts.args.quantum_ticks);
+    scheduler::init(facts.args.quantum_ticks, facts.space.process_slots);
     let mode = global_segment::Mode { global: facts.args.global, share_tables: facts.args.share_tables };
     match global_segment::init(mode, &facts.features, facts.enabled.pge, facts.enabled.pke) {
         Ok(()) => println!(

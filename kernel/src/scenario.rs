@@ -91,7 +91,7 @@ pub fn parse(text: &str) -> Result<Vec<Command<'_>>, ScenarioError<'_>> {
             None => 1,
         };
         if count == 0 || count > MAX_COUNT {
-            return Err(error("the count must be 1..=8192"));
+            return Err(error("the count must be 1..=1048576 (the process slots the layout has room for)"));
         }
         let argument = match words.next() {
             Some(word) => word.parse::<u64>().map_err(|_| error("the argument is not a number"))?,

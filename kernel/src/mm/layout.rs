@@ -104,8 +104,24 @@ pub const KERNEL_STACK_BYTES: u64 = KERNEL_STACK_SLOT_BYTES - PAGE_BYTES;
 /// Usable bytes of a process's kernel stack (kernel stack `1 + process slot`), above a guard
 /// page; the rest of the slot stays unmapped.
 pub const PROCESS_KERNEL_STACK_BYTES: u64 = 16 * 1024;
-/// The most processes that can exist at once (process slots 0..MAX_PROCESSES).
-pub const MAX_PROCESSES: u64 = 8192;
+/// Process slots the layout has room for (a kernel stack each): 2^20. Not the limit in
+/// practice: the process table is sized at boot from memory (a process cannot exist without
+/// `process::MIN_FRAMES_PER_PROCESS` frames), far below this for any guest under 28 GiB.
+pub const MAX_PROCESSES: u64 = 1 << 20;
+/// Frames no process can exist without: its PML4, its window PDPT, its own binary's page
+/// directory, and its kernel stack (4 pages). Everything else (stack, data, other tables) comes
+/// on demand.
+pub const MIN_FRAMES_PER_PROCESS: u64 = 3 + PROCESS_KERNEL_STACK_BYTES / PAGE_BYTES;
+
+/// Returns how many process slots to provide when `free_frames` frames are free at boot: as many
+/// as could ever exist at once (each needs [`MIN_FRAMES_PER_PROCESS`]), at most
+/// [`MAX_PROCESSES`] and at least 64. Memory, not the table, is what limits live processes.
+pub const fn process_slots(free_frames: u64) -> u64 {
+    let by_memory = free_frames / MIN_FRAMES_PER_PROCESS;
+    let slots = if by_memory < MAX_PROCESSES { by_memory } else { MAX_PROCESSES };
+    if slots < 64 { 64 } else { slots }
+}
+
 /// First address of the device-register (MMIO) region.
 pub const MMIO_START: u64 = 0xffff_c100_0000_0000;
 /// End of the MMIO region.

@@ -15,7 +15,7 @@ pub mod spawn;
 use abi::{EndReason, ExitStatus};
 
 /// Bits of a process id that hold its slot in the process table.
-pub const SLOT_BITS: u32 = 13;
+pub const SLOT_BITS: u32 = 20;
 const _: () = assert!(1u64 << SLOT_BITS == crate::mm::layout::MAX_PROCESSES);
 
 /// Returns the process-table slot encoded in `pid`.

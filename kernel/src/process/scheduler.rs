@@ -96,7 +96,9 @@ pub struct InvocationResult {
 
 /// The scheduler's state.
 struct Scheduler {
-    table: Vec<Option<Process>>,
+    /// The process table: one entry per slot, boxed on the (growing) kernel heap so that a
+    /// free slot costs 8 bytes. Its length is fixed at boot (`layout::process_slots`).
+    table: Vec<Option<Box<Process>>>,
     free_slots: Vec<u32>,
     queue: RunQueue<'static>,
     current: Option<usize>,
@@ -122,8 +124,9 @@ static SCHEDULER: Mutex<Option<Scheduler>> = Mutex::new(None);
 pub const FINISHED_RECORDS_MAX: usize = 16_384;
 
 /// Sets up an empty process table.
-pub fn init(quantum_ticks: u32) {
-    let capacity = layout::MAX_PROCESSES as usize;
+pub fn init(quantum_ticks: u32, process_slots: u64) {
+    let capacity = process_slots.min(layout::MAX_PROCESSES) as usize;
+    context::init(capacity);
     let next = Box::leak(vec![0u32; capacity].into_boxed_slice());
     let previous = Box::leak(vec![0u32; capacity].into_boxed_slice());
     let queue = RunQueue::new(next, previous).expect("run-queue storage of equal lengths");
@@ -197,25 +200,32 @@ fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Resu
     };
     let space = prepared.space;
     let pkru = prepared.pkru;
+    // The entry lives on the kernel heap, which grows from the frame allocator; when that fails
+    // too, the spawn is refused like any other lack of memory.
+    let Ok(mut process) = Box::try_new(Process {
+        pid: 0,
+        name,
+        parent,
+        state: State::Runnable,
+        space: Some(space),
+        kernel_stack: Some(stack),
+        heap_end: USER_HEAP_START,
+        instance,
+        status: ExitStatus::default(),
+        stats: ProcessStats::default(),
+        pending: None,
+        running_invocation: None,
+        pkru,
+    }) else {
+        give_back(slot);
+        return Err(SpawnError::OutOfMemory(crate::mm::paging::MapError::OutOfFrames));
+    };
     Ok(with(|scheduler| {
         scheduler.sequence += 1;
         let pid = (scheduler.sequence << SLOT_BITS) | u64::from(slot);
-        context::prepare_first_entry(slot as usize, &stack, entry);
-        scheduler.table[slot as usize] = Some(Process {
-            pid,
-            name,
-            parent,
-            state: State::Runnable,
-            space: Some(space),
-            kernel_stack: Some(stack),
-            heap_end: USER_HEAP_START,
-            instance,
-            status: ExitStatus::default(),
-            stats: ProcessStats::default(),
-            pending: None,
-            running_invocation: None,
-            pkru,
-        });
+        process.pid = pid;
+        context::prepare_first_entry(slot as usize, process.kernel_stack.as_ref().expect("just set"), entry);
+        scheduler.table[slot as usize] = Some(process);
         scheduler.alive += 1;
         // The slot was free, so it is not queued: this cannot fail.
         let _ = scheduler.queue.push_back(slot);
@@ -361,13 +371,13 @@ impl Scheduler {
 
     /// Returns the live or zombie process with `pid`.
     fn lookup(&self, pid: u64) -> Option<&Process> {
-        self.table.get(slot_of(pid))?.as_ref().filter(|process| process.pid == pid)
+        self.table.get(slot_of(pid))?.as_deref().filter(|process| process.pid == pid)
     }
 
     /// Returns the running process.
     fn current_process(&mut self) -> Option<&mut Process> {
         let slot = self.current?;
-        self.table[slot].as_mut()
+        self.table[slot].as_deref_mut()
     }
 }
 

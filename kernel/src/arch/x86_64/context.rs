@@ -13,17 +13,19 @@
 //! untouched; the scheduler saves it with FXSAVE when a process stops running and restores it
 //! with FXRSTOR before it runs again ([`FpuState`]).
 
+extern crate alloc;
+
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use x86_64::VirtAddr;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 
 use super::{gdt, interrupts};
-use crate::mm::layout;
 use crate::mm::paging::user::KernelStack;
 
 /// Where a parked kernel context keeps its stack pointer.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 #[repr(C)]
 struct KernelContext {
     stack_pointer: u64,
@@ -81,20 +83,46 @@ const SAVED_REGISTERS: usize = 6;
 /// RFLAGS for a new process: IF set, reserved bit 1 set; nothing else (no NT, AC, DF, TF, IOPL 0).
 const USER_INITIAL_RFLAGS: u64 = 0x202;
 
-/// One parked context per process slot, plus the scheduler's (the last entry).
-struct ContextTable(UnsafeCell<[KernelContext; CONTEXT_COUNT]>);
+/// The parked contexts: the scheduler's, and one per process slot in storage sized at boot
+/// ([`init`]) from the process table's capacity.
+struct ContextTable {
+    scheduler: UnsafeCell<KernelContext>,
+    slots: AtomicPtr<KernelContext>,
+    count: AtomicUsize,
+}
 
-/// Number of contexts: every process slot and the scheduler.
-const CONTEXT_COUNT: usize = layout::MAX_PROCESSES as usize + 1;
-/// The scheduler's context index.
-pub const SCHEDULER_CONTEXT: usize = layout::MAX_PROCESSES as usize;
+/// The scheduler's context index (not a process slot).
+pub const SCHEDULER_CONTEXT: usize = usize::MAX;
 
 // SAFETY: one CPU; contexts are read and written only with interrupts disabled, by the
 // scheduler path (`switch`, `prepare_first_entry`, `clear`), never concurrently.
 unsafe impl Sync for ContextTable {}
 
-static CONTEXTS: ContextTable =
-    ContextTable(UnsafeCell::new([const { KernelContext { stack_pointer: 0 } }; CONTEXT_COUNT]));
+static CONTEXTS: ContextTable = ContextTable {
+    scheduler: UnsafeCell::new(KernelContext { stack_pointer: 0 }),
+    slots: AtomicPtr::new(core::ptr::null_mut()),
+    count: AtomicUsize::new(0),
+};
+
+/// Allocates the contexts of `process_slots` process slots (boot path, once).
+pub fn init(process_slots: usize) {
+    let storage = alloc::boxed::Box::leak(alloc::vec![KernelContext { stack_pointer: 0 }; process_slots].into_boxed_slice());
+    CONTEXTS.slots.store(storage.as_mut_ptr(), Ordering::Release);
+    CONTEXTS.count.store(process_slots, Ordering::Release);
+}
+
+/// Returns a pointer to context `index` (a process slot, or [`SCHEDULER_CONTEXT`]).
+///
+/// # Panics
+/// Panics for an index that is neither (a kernel bug).
+fn context(index: usize) -> *mut KernelContext {
+    if index == SCHEDULER_CONTEXT {
+        return CONTEXTS.scheduler.get();
+    }
+    assert!(index < CONTEXTS.count.load(Ordering::Acquire), "no context {index}");
+    // SAFETY: `init` leaked storage of `count` contexts that lives forever; `index` is below it.
+    unsafe { CONTEXTS.slots.load(Ordering::Acquire).add(index) }
+}
 
 /// Parks the running context as `from` and resumes context `to`; returns when something
 /// switches back to `from`.
@@ -103,26 +131,26 @@ static CONTEXTS: ContextTable =
 /// Panics if `to` is not a prepared or parked context, or an index is out of range (kernel
 /// bugs: the scheduler only switches between the scheduler and live processes).
 pub fn switch(from: usize, to: usize) {
-    assert!(from < CONTEXT_COUNT && to < CONTEXT_COUNT && from != to, "bad context switch {from} -> {to}");
+    assert!(from != to, "bad context switch {from} -> {to}");
     assert!(!interrupts::are_enabled(), "context switch with interrupts enabled");
-    let table = CONTEXTS.0.get().cast::<KernelContext>();
-    // SAFETY: 1. both indices are in range (asserted), so the pointers stay inside the table.
+    let (save, load) = (context(from), context(to));
+    // SAFETY: 1. both pointers name live contexts (`context` checks the indices).
     // 2. `to` holds a context parked by this function or prepared by `prepare_first_entry`
     // (checked: a cleared context has stack pointer 0), and the process layer clears a
     // context before it frees that process's kernel stack, so the stack is still mapped.
     // 3. Interrupts are off and there is one CPU, so nothing else touches the table.
     unsafe {
-        let load = table.add(to);
         assert!((*load).stack_pointer != 0, "switch to an empty context {to}");
-        shoal_switch_context(table.add(from), load);
+        shoal_switch_context(save, load);
     }
 }
 
 /// Forgets the context of process slot `slot` (before its kernel stack is freed).
 pub fn clear(slot: usize) {
-    assert!(slot < SCHEDULER_CONTEXT, "clear of a non-process context {slot}");
-    // SAFETY: in range (asserted); interrupts off and one CPU (scheduler path).
-    unsafe { (*CONTEXTS.0.get())[slot].stack_pointer = 0 };
+    assert!(slot != SCHEDULER_CONTEXT, "clear of a non-process context {slot}");
+    // SAFETY: a live context (`context` checks the index); interrupts off and one CPU
+    // (scheduler path).
+    unsafe { (*context(slot)).stack_pointer = 0 };
 }
 
 /// Where and how a new process enters user mode.
@@ -142,7 +170,7 @@ pub struct UserEntry {
 /// # Panics
 /// Panics if `slot` is not a process slot (a kernel bug).
 pub fn prepare_first_entry(slot: usize, stack: &KernelStack, entry: UserEntry) {
-    assert!(slot < SCHEDULER_CONTEXT, "prepare of a non-process context {slot}");
+    assert!(slot != SCHEDULER_CONTEXT, "prepare of a non-process context {slot}");
     let stack_top = stack.top();
     let selectors = gdt::selectors();
     let frame: [u64; SAVED_REGISTERS + 7] = [
@@ -163,7 +191,7 @@ pub fn prepare_first_entry(slot: usize, stack: &KernelStack, entry: UserEntry) {
     // interrupts off on the one CPU (spawn path).
     unsafe {
         core::ptr::copy_nonoverlapping(frame.as_ptr(), start.as_mut_ptr::<u64>(), frame.len());
-        (*CONTEXTS.0.get())[slot].stack_pointer = start.as_u64();
+        (*context(slot)).stack_pointer = start.as_u64();
     }
 }
 

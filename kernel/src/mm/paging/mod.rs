@@ -280,6 +280,9 @@ pub struct SpaceSummary {
     pub data_pages: u64,
     /// Page-table frames allocated for the kernel space so far.
     pub table_frames: u64,
+    /// Process slots the kernel-stack region's tables were built for (`layout::process_slots`
+    /// of the frames free at boot): the process table's capacity.
+    pub process_slots: u64,
 }
 
 /// Builds the kernel's own page tables while the bootloader's are active.
@@ -397,8 +400,10 @@ pub fn build_kernel_space(
     let stack_bottom = layout::kernel_stack_bottom(0);
     map_fresh_pages(root_frame, stack_bottom, KERNEL_STACK_BYTES, kernel_leaf_flags(true, false))?;
     let stack_top = stack_bottom + KERNEL_STACK_BYTES;
-    // The process kernel stacks' tables, so that process stacks never allocate or free tables.
-    user::preallocate_kernel_stack_tables(root_frame)?;
+    // The process kernel stacks' tables, so that process stacks never allocate or free tables:
+    // for as many process slots as memory could ever hold processes.
+    summary.process_slots = layout::process_slots(frame::free_count() as u64);
+    user::preallocate_kernel_stack_tables(root_frame, summary.process_slots)?;
 
     summary.table_frames = KERNEL_TABLE_FRAMES.load(Ordering::Relaxed);
     Ok(KernelSpace { root: root_frame, stack_top, summary })
@@ -416,12 +421,16 @@ fn map_fresh_pages(
     let last = Page::<Size4KiB>::containing_address(start + (bytes - 1));
     with_mapper(root, |mapper| {
         for page in Page::range_inclusive(first, last) {
-            let frame = frame::allocate_zeroed().ok_or(MapError::OutOfFrames)?.leak();
+            let frame = frame::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
+            let target = PhysFrame::containing_address(frame.start_address());
             // SAFETY: a fresh frame that nothing else references, at an address `layout.rs`
             // reserves for this kind of kernel data.
             let flush = unsafe {
-                mapper.map_to_with_table_flags(page, frame, flags, KERNEL_TABLE_FLAGS, &mut allocator)
+                mapper.map_to_with_table_flags(page, target, flags, KERNEL_TABLE_FLAGS, &mut allocator)
             }?;
+            // Mapped: the frame belongs to the kernel data for good (a failed mapping above
+            // dropped it back to the allocator instead).
+            let _ = frame.leak();
             // New mappings of previously unmapped pages: no stale entry can exist (the CPU does
             // not cache "not present" translations, SDM vol. 3A §4.10.2.3).
             flush.ignore();
@@ -457,6 +466,21 @@ pub fn finish_entry(features: &CpuFeatures) {
 pub fn map_kernel_data(start: VirtAddr, bytes: u64) -> Result<(), MapError> {
     let root = KERNEL_ROOT.lock().ok_or(MapError::OutOfRegion { address: start.as_u64() })?;
     map_fresh_pages(root, start, bytes, kernel_leaf_flags(true, false))
+}
+
+/// Maps up to `bytes` (a multiple of a page) of fresh frames as writable kernel data at `start`
+/// in the active kernel space, page by page; returns how many bytes it mapped before frames (or
+/// table frames) ran out. The kernel heap grows with it.
+pub fn grow_kernel_data(start: VirtAddr, bytes: u64) -> u64 {
+    let Some(root) = *KERNEL_ROOT.lock() else { return 0 };
+    let mut mapped = 0;
+    while mapped < bytes {
+        if map_fresh_pages(root, start + mapped, PAGE_BYTES, kernel_leaf_flags(true, false)).is_err() {
+            break;
+        }
+        mapped += PAGE_BYTES;
+    }
+    mapped
 }
 
 /// An uncached mapping of device registers in the MMIO region; only this module makes one, so

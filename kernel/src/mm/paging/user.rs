@@ -301,6 +301,9 @@ const KERNEL_STACK_PAGES: usize = (PROCESS_KERNEL_STACK_BYTES / PAGE_BYTES) as u
 const FPU_AREA_BYTES: u64 = core::mem::size_of::<FpuState>() as u64;
 const _: () = assert!(FPU_AREA_BYTES.is_multiple_of(16) && FPU_AREA_BYTES < PROCESS_KERNEL_STACK_BYTES / 4);
 
+/// Process slots whose kernel-stack tables exist (set once at boot).
+static STACK_SLOTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 /// A process's kernel stack: mapped at its slot in the kernel-stack region above a guard page;
 /// unmapped and freed on drop. Its top [`FPU_AREA_BYTES`] hold the process's saved FPU/SSE
 /// state; the stack proper starts below them ([`KernelStack::top`]).
@@ -311,13 +314,13 @@ pub struct KernelStack {
 }
 
 impl KernelStack {
-    /// Maps the kernel stack of slot `index` (1..=MAX_PROCESSES; 0 is the boot stack) and puts
+    /// Maps the kernel stack of slot `index` (1..=process slots; 0 is the boot stack) and puts
     /// the initial FPU/SSE state in its FPU area.
     ///
     /// # Errors
     /// Returns [`MapError::OutOfFrames`] or [`MapError::OutOfRegion`] for a bad index.
     pub fn new(index: u64) -> Result<KernelStack, MapError> {
-        if index == 0 || index > layout::MAX_PROCESSES {
+        if index == 0 || index > STACK_SLOTS.load(core::sync::atomic::Ordering::Relaxed) {
             return Err(MapError::OutOfRegion { address: layout::kernel_stack_bottom(index).as_u64() });
         }
         let root = (*KERNEL_ROOT.lock()).ok_or(MapError::OutOfRegion { address: 0 })?;
@@ -394,11 +397,12 @@ unsafe impl FrameAllocator<Size4KiB> for NoTables {
     }
 }
 
-/// Creates the page tables of the whole kernel-stack region for every process slot, so that
+/// Creates the page tables of the kernel-stack region for process slots `0..slots`, so that
 /// mapping and unmapping process stacks later never allocates or frees a table.
-pub(super) fn preallocate_kernel_stack_tables(root: PhysFrame) -> Result<(), MapError> {
+pub(super) fn preallocate_kernel_stack_tables(root: PhysFrame, slots: u64) -> Result<(), MapError> {
     let first = layout::KERNEL_STACKS_START;
-    let end = layout::KERNEL_STACKS_START + (layout::MAX_PROCESSES + 1) * layout::KERNEL_STACK_SLOT_BYTES;
+    let end = layout::KERNEL_STACKS_START + (slots + 1) * layout::KERNEL_STACK_SLOT_BYTES;
+    STACK_SLOTS.store(slots, core::sync::atomic::Ordering::Relaxed);
     let mut address = first;
     while address < end {
         ensure_page_table(root, VirtAddr::new(address))?;
