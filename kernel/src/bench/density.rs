@@ -95,10 +95,7 @@ impl Sweep<'_> {
                 bytes.len()
             }
             Workload::SyntheticSmall | Workload::SyntheticMedium | Workload::SyntheticLarge => {
-                payload[0..8].copy_from_slice(&seed.to_le_bytes());
-                payload[8..12].copy_from_slice(&self.code_pages.to_le_bytes());
-                payload[12..16].copy_from_slice(&self.data_pages.to_le_bytes());
-                16
+                return crate::faas::synthetic_payload(seed, self.code_pages, self.data_pages);
             }
         };
         Invocation { id: 0, payload, length }

@@ -23,6 +23,7 @@ mod memory;
 mod paging;
 mod pcid;
 mod processes;
+mod scale;
 mod timer;
 mod tlb;
 mod wasm;
@@ -89,6 +90,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "costs", description: "spawn and context-switch costs (figures, not assertions)", run: processes::costs },
     Suite { name: "pcid", description: "address spaces run under PCIDs where the CPU has them; recycling flushes", run: pcid::run },
     Suite { name: "tlb-density", description: "marked phases of processes touching shared window pages (for tlbsim)", run: tlb::run },
+    Suite { name: "scale", description: "as many live instances as memory allows (up to scale_target), one invocation each, memory per instance, every frame back", run: scale::run },
     Suite { name: "instructions", description: "marked phases of a known instruction count (for tlbsim)", run: instructions::run },
     #[cfg(feature = "density-harness")]
     Suite { name: "density", description: "the density sweep: FaaS instances in every mode (result lines)", run: density::run },

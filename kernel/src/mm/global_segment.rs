@@ -372,8 +372,9 @@ pub fn attach(space: &mut AddressSpace, name: &str) -> Result<Attached, GlobalEr
     with(|registry| {
         let mode = registry.mode;
         // Tables are linked top-down as soon as they exist, so everything the space adopted is
-        // reachable from its root (and freed with it) even if a later allocation fails.
-        let mut pdpt = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+        // reachable from its root (and freed with it) even if a later allocation fails. A table
+        // that is a copy of a template is not zeroed first: the copy writes all 512 entries.
+        let mut pdpt = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
         let window_frame = PhysFrame::containing_address(registry.window.start_address());
         window::copy_table(window_frame, &mut pdpt);
         let pdpt = space.link_table(None, WINDOW_PML4_INDEX, pdpt);
@@ -397,12 +398,12 @@ pub fn attach(space: &mut AddressSpace, name: &str) -> Result<Attached, GlobalEr
 /// Copies a binary's PD and every table below it into frames owned by `space`, linked into the
 /// space's window PDPT `pdpt`.
 fn copy_directory(binary: &Binary, space: &mut AddressSpace, pdpt: PhysAddr) -> Result<(), GlobalError> {
-    let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+    let mut directory = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
     window::copy_table(PhysFrame::containing_address(binary.directory.start_address()), &mut directory);
     let directory = space.link_table(Some(pdpt), binary.slot, directory);
     for region in &binary.regions {
         if let Some(table) = &region.table {
-            let mut copy = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+            let mut copy = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
             window::copy_table(PhysFrame::containing_address(table.start_address()), &mut copy);
             space.link_table(Some(directory), region.index, copy);
         }
@@ -414,14 +415,14 @@ fn copy_directory(binary: &Binary, space: &mut AddressSpace, pdpt: PhysAddr) -> 
 /// shared read-only tables (or copies), private tables for mixed and writable regions, private
 /// copies of the writable pages.
 fn private_directory(binary: &Binary, mode: Mode, space: &mut AddressSpace, pdpt: PhysAddr) -> Result<(), GlobalError> {
-    let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+    let mut directory = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
     window::copy_table(PhysFrame::containing_address(binary.directory.start_address()), &mut directory);
     let directory = space.link_table(Some(pdpt), binary.slot, directory);
     for region in &binary.regions {
         let private_table = match (region.kind, &region.table) {
             (RegionKind::ReadOnly, Some(_)) if mode.share_tables => None,
             (_, Some(table)) => {
-                let mut copy = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
+                let mut copy = frame::allocate().ok_or(GlobalError::OutOfMemory)?;
                 window::copy_table(PhysFrame::containing_address(table.start_address()), &mut copy);
                 Some(copy)
             }

@@ -125,6 +125,9 @@ pub struct KernelArgs {
     pub fuzz_seeds: u32,
     /// Key `fuzz_calls`: system calls per fuzzer seed in the `hostile` suite.
     pub fuzz_calls: u32,
+    /// Key `scale_target`: how many live instances the `scale` suite spawns at most (it stops
+    /// earlier when memory runs out).
+    pub scale_target: u32,
 }
 
 /// The density sweep's workloads.
@@ -351,6 +354,12 @@ const DEFAULT_FUZZ_CALLS: u32 = 200_000;
 const FUZZ_CALLS_RANGE: core::ops::RangeInclusive<u32> = 1..=(1 << 30) - 1;
 /// Accepted values of the `fuzz_calls` key; matches [`FUZZ_CALLS_RANGE`].
 const FUZZ_CALLS_VALUES: &str = "an integer in 1..=1073741823";
+/// Default of [`KernelArgs::scale_target`].
+const DEFAULT_SCALE_TARGET: u32 = 50_000;
+/// Accepted values of [`KernelArgs::scale_target`] (the layout has 2^20 process slots).
+const SCALE_TARGET_RANGE: core::ops::RangeInclusive<u32> = 1..=1 << 20;
+/// Accepted values of the `scale_target` key; matches [`SCALE_TARGET_RANGE`].
+const SCALE_TARGET_VALUES: &str = "an integer in 1..=1048576";
 /// Default of [`KernelArgs::quantum_ticks`].
 const DEFAULT_QUANTUM_TICKS: u32 = 1;
 /// Accepted values of [`KernelArgs::quantum_ticks`].
@@ -379,6 +388,7 @@ impl Default for KernelArgs {
             heap_bytes: DEFAULT_HEAP_BYTES,
             fuzz_seeds: DEFAULT_FUZZ_SEEDS,
             fuzz_calls: DEFAULT_FUZZ_CALLS,
+            scale_target: DEFAULT_SCALE_TARGET,
         }
     }
 }
@@ -675,6 +685,17 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(CurrentValue::Integer(args.fuzz_calls)),
+    },
+    KeyInfo {
+        name: "scale_target",
+        values: SCALE_TARGET_VALUES,
+        default: "50000",
+        meaning: "live instances the scale suite spawns at most (fewer when memory runs out)",
+        apply: |args, value, _| {
+            args.scale_target = parse_decimal_in(value, SCALE_TARGET_RANGE).ok_or(Expected::Description(SCALE_TARGET_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.scale_target)),
     },
 ];
 
