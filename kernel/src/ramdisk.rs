@@ -10,6 +10,7 @@
 extern crate alloc;
 
 use alloc::format;
+use alloc::vec::Vec;
 
 use ramdisk::{Entry, Ramdisk, RamdiskError};
 use spin::Once;
@@ -20,6 +21,8 @@ pub const BINARY_FOLDER: &str = "bin/";
 pub const SCENARIO_FOLDER: &str = "scenarios/";
 
 static RAMDISK: Once<Ramdisk<'static>> = Once::new();
+/// The entries, decoded once ([`index`]).
+static INDEX: Once<Vec<Entry<'static>>> = Once::new();
 
 /// Validates and keeps the archive; returns the number of files in it.
 ///
@@ -40,10 +43,18 @@ pub fn entries() -> impl Iterator<Item = Entry<'static>> {
 
 /// Returns the binary `name` as (its name, borrowed from the archive, and its bytes).
 pub fn find(name: &str) -> Option<(&'static str, &'static [u8])> {
-    let path = format!("{BINARY_FOLDER}{name}");
-    entries()
-        .find(|entry| entry.name == path)
-        .map(|entry| (&entry.name[BINARY_FOLDER.len()..], entry.bytes))
+    index()
+        .iter()
+        .find_map(|entry| entry.name.strip_prefix(BINARY_FOLDER).filter(|binary| *binary == name).map(|binary| (binary, entry.bytes)))
+}
+
+/// Returns every entry, decoded once (on first use, after the heap is up): walking the archive
+/// itself steps through every 512-byte block of every file, which a spawn must not pay for.
+fn index() -> &'static [Entry<'static>] {
+    if RAMDISK.get().is_none() {
+        return &[];
+    }
+    INDEX.call_once(|| entries().collect())
 }
 
 /// Returns the scenario file `name`.

@@ -55,6 +55,9 @@ struct Process {
     pid: u64,
     name: &'static str,
     parent: Option<u64>,
+    /// It has started a child at some point: only then does its end scan the table for children
+    /// to orphan (a scan per exit would make N exits cost N × table slots).
+    had_children: bool,
     state: State,
     space: Option<AddressSpace>,
     /// Its kernel stack, which also holds its saved FPU/SSE state.
@@ -206,6 +209,7 @@ fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Resu
         pid: 0,
         name,
         parent,
+        had_children: false,
         state: State::Runnable,
         space: Some(space),
         kernel_stack: Some(stack),
@@ -224,6 +228,11 @@ fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Resu
         scheduler.sequence += 1;
         let pid = (scheduler.sequence << SLOT_BITS) | u64::from(slot);
         process.pid = pid;
+        if let Some(parent) = parent
+            && let Some(parent_process) = scheduler.table[slot_of(parent)].as_deref_mut().filter(|p| p.pid == parent)
+        {
+            parent_process.had_children = true;
+        }
         context::prepare_first_entry(slot as usize, process.kernel_stack.as_ref().expect("just set"), entry);
         scheduler.table[slot as usize] = Some(process);
         scheduler.alive += 1;
@@ -435,6 +444,7 @@ pub fn exit_current(reason: EndReason, code: u64) -> ! {
         process.stats.end_tick = time::ticks();
         let pid = process.pid;
         let parent = process.parent;
+        let had_children = process.had_children;
         scheduler.alive -= 1;
         // Wake the parent if it waits for this process.
         if let Some(parent) = parent {
@@ -447,6 +457,9 @@ pub fn exit_current(reason: EndReason, code: u64) -> ! {
             }
         }
         // Children of this process lose their parent: the kernel collects them.
+        if !had_children {
+            return;
+        }
         for index in 0..scheduler.table.len() {
             let orphaned_zombie = match scheduler.table[index].as_mut() {
                 Some(child) if child.parent == Some(pid) => {
