@@ -33,7 +33,7 @@ struct GrowingHeap {
 
 #[global_allocator]
 static HEAP: GrowingHeap = GrowingHeap { heap: Mutex::new(Heap::empty()) };
-/// Frames mapped for the heap after boot.
+/// Frames mapped for the heap after boot, with the page tables that map them.
 static GROWN_FRAMES: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: `alloc` hands out blocks of the linked-list heap (disjoint, aligned as asked, inside
@@ -52,11 +52,14 @@ unsafe impl GlobalAlloc for GrowingHeap {
         let top = heap.top() as u64;
         let limit = KERNEL_HEAP_START + KERNEL_HEAP_MAX_BYTES;
         let grow = grow.min(limit.saturating_sub(top));
+        let tables_before = paging::kernel_table_frames();
         let mapped = paging::grow_kernel_data(VirtAddr::new(top), grow);
+        // The page tables the growth needed belong to the heap too.
+        let tables = paging::kernel_table_frames() - tables_before;
+        GROWN_FRAMES.fetch_add(mapped / PAGE_BYTES + tables, Ordering::Relaxed);
         if mapped == 0 {
             return ptr::null_mut();
         }
-        GROWN_FRAMES.fetch_add(mapped / PAGE_BYTES, Ordering::Relaxed);
         // SAFETY: `mapped` bytes right after the heap's top were just mapped writable with
         // fresh frames that nothing else references; they stay mapped for the kernel's life.
         unsafe { heap.extend(mapped as usize) };
