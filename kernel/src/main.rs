@@ -241,6 +241,10 @@ extern "C" fn kernel_main() -> ! {
         let held = frame::hold_back(facts.args.max_frames as usize);
         println!("memory: max_frames={}: {held} frames held back, {} free for processes", facts.args.max_frames, frame::free_count());
     }
+    if facts.args.kstack_probe {
+        paging::user::enable_kernel_stack_probe();
+        println!("kstack_probe: process kernel stacks are painted at spawn and measured when freed");
+    }
     idt::set_user_fault_handler(process::faults::kill_current);
     idt::set_demand_fault_handler(process::faults::serve_demand_fault);
     idt::set_timer_handler(|mode| scheduler::on_timer_tick(mode == idt::Mode::User));

@@ -168,6 +168,12 @@ pub fn run(name: &str) -> ! {
         total += checks.passed;
     }
     crate::println!("ktest: {} suite(s), {total} checks passed", selected.len());
+    if let Some((deepest, measured)) = crate::mm::paging::user::kernel_stack_deepest() {
+        crate::println!(
+            "kstack_probe: deepest process kernel-stack use {deepest} of {} bytes over {measured} stacks",
+            crate::mm::layout::PROCESS_KERNEL_STACK_BYTES - crate::mm::paging::user::FPU_AREA_BYTES
+        );
+    }
     shutdown::success()
 }
 

@@ -128,6 +128,9 @@ pub struct KernelArgs {
     /// Key `scale_target`: how many live instances the `scale` suite spawns at most (it stops
     /// earlier when memory runs out).
     pub scale_target: u32,
+    /// Key `kstack_probe`: paint every process kernel stack at spawn and record the deepest use
+    /// when it is freed (costs 16 KiB of writes per spawn; off by default).
+    pub kstack_probe: bool,
 }
 
 /// The density sweep's workloads.
@@ -389,6 +392,7 @@ impl Default for KernelArgs {
             fuzz_seeds: DEFAULT_FUZZ_SEEDS,
             fuzz_calls: DEFAULT_FUZZ_CALLS,
             scale_target: DEFAULT_SCALE_TARGET,
+            kstack_probe: false,
         }
     }
 }
@@ -696,6 +700,17 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(CurrentValue::Integer(args.scale_target)),
+    },
+    KeyInfo {
+        name: "kstack_probe",
+        values: ON_OFF_VALUES,
+        default: "off",
+        meaning: "paint process kernel stacks and report the deepest use (measurement aid)",
+        apply: |args, value, _| {
+            args.kstack_probe = parse_on_off(value)?;
+            Ok(())
+        },
+        current_value: |args| Some(on_off(args.kstack_probe)),
     },
 ];
 

@@ -33,6 +33,7 @@ fn empty_input_gives_the_defaults() {
         fuzz_seeds: 3,
         fuzz_calls: 200_000,
         scale_target: 50_000,
+        kstack_probe: false,
     };
     assert_eq!(KernelArgs::default(), expected);
     assert_eq!(parse_known(""), Ok(expected));
@@ -49,7 +50,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target", "kstack_probe"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -241,6 +242,7 @@ fn all_keys_together_in_any_order() {
         fuzz_seeds: 3,
         fuzz_calls: 200_000,
         scale_target: 50_000,
+        kstack_probe: false,
     };
     assert_eq!(
         parse_known("log=trace test=global_segment timer_hz=1000 ticks=7 pcid=off quantum_ticks=3 global=off pcids=16 tlbsim=on instances=1,64 workload=synth-medium heap_bytes=8388608 max_frames=4096"),
@@ -258,7 +260,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -380,6 +382,7 @@ fn whitespace_variants_are_accepted() {
         fuzz_seeds: 3,
         fuzz_calls: 200_000,
         scale_target: 50_000,
+        kstack_probe: false,
     };
     for input in [
         "log=debug timer_hz=250 ticks=5",
@@ -471,7 +474,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -494,10 +497,11 @@ fn canonical_form_lists_every_key_in_table_order() {
         fuzz_seeds: 3,
         fuzz_calls: 200_000,
         scale_target: 50_000,
+        kstack_probe: false,
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }

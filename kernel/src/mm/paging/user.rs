@@ -298,11 +298,31 @@ pub(crate) fn write_physical(physical: PhysAddr, bytes: &[u8]) {
 const KERNEL_STACK_PAGES: usize = (PROCESS_KERNEL_STACK_BYTES / PAGE_BYTES) as usize;
 /// Bytes at the top of a process kernel stack that hold its saved FPU/SSE state, so that the
 /// state is charged to the process's own frames rather than the kernel heap.
-const FPU_AREA_BYTES: u64 = core::mem::size_of::<FpuState>() as u64;
+pub const FPU_AREA_BYTES: u64 = core::mem::size_of::<FpuState>() as u64;
 const _: () = assert!(FPU_AREA_BYTES.is_multiple_of(16) && FPU_AREA_BYTES < PROCESS_KERNEL_STACK_BYTES / 4);
 
 /// Process slots whose kernel-stack tables exist (set once at boot).
 static STACK_SLOTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// `kstack_probe=on`: kernel stacks are painted at creation and measured when freed.
+static PROBE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// The deepest use of any process kernel stack measured so far, in bytes below its top.
+static DEEPEST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Kernel stacks measured so far.
+static MEASURED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// What a painted, never-used kernel-stack word holds.
+const PAINT: u64 = 0x5354_4b50_5354_4b50;
+
+/// Turns the kernel-stack probe on (boot path, from the `kstack_probe` argument).
+pub fn enable_kernel_stack_probe() {
+    PROBE.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Returns (deepest use in bytes, stacks measured) of the process kernel stacks freed so far,
+/// when the probe is on.
+pub fn kernel_stack_deepest() -> Option<(u64, u64)> {
+    use core::sync::atomic::Ordering::Relaxed;
+    PROBE.load(Relaxed).then(|| (DEEPEST.load(Relaxed), MEASURED.load(Relaxed)))
+}
 
 /// A process's kernel stack: mapped at its slot in the kernel-stack region above a guard page;
 /// unmapped and freed on drop. Its top [`FPU_AREA_BYTES`] hold the process's saved FPU/SSE
@@ -344,7 +364,32 @@ impl KernelStack {
             })?;
         }
         *stack.fpu() = FpuState::initial();
+        if PROBE.load(core::sync::atomic::Ordering::Relaxed) {
+            stack.paint();
+        }
         Ok(stack)
+    }
+
+    /// Returns the stack proper (below the FPU area) as words.
+    fn words(&mut self) -> &mut [u64] {
+        let bottom: *mut u64 = layout::kernel_stack_bottom(self.index).as_mut_ptr();
+        let count = ((PROCESS_KERNEL_STACK_BYTES - FPU_AREA_BYTES) / 8) as usize;
+        // SAFETY: the stack's pages are mapped writable (`new` mapped all of them) and only the
+        // stack's owner uses them; `&mut self` makes this the only reference, and the stack is
+        // not running (it is being created, or freed after its process was switched away from).
+        unsafe { core::slice::from_raw_parts_mut(bottom, count) }
+    }
+
+    /// Fills the stack proper with [`PAINT`] (before anything runs on it).
+    fn paint(&mut self) {
+        self.words().fill(PAINT);
+    }
+
+    /// Returns how many bytes below its top the stack was ever used (the lowest unpainted word).
+    fn used_bytes(&mut self) -> u64 {
+        let words = self.words();
+        let untouched = words.iter().take_while(|&&word| word == PAINT).count();
+        ((words.len() - untouched) * 8) as u64
     }
 
     /// Returns the top of the stack proper (16-byte aligned), just below the FPU area.
@@ -368,6 +413,11 @@ impl KernelStack {
 
 impl Drop for KernelStack {
     fn drop(&mut self) {
+        if PROBE.load(core::sync::atomic::Ordering::Relaxed) && self.frames.iter().all(Option::is_some) {
+            let used = self.used_bytes();
+            DEEPEST.fetch_max(used, core::sync::atomic::Ordering::Relaxed);
+            MEASURED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }
         let Some(root) = *KERNEL_ROOT.lock() else { return };
         let bottom = layout::kernel_stack_bottom(self.index);
         for (page_index, frame) in self.frames.iter().enumerate() {
