@@ -51,8 +51,11 @@ const HEAP_COUNT_SHIFT: u32 = 8;
 const HOG_YIELDS: u64 = 2000;
 /// Yields of the wedge before it asks, while the hogs exhaust memory.
 const WEDGE_YIELDS: u64 = 300;
-/// Depth of the fork bomb: 2^14 - 1 processes would start, more than the test guests' memory holds.
-const FORK_BOMB_DEPTH: u64 = 13;
+/// Returns the fork bomb's depth: a tree of depth D has 2^(D+1) - 1 processes, more than the
+/// process table has slots (sized from memory at boot), so slots or memory must run out.
+fn fork_bomb_depth() -> u64 {
+    u64::from((crate::boot_facts().space.process_slots + 1).next_power_of_two().trailing_zeros())
+}
 /// Marks the fork bomb's top process (it prints the summary line).
 const FORK_BOMB_TOP: u64 = 1 << 63;
 /// Yields of a sibling that runs beside an attacker.
@@ -310,11 +313,12 @@ pub fn exhaustion(checks: &mut Checks) -> Result<(), Failed> {
 
     checks.check("a fork bomb is refused when slots or memory run out");
     let baseline = Baseline::take();
-    let pid = start(checks, "fork-bomb", FORK_BOMB_DEPTH | FORK_BOMB_TOP)?;
+    let depth = fork_bomb_depth();
+    let pid = start(checks, "fork-bomb", depth | FORK_BOMB_TOP)?;
     let finished = run_all();
     let (reason, code) = ended(checks, &finished, pid)?;
     let (started, refused) = (code & 0xffff_ffff, code >> 32);
-    crate::println!("ktest: hostile: fork bomb of depth {FORK_BOMB_DEPTH}: {started} processes started, {refused} spawns refused");
+    crate::println!("ktest: hostile: fork bomb of depth {depth}: {started} processes started, {refused} spawns refused");
     if reason != Some(EndReason::Exited) || started < 2 || refused == 0 {
         fail!(checks, "the fork bomb ended {reason:?} with {started} started and {refused} refused");
     }
