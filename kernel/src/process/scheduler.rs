@@ -174,6 +174,8 @@ pub fn spawn_instance(name: &str, argument: u64) -> Result<u64, SpawnError> {
 /// Starts a process; `instance` marks a driver-managed function instance.
 fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Result<u64, SpawnError> {
     let (name, _) = crate::ramdisk::find(name).ok_or(SpawnError::NotFound)?;
+    // A binary not loaded yet is loaded now and linked into every live address space.
+    super::registry::ensure_loaded(name)?;
     let slot = with(|scheduler| scheduler.free_slots.pop()).ok_or(SpawnError::TooManyProcesses)?;
     let give_back = |slot: u32| with(|scheduler| scheduler.free_slots.push(slot));
     let prepared = match spawn::prepare(name) {
@@ -542,6 +544,33 @@ pub fn for_each_space(mut visit: impl FnMut(u64, &'static str, &AddressSpace)) {
             }
         }
     });
+}
+
+/// Runs `operation` with the scheduler lock held (no process runs, starts or ends meanwhile),
+/// giving it every live address space: a live change of the global segment
+/// (`process::registry`) loads and patches every space within one such call.
+pub(super) fn with_live_spaces<R>(operation: impl FnOnce(&mut LiveSpaces<'_>) -> R) -> R {
+    with(|scheduler| operation(&mut LiveSpaces { table: &mut scheduler.table }))
+}
+
+/// Every address space in the process table, while the scheduler lock is held.
+pub(super) struct LiveSpaces<'a> {
+    table: &'a mut [Option<Process>],
+}
+
+impl LiveSpaces<'_> {
+    /// Calls `visit` on each address space in table order until it returns `false`; returns how
+    /// many it visited (the one that returned `false` included).
+    pub(super) fn for_each(&mut self, visit: &mut dyn FnMut(&mut AddressSpace) -> bool) -> usize {
+        let mut visited = 0;
+        for space in self.table.iter_mut().flatten().filter_map(|process| process.space.as_mut()) {
+            visited += 1;
+            if !visit(space) {
+                break;
+            }
+        }
+        visited
+    }
 }
 
 /// Returns (and forgets) every process without a parent that ended so far. If more ended than
