@@ -403,12 +403,17 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key:
 
 /// Returns the SHA-256 digest of a binary's read-only image (addresses and bytes, in order).
 fn digest_of(pages: &[ReadOnlyPage]) -> [u8; DIGEST_BYTES] {
+    // A small buffer, read a page in pieces: a load may now run on a process's kernel stack
+    // (a user `spawn` of a binary not loaded yet), which has no room for a page-sized array.
+    const CHUNK_BYTES: u64 = 256;
     let mut hasher = Sha256::new();
-    let mut buffer = [0u8; PAGE_BYTES as usize];
+    let mut buffer = [0u8; CHUNK_BYTES as usize];
     for page in pages {
         hasher.update(page.address.to_le_bytes());
-        paging::read_physical(page.frame.start_address(), &mut buffer);
-        hasher.update(buffer);
+        for offset in (0..PAGE_BYTES).step_by(CHUNK_BYTES as usize) {
+            paging::read_physical(page.frame.start_address() + offset, &mut buffer);
+            hasher.update(buffer);
+        }
     }
     hasher.finalize().into()
 }

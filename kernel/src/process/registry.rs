@@ -14,7 +14,14 @@
 
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use spin::Mutex;
+
 use super::scheduler::{self, LiveSpaces};
+use crate::arch::x86_64::interrupts;
 use super::spawn::SpawnError;
 use crate::mm::global_segment::{self, GlobalError};
 
@@ -101,16 +108,47 @@ pub fn load_live(name: &str) -> Result<LoadCost, SpawnError> {
     })
 }
 
+/// Loads requested by processes, served by the scheduler on the boot stack ([`serve_pending`]):
+/// loading parses the ELF, copies and hashes the binary, deeper than a process's kernel stack
+/// allows, so a process's `spawn` hands the load to the scheduler instead of running it itself.
+struct Pending {
+    /// (pid, binary) of each process waiting for a load.
+    requests: Vec<(u64, &'static str)>,
+    /// (pid, outcome) of each load served and not yet taken by its process.
+    results: Vec<(u64, Result<LoadCost, SpawnError>)>,
+}
+
+static PENDING: Mutex<Pending> = Mutex::new(Pending { requests: Vec::new(), results: Vec::new() });
+
+fn with_pending<R>(operation: impl FnOnce(&mut Pending) -> R) -> R {
+    interrupts::without_interrupts(|| operation(&mut PENDING.lock()))
+}
+
 /// Loads `name` through [`load_live`] unless it is loaded already (the spawn path); prints the
-/// cost when live address spaces were patched.
+/// cost when live address spaces were patched. Called by a process (a `spawn` system call), it
+/// yields to the scheduler, which makes the load on the boot stack ([`serve_pending`]) before
+/// any other process runs; called by the kernel, it loads directly.
 ///
 /// # Errors
 /// As [`load_live`].
-pub fn ensure_loaded(name: &str) -> Result<(), SpawnError> {
+pub fn ensure_loaded(name: &'static str) -> Result<(), SpawnError> {
     if global_segment::slot_of(name).is_some() {
         return Ok(());
     }
-    let cost = load_live(name)?;
+    let cost = match scheduler::current_pid() {
+        None => load_live(name)?,
+        Some(pid) => {
+            with_pending(|pending| pending.requests.push((pid, name)));
+            scheduler::yield_current();
+            let result = with_pending(|pending| {
+                let index = pending.results.iter().position(|(waiting, _)| *waiting == pid)?;
+                Some(pending.results.swap_remove(index).1)
+            });
+            // The scheduler serves every request before it runs another process.
+            debug_assert!(result.is_some(), "a load request was not served");
+            result.unwrap_or(Err(SpawnError::from(GlobalError::NotLoaded)))?
+        }
+    };
     if cost.new && cost.spaces_patched > 0 {
         crate::println!(
             "registry: loaded {name} into slot {} while {} address spaces live: {} window entries written, {} page-table frames copied",
@@ -118,6 +156,15 @@ pub fn ensure_loaded(name: &str) -> Result<(), SpawnError> {
         );
     }
     Ok(())
+}
+
+/// Serves the loads processes requested ([`ensure_loaded`]); the scheduler calls it on the boot
+/// stack, without its lock held, each time a process came back to it.
+pub fn serve_pending() {
+    while let Some((pid, name)) = with_pending(|pending| pending.requests.pop()) {
+        let result = load_live(name);
+        with_pending(|pending| pending.results.push((pid, result)));
+    }
 }
 
 /// Unloads binary `name` while other processes run, once it has no users: clears its slot in the

@@ -270,6 +270,8 @@ fn run_until(stop_when_quiet: bool) -> u64 {
             Some(slot) => {
                 context::switch(SCHEDULER_CONTEXT, slot);
                 with(|scheduler| scheduler.after_run(slot));
+                // A process that yielded to have a binary loaded gets it here, on this stack.
+                super::registry::serve_pending();
             }
             None => {
                 if stop_when_quiet || with(|scheduler| scheduler.alive) == 0 {
