@@ -456,7 +456,7 @@ fn a_slot_reused_after_an_unload_never_shows_a_stale_translation() {
     // entry each with shared tables, private copies of the binary's tables without.
     run.expect("ktest: global-segment: global=on share_tables=on: unloaded exit-code (slot 12) with 5 live bystanders: 5 window entries cleared, 0 page-table frames freed")
         .expect("ktest: global-segment: global=off share_tables=on: loaded exit-code into slot 2 with 5 live bystanders: 5 window entries written, 0 page-table frames copied")
-        .expect("ktest: global-segment: with live bystanders: they see the slot emptied, then the new binary, and run on ... ok");
+        .expect("ktest: global-stale: with live bystanders: they see the slot emptied, then the new binary, and run on ... ok");
     let copied = run.decimal_after("global=on share_tables=off: loaded exit-code into slot ", "5 window entries written, ");
     let freed = run.decimal_after("global=off share_tables=off: unloaded exit-code (slot ", "5 window entries cleared, ");
     assert!(copied >= 10 && copied == freed, "{copied} page-table frames copied into 5 bystanders without shared tables, {freed} freed");
