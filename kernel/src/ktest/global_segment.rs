@@ -18,6 +18,7 @@ use crate::mm::frame;
 use crate::mm::global_segment::{self, BinaryInfo, Mode};
 use crate::mm::layout::{PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
 use crate::faas;
+use crate::process::spawn::SpawnError;
 use crate::process::{registry, scheduler};
 use x86_64::VirtAddr;
 
@@ -499,10 +500,98 @@ pub fn live(checks: &mut Checks) -> Result<(), Failed> {
         );
         checks.pass();
     }
+    live_rollback(checks, CHILD)?;
     if let Err(error) = global_segment::load(CHILD) {
         fail!(checks, "reloading {CHILD}: {error}");
     }
     set_mode(checks, MODES[0])?;
+    Ok(())
+}
+
+/// Without shared tables, a live load that runs out of frames while it copies the new slot's
+/// tables into the third of three live spaces is rolled back: the two spaces patched and the
+/// partial copy are unpatched, the binary is unloaded, the error is out-of-memory, and every
+/// frame comes back.
+fn live_rollback(checks: &mut Checks, child: &str) -> Result<(), Failed> {
+    checks.check("a live load that runs out of frames part-way leaves every space as it was");
+    let mode = MODES[2];
+    set_mode(checks, mode)?;
+    if global_segment::slot_of(child).is_some()
+        && let Err(error) = registry::unload_live(child)
+    {
+        fail!(checks, "unloading {child}: {error}");
+    }
+    // What a load of the binary takes, measured with nothing alive.
+    let free_unloaded = frame::free_count();
+    if let Err(error) = global_segment::load(child) {
+        fail!(checks, "loading {child}: {error}");
+    }
+    let load_frames = free_unloaded - frame::free_count();
+    let Some(info) = global_segment::binaries().into_iter().find(|binary| binary.name == child) else { fail!(checks, "{child} not loaded") };
+    if let Err(error) = global_segment::unload(child) {
+        fail!(checks, "unloading {child}: {error}");
+    }
+    let free_before = frame::free_count();
+    let mut instances = Vec::new();
+    for _ in 0..BYSTANDER_INSTANCES {
+        match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
+            Ok(pid) => instances.push(pid),
+            Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
+        }
+    }
+    scheduler::run_until_quiet();
+    let tables_of = || {
+        let mut tables = Vec::new();
+        scheduler::for_each_space(|pid, _, space| tables.push((pid, space.table_frames(), space.page_frames())));
+        tables
+    };
+    let tables_before = tables_of();
+    // Leave frames for the load, two full copies and the third space's directory only.
+    let leave = load_frames + 2 * info.shared_tables + 1;
+    let mut held = Vec::with_capacity(frame::free_count().saturating_sub(leave));
+    while frame::free_count() > leave {
+        match frame::allocate() {
+            Some(frame) => held.push(frame),
+            None => break,
+        }
+    }
+    let result = registry::load_live(child);
+    let free_after_failure = frame::free_count();
+    drop(held);
+    match result {
+        Err(SpawnError::OutOfMemory(_)) => {}
+        other => fail!(checks, "{mode}: a live load with {leave} frames free answered {other:?}, expected out-of-memory"),
+    }
+    if global_segment::slot_of(child).is_some() {
+        fail!(checks, "{child} stayed loaded after the failed load");
+    }
+    if free_after_failure != leave {
+        fail!(checks, "{free_after_failure} frames free after the failed load, {leave} before it");
+    }
+    if tables_of() != tables_before {
+        fail!(checks, "the bystanders own {:?} after the rollback, {tables_before:?} before", tables_of());
+    }
+    let binaries = global_segment::binaries();
+    let mut problems = Vec::new();
+    scheduler::for_each_space(|pid, name, space| {
+        if let Err(problem) = introspection::check_space(space, name, mode, &binaries) {
+            problems.push((pid, problem));
+        }
+    });
+    if let Some((pid, problem)) = problems.first() {
+        fail!(checks, "{mode}: bystander {pid} after the rollback: {problem}");
+    }
+    if let Err(error) = faas::shut_down(&instances) {
+        fail!(checks, "shutting the bystanders down: {error}");
+    }
+    if frame::free_count() != free_before {
+        fail!(checks, "{} frames free after, {free_before} before", frame::free_count());
+    }
+    crate::println!(
+        "ktest: global-live: {mode}: a live load of {child} ({load_frames} frames, {} tables per space) with frames for 2 of 3 spaces failed with out-of-memory and was rolled back",
+        info.shared_tables
+    );
+    checks.pass();
     Ok(())
 }
 
