@@ -526,7 +526,7 @@ fn hostile_processes_cannot_crash_hang_or_fool_the_kernel() {
         .expect("killed by #DB debug exception")
         .expect(" interrupts from user mode with AC set; the kernel ran 0 of them with AC set")
         .expect("(umip-probe): killed by #GP general protection fault")
-        .expect("spawn-refusals: big-rodata -> busy ok")
+        .expect("spawn-refusals: corpus-truncated -> bad-executable ok")
         .expect("hostile-heap: wedge: 0 failures")
         .expect("ktest: hostile: all 21 checks passed");
     // The forged verdicts are there, tagged as the process's output ...

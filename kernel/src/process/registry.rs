@@ -142,7 +142,13 @@ pub fn ensure_loaded(name: &'static str) -> Result<(), SpawnError> {
             scheduler::yield_current();
             let result = with_pending(|pending| {
                 let index = pending.results.iter().position(|(waiting, _)| *waiting == pid)?;
-                Some(pending.results.swap_remove(index).1)
+                let result = pending.results.swap_remove(index).1;
+                // Give the heap back once nothing waits, so a load leaves the kernel heap as
+                // it was (the hostile suite checks every byte).
+                if pending.results.is_empty() {
+                    pending.results = Vec::new();
+                }
+                Some(result)
             });
             // The scheduler serves every request before it runs another process.
             debug_assert!(result.is_some(), "a load request was not served");
@@ -163,7 +169,12 @@ pub fn ensure_loaded(name: &'static str) -> Result<(), SpawnError> {
 pub fn serve_pending() {
     while let Some((pid, name)) = with_pending(|pending| pending.requests.pop()) {
         let result = load_live(name);
-        with_pending(|pending| pending.results.push((pid, result)));
+        with_pending(|pending| {
+            pending.results.push((pid, result));
+            if pending.requests.is_empty() {
+                pending.requests = Vec::new();
+            }
+        });
     }
 }
 
