@@ -15,7 +15,7 @@ use super::{Checks, Failed, fail, start};
 use crate::arch::x86_64::cpu;
 use crate::introspection;
 use crate::mm::frame;
-use crate::mm::global_segment::{self, BinaryInfo, Mode};
+use crate::mm::global_segment::{self, BinaryInfo, GlobalError, Mode};
 use crate::mm::layout::{PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
 use crate::faas;
 use crate::process::spawn::SpawnError;
@@ -484,6 +484,11 @@ pub fn live(checks: &mut Checks) -> Result<(), Failed> {
         });
         if let Some((pid, problem)) = problems.first() {
             fail!(checks, "{mode}: bystander {pid} after the live load: {problem}");
+        }
+        // A binary with live processes is not unloaded: the refusal says how many use it.
+        match registry::unload_live(BYSTANDER_RUNTIME) {
+            Err(GlobalError::HasUsers { users }) if users == BYSTANDER_INSTANCES => {}
+            other => fail!(checks, "unloading {BYSTANDER_RUNTIME} with {BYSTANDER_INSTANCES} live instances: {other:?}"),
         }
         if let Err(error) = faas::shut_down(&instances) {
             fail!(checks, "shutting the bystanders down: {error}");

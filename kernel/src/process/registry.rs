@@ -182,6 +182,10 @@ pub fn serve_pending() {
 /// template window and in every live address space (freeing their private copies), invalidates
 /// every translation, global ones included, and only then frees its frames and the slot.
 ///
+/// The spaces' private copies go back to the frame allocator just before the invalidation, but
+/// nothing can take them in between: the scheduler lock is held, the CPU is the only one, and
+/// the steps between only free frames. The binary's own frames and tables are freed after it.
+///
 /// # Errors
 /// Returns [`GlobalError::NotLoaded`], [`GlobalError::HasUsers`] (processes of it are live or
 /// unreaped), or [`GlobalError::Unreachable`].
