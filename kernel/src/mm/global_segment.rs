@@ -111,7 +111,8 @@ pub enum GlobalError {
     OutOfMemory,
     /// Every slot of the window is taken.
     WindowFull,
-    /// Address spaces are attached: the registry and the modes change only between experiments.
+    /// Address spaces are attached: the modes change only between experiments, and the plain
+    /// [`load`] and [`unload`] cannot reach live spaces (`process::registry` can).
     InUse {
         /// Attached address spaces.
         attached: usize,
@@ -142,7 +143,7 @@ impl fmt::Display for GlobalError {
             GlobalError::OutOfMemory => write!(f, "out of frames"),
             GlobalError::WindowFull => write!(f, "every slot of the global window is taken"),
             GlobalError::InUse { attached } => {
-                write!(f, "{attached} address spaces use the window; it changes only between experiments")
+                write!(f, "{attached} address spaces use the window; modes change only between experiments, live loads go through the process registry")
             }
             GlobalError::HasUsers { users } => write!(f, "{users} processes still use the binary"),
             GlobalError::Unreachable { attached, reachable } => {
