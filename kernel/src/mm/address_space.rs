@@ -18,7 +18,7 @@ use x86_64::structures::paging::{Page, PageTableFlags, PhysFrame, Size4KiB};
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, OwnedFrame};
-use super::layout::{self, GLOBAL_WINDOW_START, PAGE_BYTES};
+use super::layout::PAGE_BYTES;
 use super::paging::{self, MapError, Translation};
 use super::pcid;
 use crate::arch::x86_64::cr;
@@ -26,7 +26,7 @@ use crate::arch::x86_64::cr;
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The PML4 entry that links the global-segment window.
-const WINDOW_PML4_INDEX: usize = layout::pml4_slot(GLOBAL_WINDOW_START);
+const WINDOW_PML4_INDEX: usize = super::layout::pml4_slot(super::layout::GLOBAL_WINDOW_START);
 
 /// Memory permissions of a user mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -552,12 +552,12 @@ pub fn for_each_space(mut visit: impl FnMut(u64, &'static str, &AddressSpace)) {
 /// giving it every live address space: a live change of the global segment
 /// (`process::registry`) loads and patches every space within one such call.
 pub(super) fn with_live_spaces<R>(operation: impl FnOnce(&mut LiveSpaces<'_>) -> R) -> R {
-    with(|scheduler| operation(&mut LiveSpaces { table: &mut scheduler.table }))
+    with(|scheduler| operation(&mut LiveSpaces { scheduler }))
 }
 
 /// Every address space in the process table, while the scheduler lock is held.
 pub(super) struct LiveSpaces<'a> {
-    table: &'a mut [Option<Process>],
+    scheduler: &'a mut Scheduler,
 }
 
 impl LiveSpaces<'_> {
@@ -565,7 +565,7 @@ impl LiveSpaces<'_> {
     /// many it visited (the one that returned `false` included).
     pub(super) fn for_each(&mut self, visit: &mut dyn FnMut(&mut AddressSpace) -> bool) -> usize {
         let mut visited = 0;
-        for space in self.table.iter_mut().flatten().filter_map(|process| process.space.as_mut()) {
+        for space in self.scheduler.table.iter_mut().flatten().filter_map(|process| process.space.as_mut()) {
             visited += 1;
             if !visit(space) {
                 break;
