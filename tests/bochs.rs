@@ -113,7 +113,7 @@ fn check_common(run: &Run) {
         .expect("acpi: MADT: 1 processors, local APIC at 0xfee00000")
         // Bochs advertises performance counters in CPUID but faults on their registers.
         .expect("pmu: unavailable (Bochs emulates no performance counters, whatever CPUID says)")
-        .expect("ktest: 6 suite(s), 26 checks passed")
+        .expect("ktest: 7 suite(s), 35 checks passed")
         .expect_success();
 }
 

@@ -129,3 +129,11 @@ fn instruction_counts_of_a_marked_phase_are_exact() {
     // With cost_data on (the default) every data access reached the cost model's caches.
     assert_eq!(long.cost.data_accesses.iter().sum::<u64>(), 2 * 65536, "{long:?}");
 }
+
+#[test]
+fn a_slot_swapped_live_under_the_plugin_shows_no_stale_translation() {
+    // The stale-slot suite, with live bystanders patched across the unload and the load, and a
+    // user spawn of an unloaded binary, with the plugin observing every access (TCG).
+    let (_, _) = boot_phases("test=global-stale tlbsim=on", "global-stale", 8);
+    let (_, _) = boot_phases("test=global-live tlbsim=on", "global-live", 5);
+}

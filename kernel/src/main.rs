@@ -297,7 +297,8 @@ extern "C" fn kernel_main() -> ! {
 }
 
 /// Loads every program of the ramdisk into the global segment, except the broken-ELF corpus and
-/// the large binaries (`big-*`, `synth-*`), which load on first use while no process is attached.
+/// the large binaries (`big-*`, `synth-*`), which load on first use (a spawn loads them, also
+/// while processes run: `process::registry`).
 fn load_binaries() {
     let at_boot = |name: &&str| {
         !name.starts_with(ramdisk::CORPUS_PREFIX) && !ramdisk::LAZY_PREFIXES.iter().any(|prefix| name.starts_with(prefix))

@@ -15,9 +15,12 @@ use super::{Checks, Failed, fail, start};
 use crate::arch::x86_64::cpu;
 use crate::introspection;
 use crate::mm::frame;
-use crate::mm::global_segment::{self, BinaryInfo, Mode};
+use crate::mm::global_segment::{self, BinaryInfo, GlobalError, Mode};
 use crate::mm::layout::{PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
-use crate::process::scheduler;
+use crate::faas;
+use crate::process::spawn::SpawnError;
+use crate::process::{registry, scheduler};
+use x86_64::VirtAddr;
 
 /// The four translation modes of the window.
 const MODES: [Mode; 4] = [
@@ -206,53 +209,394 @@ pub fn tables(checks: &mut Checks) -> Result<(), Failed> {
 }
 
 /// Unload a binary, load another into the same slot, run a process of it: it sees the new
-/// contents, in every mode.
+/// contents, in every mode, first with no other process alive, then while live bystander
+/// processes of a third binary keep running across the unload and the load.
 pub fn stale(checks: &mut Checks) -> Result<(), Failed> {
+    for mode in MODES {
+        set_mode(checks, mode)?;
+        checks.check("a binary loaded into a freed slot is seen, never a stale translation");
+        stale_swap(checks, mode, false)?;
+        checks.pass();
+        checks.check("with live bystanders: they see the slot emptied, then the new binary, and run on");
+        stale_swap(checks, mode, true)?;
+        checks.pass();
+    }
+    set_mode(checks, MODES[0])?;
+    Ok(())
+}
+
+/// Function instances kept alive (blocked in `invoke_wait`) across the swap.
+const BYSTANDER_INSTANCES: usize = 3;
+/// Processes spawned before the swap and first run after it.
+const BYSTANDER_FRESH: usize = 2;
+/// The bystanders' binaries: a function runtime, and a process that yields a few times.
+const BYSTANDER_RUNTIME: &str = "synth-small";
+const BYSTANDER_FRESH_BINARY: &str = "yield-loop";
+const BYSTANDER_YIELDS: u64 = 3;
+
+/// Delivers the same invocation (seed `seed`) to every instance, runs until all wait again, and
+/// returns their results in instance order; fails if any process ended meanwhile.
+fn invoke_all(checks: &Checks, instances: &[u64], seed: u64) -> Result<Vec<u64>, Failed> {
+    let mut payload = [0u8; abi::PAYLOAD_MAX_BYTES as usize];
+    payload[0..8].copy_from_slice(&seed.to_le_bytes());
+    payload[8..12].copy_from_slice(&16u32.to_le_bytes());
+    payload[12..16].copy_from_slice(&16u32.to_le_bytes());
+    for (index, &pid) in instances.iter().enumerate() {
+        if let Err(error) = scheduler::deliver(pid, scheduler::Invocation { id: index as u64 + 1, payload, length: 16 }) {
+            fail!(checks, "delivering to instance {pid}: {error:?}");
+        }
+    }
+    scheduler::run_until_quiet();
+    if let Some(ended) = scheduler::take_finished().first() {
+        fail!(checks, "process {} ({}) ended {:?} during an invocation round", ended.pid, ended.name, ended.status);
+    }
+    let results = scheduler::take_invocation_results();
+    instances
+        .iter()
+        .map(|&pid| match results.iter().find(|result| result.pid == pid) {
+            Some(result) => Ok(result.result),
+            None => fail!(checks, "instance {pid} reported no result"),
+        })
+        .collect()
+}
+
+/// One swap in the current mode: run both binaries of the pair, unload both, load the one with
+/// the higher slot into the lower slot, check its process runs its own code, reload the other;
+/// with `bystanders`, processes of two other binaries stay alive throughout (patched live) and
+/// must afterwards map the new slot exactly like the registry says and still run correctly.
+fn stale_swap(checks: &Checks, mode: Mode, bystanders: bool) -> Result<(), Failed> {
     /// Two binaries that end differently for the same argument: `exit-code` exits with it,
     /// `hello` with 0. Whichever has the lower slot is the old one; after both are unloaded the
     /// other is loaded into that slot (the lowest free one).
     const PAIR: [&str; 2] = ["exit-code", "hello"];
     const ARGUMENT: u64 = 7;
+    const SEED: u64 = 0x5eed;
     let exit_code_of = |name: &str| if name == "exit-code" { ARGUMENT } else { 0 };
-    for mode in MODES {
-        set_mode(checks, mode)?;
-        checks.check("a binary loaded into a freed slot is seen, never a stale translation");
-        // Run both first so that their translations are cached (globally in global mode).
-        start(checks, PAIR[0], 0)?;
-        start(checks, PAIR[1], 0)?;
-        run_clean(checks)?;
-        let slot_of = |name: &str| global_segment::binaries().iter().find(|binary| binary.name == name).map(|binary| binary.slot);
-        let (Some(first), Some(second)) = (slot_of(PAIR[0]), slot_of(PAIR[1])) else { fail!(checks, "{PAIR:?} not loaded") };
-        let (old, new, old_slot) = if first < second { (PAIR[0], PAIR[1], first) } else { (PAIR[1], PAIR[0], second) };
-        let free_before = frame::free_count();
-        for name in [old, new] {
-            if let Err(error) = global_segment::unload(name) {
-                fail!(checks, "unloading {name}: {error}");
+    for name in PAIR.iter().chain([BYSTANDER_RUNTIME, BYSTANDER_FRESH_BINARY].iter()) {
+        if let Err(error) = global_segment::load(name) {
+            fail!(checks, "loading {name}: {error}");
+        }
+    }
+    let free_before = frame::free_count();
+    let (instances, before) = if bystanders {
+        let mut instances = Vec::new();
+        for _ in 0..BYSTANDER_INSTANCES {
+            match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
+                Ok(pid) => instances.push(pid),
+                Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
             }
         }
-        match global_segment::load(new) {
-            Ok(slot) if slot == old_slot => {}
-            Ok(slot) => fail!(checks, "{new} went to slot {slot}, not {old}'s {old_slot}"),
-            Err(error) => fail!(checks, "loading {new}: {error}"),
+        scheduler::run_until_quiet();
+        let before = invoke_all(checks, &instances, SEED)?;
+        (instances, before)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    // Run both so that their translations are cached (globally in global mode).
+    start(checks, PAIR[0], 0)?;
+    start(checks, PAIR[1], 0)?;
+    scheduler::run_until_quiet();
+    for process in scheduler::take_finished() {
+        if process.reason() != Some(EndReason::Exited) || process.status.code != 0 {
+            fail!(checks, "process {} ({}) ended {:?}", process.pid, process.name, process.status);
         }
-        // A stale translation would run the old binary's code, which ends differently.
-        let pid = start(checks, new, ARGUMENT)?;
-        scheduler::run();
+    }
+    let mut fresh = Vec::new();
+    if bystanders {
+        for _ in 0..BYSTANDER_FRESH {
+            fresh.push(start(checks, BYSTANDER_FRESH_BINARY, BYSTANDER_YIELDS)?);
+        }
+    }
+    let live = instances.len() + fresh.len();
+    let binaries = global_segment::binaries();
+    let info = |name: &str| binaries.iter().find(|binary| binary.name == name).cloned();
+    let (Some(first), Some(second)) = (info(PAIR[0]), info(PAIR[1])) else { fail!(checks, "{PAIR:?} not loaded") };
+    let (old, new) = if first.slot < second.slot { (first, second) } else { (second, first) };
+    let old_slot = old.slot;
+    let in_slot = |slot: usize| {
+        let range = global_segment::slot_base(slot)..global_segment::slot_base(slot + 1);
+        global_segment::expected_mappings().into_iter().filter(move |mapping| range.contains(&mapping.address)).collect::<Vec<_>>()
+    };
+    let old_mappings = in_slot(old_slot);
+    for binary in [&old, &new] {
+        let cost = match registry::unload_live(binary.name) {
+            Ok(cost) => cost,
+            Err(error) => fail!(checks, "unloading {}: {error}", binary.name),
+        };
+        let tables = if mode.share_tables { 0 } else { live * binary.shared_tables };
+        crate::println!(
+            "ktest: global-segment: {mode}: unloaded {} (slot {}) with {live} live bystanders: {} window entries cleared, {} page-table frames freed",
+            binary.name, cost.slot, cost.spaces_patched, cost.tables_freed
+        );
+        if cost.spaces_patched != live || cost.tables_freed != tables {
+            fail!(checks, "unloading {}: {cost:?}, expected {live} spaces and {tables} tables", binary.name);
+        }
+    }
+    // No bystander maps the old binary any more.
+    let mut still_mapped = None;
+    scheduler::for_each_space(|pid, _, space| {
+        if let Some(mapping) = old_mappings.iter().find(|mapping| space.translate(VirtAddr::new(mapping.address)).is_some()) {
+            still_mapped = Some((pid, mapping.address));
+        }
+    });
+    if let Some((pid, address)) = still_mapped {
+        fail!(checks, "process {pid} still maps {address:#x} of the unloaded {}", old.name);
+    }
+    let cost = match registry::load_live(new.name) {
+        Ok(cost) => cost,
+        Err(error) => fail!(checks, "loading {}: {error}", new.name),
+    };
+    let tables = if mode.share_tables { 0 } else { live * new.shared_tables };
+    crate::println!(
+        "ktest: global-segment: {mode}: loaded {} into slot {} with {live} live bystanders: {} window entries written, {} page-table frames copied",
+        new.name, cost.slot, cost.spaces_patched, cost.tables_copied
+    );
+    if cost.slot != old_slot {
+        fail!(checks, "{} went to slot {}, not {}'s {old_slot}", new.name, cost.slot, old.name);
+    }
+    if !cost.new || cost.spaces_patched != live || cost.tables_copied != tables {
+        fail!(checks, "loading {}: {cost:?}, expected {live} spaces and {tables} tables", new.name);
+    }
+    // Every bystander maps the new slot exactly as the registry expects (and every other slot).
+    let new_mappings = in_slot(old_slot);
+    if new_mappings.is_empty() {
+        fail!(checks, "no read-only page of {} in slot {old_slot}", new.name);
+    }
+    let binaries = global_segment::binaries();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    scheduler::for_each_space(|pid, name, space| {
+        checked += 1;
+        if let Err(problem) = introspection::check_space(space, name, mode, &binaries) {
+            problems.push((pid, problem));
+        }
+    });
+    if let Some((pid, problem)) = problems.first() {
+        fail!(checks, "{mode}: bystander {pid} after the live load: {problem}");
+    }
+    if checked != live {
+        fail!(checks, "{checked} address spaces checked, {live} bystanders expected");
+    }
+    // A stale translation would run the old binary's code, which ends differently.
+    let pid = start(checks, new.name, ARGUMENT)?;
+    scheduler::run_until_quiet();
+    let finished = scheduler::take_finished();
+    let Some(process) = finished.iter().find(|process| process.pid == pid) else { fail!(checks, "no report") };
+    if process.reason() != Some(EndReason::Exited) || process.status.code != exit_code_of(new.name) {
+        fail!(checks, "{mode}: the {} process in the reused slot ended {:?}: it ran stale code", new.name, process.status);
+    }
+    for &bystander in &fresh {
+        match finished.iter().find(|process| process.pid == bystander) {
+            Some(process) if process.reason() == Some(EndReason::Exited) && process.status.code == 0 => {}
+            other => fail!(checks, "fresh bystander {bystander} ended {:?}", other.map(|process| process.status)),
+        }
+    }
+    if finished.len() != 1 + fresh.len() {
+        fail!(checks, "{} processes ended, expected {}", finished.len(), 1 + fresh.len());
+    }
+    if bystanders {
+        let after = invoke_all(checks, &instances, SEED)?;
+        if after != before {
+            fail!(checks, "the bystander instances answered {after:?} after the swap, {before:?} before");
+        }
+        if let Err(error) = faas::shut_down(&instances) {
+            fail!(checks, "shutting the bystanders down: {error}");
+        }
+    }
+    if let Err(error) = registry::load_live(old.name) {
+        fail!(checks, "reloading {}: {error}", old.name);
+    }
+    crate::println!(
+        "ktest: global-segment: {mode}: slot {old_slot} reused by {}{}: its process ran {}, not the stale {}",
+        new.name,
+        if bystanders { " with live bystanders" } else { "" },
+        new.name,
+        old.name
+    );
+    if frame::free_count() != free_before {
+        fail!(checks, "{} frames free after the swap, {free_before} before", frame::free_count());
+    }
+    Ok(())
+}
+
+/// A user process spawns a binary that is not loaded while other processes live: the spawn
+/// loads it and links it into every live address space, the child runs and its status reaches
+/// the parent, and the bystanders map the new slot; in every mode, every frame back.
+pub fn live(checks: &mut Checks) -> Result<(), Failed> {
+    /// The parent (`spawn-wait`) spawns this many `exit-code` children and checks each status.
+    const CHILDREN: u64 = 3;
+    const CHILD: &str = "exit-code";
+    const PARENT: &str = "spawn-wait";
+    for mode in MODES {
+        set_mode(checks, mode)?;
+        checks.check("a user process spawns a binary that is not loaded while others run");
+        if global_segment::slot_of(CHILD).is_some()
+            && let Err(error) = registry::unload_live(CHILD)
+        {
+            fail!(checks, "unloading {CHILD}: {error}");
+        }
+        for name in [PARENT, BYSTANDER_RUNTIME] {
+            if let Err(error) = global_segment::load(name) {
+                fail!(checks, "loading {name}: {error}");
+            }
+        }
+        let free_before = frame::free_count();
+        let mut instances = Vec::new();
+        for _ in 0..BYSTANDER_INSTANCES {
+            match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
+                Ok(pid) => instances.push(pid),
+                Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
+            }
+        }
+        scheduler::run_until_quiet();
+        let tables_of = || {
+            let mut tables = Vec::new();
+            scheduler::for_each_space(|pid, _, space| tables.push((pid, space.table_frames())));
+            tables
+        };
+        let tables_before = tables_of();
+        let parent = start(checks, PARENT, CHILDREN)?;
+        scheduler::run_until_quiet();
         let finished = scheduler::take_finished();
-        let Some(process) = finished.iter().find(|process| process.pid == pid) else { fail!(checks, "no report") };
-        if process.reason() != Some(EndReason::Exited) || process.status.code != exit_code_of(new) {
-            fail!(checks, "{mode}: the {new} process in the reused slot ended {:?}: it ran stale code", process.status);
+        match finished.iter().find(|process| process.pid == parent) {
+            Some(process) if process.reason() == Some(EndReason::Exited) && process.status.code == 0 => {}
+            other => fail!(checks, "{mode}: {PARENT} ended {:?}: a child's spawn or status failed", other.map(|process| process.status)),
         }
-        if let Err(error) = global_segment::load(old) {
-            fail!(checks, "reloading {old}: {error}");
+        if finished.len() != 1 {
+            fail!(checks, "{} processes reported to the kernel, expected only {PARENT}", finished.len());
         }
-        crate::println!("ktest: global-segment: {mode}: slot {old_slot} reused by {new}: its process ran {new}, not the stale {old}");
+        let binaries = global_segment::binaries();
+        let Some(child) = binaries.iter().find(|binary| binary.name == CHILD) else { fail!(checks, "{CHILD} is not loaded after the spawn") };
+        // Each bystander got the new slot: one entry, plus private copies without shared tables.
+        let copied = if mode.share_tables { 0 } else { child.shared_tables };
+        let tables_after = tables_of();
+        for (pid, tables) in &tables_before {
+            let after = tables_after.iter().find(|(after_pid, _)| after_pid == pid).map(|(_, tables)| *tables);
+            if after != Some(tables + copied) {
+                fail!(checks, "{mode}: bystander {pid} owns {after:?} page tables, expected {} + {copied}", tables);
+            }
+        }
+        let mut problems = Vec::new();
+        scheduler::for_each_space(|pid, name, space| {
+            if let Err(problem) = introspection::check_space(space, name, mode, &binaries) {
+                problems.push((pid, problem));
+            }
+        });
+        if let Some((pid, problem)) = problems.first() {
+            fail!(checks, "{mode}: bystander {pid} after the live load: {problem}");
+        }
+        // A binary with live processes is not unloaded: the refusal says how many use it.
+        match registry::unload_live(BYSTANDER_RUNTIME) {
+            Err(GlobalError::HasUsers { users }) if users == BYSTANDER_INSTANCES => {}
+            other => fail!(checks, "unloading {BYSTANDER_RUNTIME} with {BYSTANDER_INSTANCES} live instances: {other:?}"),
+        }
+        if let Err(error) = faas::shut_down(&instances) {
+            fail!(checks, "shutting the bystanders down: {error}");
+        }
+        match registry::unload_live(CHILD) {
+            Ok(cost) if cost.spaces_patched == 0 => {}
+            other => fail!(checks, "unloading {CHILD} with nothing alive: {other:?}"),
+        }
         if frame::free_count() != free_before {
-            fail!(checks, "{} frames free after the swap, {free_before} before", frame::free_count());
+            fail!(checks, "{mode}: {} frames free after, {free_before} before", frame::free_count());
         }
+        crate::println!(
+            "ktest: global-live: {mode}: {PARENT} spawned {CHILDREN} children of the unloaded {CHILD} beside {BYSTANDER_INSTANCES} live instances; each bystander got {copied} page-table frames"
+        );
         checks.pass();
     }
+    live_rollback(checks, CHILD)?;
+    if let Err(error) = global_segment::load(CHILD) {
+        fail!(checks, "reloading {CHILD}: {error}");
+    }
     set_mode(checks, MODES[0])?;
+    Ok(())
+}
+
+/// Without shared tables, a live load that runs out of frames while it copies the new slot's
+/// tables into the third of three live spaces is rolled back: the two spaces patched and the
+/// partial copy are unpatched, the binary is unloaded, the error is out-of-memory, and every
+/// frame comes back.
+fn live_rollback(checks: &mut Checks, child: &str) -> Result<(), Failed> {
+    checks.check("a live load that runs out of frames part-way leaves every space as it was");
+    let mode = MODES[2];
+    set_mode(checks, mode)?;
+    if global_segment::slot_of(child).is_some()
+        && let Err(error) = registry::unload_live(child)
+    {
+        fail!(checks, "unloading {child}: {error}");
+    }
+    // What a load of the binary takes, measured with nothing alive.
+    let free_unloaded = frame::free_count();
+    if let Err(error) = global_segment::load(child) {
+        fail!(checks, "loading {child}: {error}");
+    }
+    let load_frames = free_unloaded - frame::free_count();
+    let Some(info) = global_segment::binaries().into_iter().find(|binary| binary.name == child) else { fail!(checks, "{child} not loaded") };
+    if let Err(error) = global_segment::unload(child) {
+        fail!(checks, "unloading {child}: {error}");
+    }
+    let free_before = frame::free_count();
+    let mut instances = Vec::new();
+    for _ in 0..BYSTANDER_INSTANCES {
+        match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
+            Ok(pid) => instances.push(pid),
+            Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
+        }
+    }
+    scheduler::run_until_quiet();
+    let tables_of = || {
+        let mut tables = Vec::new();
+        scheduler::for_each_space(|pid, _, space| tables.push((pid, space.table_frames(), space.page_frames())));
+        tables
+    };
+    let tables_before = tables_of();
+    // Leave frames for the load, two full copies and the third space's directory only.
+    let leave = load_frames + 2 * info.shared_tables + 1;
+    let mut held = Vec::with_capacity(frame::free_count().saturating_sub(leave));
+    while frame::free_count() > leave {
+        match frame::allocate() {
+            Some(frame) => held.push(frame),
+            None => break,
+        }
+    }
+    let result = registry::load_live(child);
+    let free_after_failure = frame::free_count();
+    drop(held);
+    match result {
+        Err(SpawnError::OutOfMemory(_)) => {}
+        other => fail!(checks, "{mode}: a live load with {leave} frames free answered {other:?}, expected out-of-memory"),
+    }
+    if global_segment::slot_of(child).is_some() {
+        fail!(checks, "{child} stayed loaded after the failed load");
+    }
+    if free_after_failure != leave {
+        fail!(checks, "{free_after_failure} frames free after the failed load, {leave} before it");
+    }
+    if tables_of() != tables_before {
+        fail!(checks, "the bystanders own {:?} after the rollback, {tables_before:?} before", tables_of());
+    }
+    let binaries = global_segment::binaries();
+    let mut problems = Vec::new();
+    scheduler::for_each_space(|pid, name, space| {
+        if let Err(problem) = introspection::check_space(space, name, mode, &binaries) {
+            problems.push((pid, problem));
+        }
+    });
+    if let Some((pid, problem)) = problems.first() {
+        fail!(checks, "{mode}: bystander {pid} after the rollback: {problem}");
+    }
+    if let Err(error) = faas::shut_down(&instances) {
+        fail!(checks, "shutting the bystanders down: {error}");
+    }
+    if frame::free_count() != free_before {
+        fail!(checks, "{} frames free after, {free_before} before", frame::free_count());
+    }
+    crate::println!(
+        "ktest: global-live: {mode}: a live load of {child} ({load_frames} frames, {} tables per space) with frames for 2 of 3 spaces failed with out-of-memory and was rolled back",
+        info.shared_tables
+    );
+    checks.pass();
     Ok(())
 }
 

@@ -241,7 +241,7 @@ fn boundaries(checks: &mut Checks) -> Result<(), Failed> {
     const PROGRAMS: [(&str, &str); 5] = [
         ("every call with boundary pointers gets its exact error code", "hostile-boundary"),
         ("invoke_wait and invoke_done from a process that is no instance fail at once", "stray-invoke"),
-        ("spawn refusals say what happened (bad-executable, busy, not-found)", "spawn-refusals"),
+        ("spawn refusals say what happened (bad-executable, not-found)", "spawn-refusals"),
         ("output cannot forge the kernel's verdict line (the host checks the lines)", "forge-verdict"),
         ("bad-syscalls still gets its error codes", "bad-syscalls"),
     ];

@@ -98,7 +98,8 @@ const SUITES: &[Suite] = &[
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
     Suite { name: "keys", description: "protection keys keep processes from reading other binaries' data", run: global_segment::keys },
     Suite { name: "wasm", description: "a WebAssembly runtime hosts 8 realistic handlers; every self-check passes, and can fail", run: wasm::run },
-    Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode", run: global_segment::stale },
+    Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode, with and without live bystanders", run: global_segment::stale },
+    Suite { name: "global-live", description: "a user process spawns a binary that is not loaded while others run, in every mode", run: global_segment::live },
     Suite { name: "hostile", description: "hostile processes (flags, fuzzing, boundary pointers, exhaustion) cannot crash, hang or fool the kernel", run: hostile::run },
     Suite { name: "hostile-exhaustion", description: "the hostile suite's memory and process-slot exhaustion checks alone (for small heaps: heap_bytes=)", run: hostile::exhaustion },
     Suite { name: "stuck", description: "a run where no process can ever run again ends with a report (fatal by design)", run: hostile::stuck },
@@ -110,7 +111,7 @@ const SUITES: &[Suite] = &[
 
 /// The suites `test=hardware` runs: the CPU-feature paths, for emulators with PCID, INVPCID and
 /// protection keys (Bochs) and for real machines.
-const HARDWARE: &[&str] = &["paging", "timer", "pcid", "user-faults", "keys", "global-stale"];
+const HARDWARE: &[&str] = &["paging", "timer", "pcid", "user-faults", "keys", "global-stale", "global-live"];
 
 /// The suites `test=all` runs: the ones that end normally.
 const ALL: &[&str] = &[

@@ -25,6 +25,9 @@ use crate::arch::x86_64::cr;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The PML4 entry that links the global-segment window.
+const WINDOW_PML4_INDEX: usize = super::layout::pml4_slot(super::layout::GLOBAL_WINDOW_START);
+
 /// Memory permissions of a user mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Access {
@@ -260,6 +263,37 @@ impl AddressSpace {
     pub fn link_page(&mut self, table: PhysAddr, index: usize, page: OwnedFrame, flags: PageTableFlags) {
         self.pages += 1;
         paging::user::link_owned(table, index, page, flags | paging::user::OWNED);
+    }
+
+    /// Returns the address of this space's window PDPT (the table `global_segment::attach`
+    /// linked, OWNED, at the window's PML4 entry), `None` before attach.
+    pub fn window_table(&self) -> Option<PhysAddr> {
+        let (table, flags) = paging::window::entry(self.root_frame(), WINDOW_PML4_INDEX)?;
+        debug_assert!(flags.contains(paging::user::OWNED), "the window PDPT is the space's own");
+        Some(table)
+    }
+
+    /// Points entry `slot` of this space's window PDPT at the shared directory `directory` with
+    /// `flags` (not owned: the registry frees it). Returns `false` when the space has no window.
+    /// Making a not-present entry present needs no flush: the CPU caches no not-present entry.
+    pub fn link_window_shared(&mut self, slot: usize, directory: PhysAddr, flags: PageTableFlags) -> bool {
+        let Some(window) = self.window_table() else { return false };
+        paging::user::link_shared(window, slot, directory, flags);
+        true
+    }
+
+    /// Clears entry `slot` of this space's window PDPT, freeing the directory and tables below
+    /// it that the space owns (private copies with `share_tables=off`); returns how many
+    /// page-table frames were freed. The caller invalidates every translation of the slot (a
+    /// global flush) before the slot is reused.
+    pub fn clear_window_entry(&mut self, slot: usize) -> usize {
+        let Some(window) = self.window_table() else { return 0 };
+        const PDPT_LEVEL: u8 = 3;
+        let freed = paging::user::free_owned_at(window, slot, PDPT_LEVEL);
+        debug_assert_eq!(freed.pages, 0, "a window slot of another binary holds no private page");
+        self.tables -= freed.tables;
+        self.pages -= freed.pages;
+        freed.tables as usize
     }
 
     /// Sets the protection-key rights of the code in this space.

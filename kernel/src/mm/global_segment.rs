@@ -29,9 +29,26 @@
 //! also copies every shared PD and PT (what Linux does for a shared library): the same frames,
 //! private tables. With `global=on` every read-only leaf carries G (only while CR4.PGE is on).
 //!
-//! The registry changes (load, unload, mode) only while no address space is attached, so every
-//! live address space always maps the window identically. Unloading invalidates every
-//! translation, global ones included, before the frames are freed or the slot reused.
+//! The registry changes while processes run (`process::registry`, which holds the scheduler
+//! lock throughout, so no process runs and no space is created or dropped meanwhile; the lock
+//! order is always scheduler, then registry). Every live address space has its own window
+//! PDPT, so a live change patches each of them:
+//! - **Load** ([`load_unlinked`], then [`link_slot`] on every live space): with
+//!   `share_tables=on` one entry write per live space (the new binary's shared directory), so
+//!   O(live spaces) writes and no frame; with `share_tables=off` a private copy of the binary's
+//!   directory and of each of its tables per live space, O(live spaces × tables of the binary)
+//!   frames. Adding an entry needs no flush (the CPU caches no not-present entry). If frames
+//!   run out part-way, the spaces already patched are unpatched and the binary unloaded: every
+//!   space always maps the window identically.
+//! - **Unload** ([`begin_unload`], [`unlink_slot`] on every live space, [`finish_unload`]):
+//!   only once the binary has no users (no process of it, live or unreaped). The template
+//!   entry and each space's entry are cleared (private copies freed), then every translation,
+//!   global ones included, is invalidated, and only then are the frames freed and the slot
+//!   reused.
+//! - **Mode switches** ([`set_mode`]) still happen only while no address space is attached.
+//!
+//! The plain [`load`] and [`unload`] still refuse while spaces are attached: they cannot reach
+//! the live spaces (that would take the scheduler lock inside the registry's).
 
 #![deny(unsafe_code)]
 
@@ -95,10 +112,24 @@ pub enum GlobalError {
     OutOfMemory,
     /// Every slot of the window is taken.
     WindowFull,
-    /// Address spaces are attached: the registry and the modes change only between experiments.
+    /// Address spaces are attached: the modes change only between experiments, and the plain
+    /// [`load`] and [`unload`] cannot reach live spaces (`process::registry` can).
     InUse {
         /// Attached address spaces.
         attached: usize,
+    },
+    /// The binary still has processes: it can be unloaded only once none uses it.
+    HasUsers {
+        /// Processes of the binary (live, or ended and not yet reaped).
+        users: usize,
+    },
+    /// The process table does not hold every attached address space (a space is being built
+    /// outside it), so a live load or unload could not reach every space: refused.
+    Unreachable {
+        /// Attached address spaces.
+        attached: usize,
+        /// Those the process table holds.
+        reachable: usize,
     },
     /// The global mode needs CR4.PGE, which this CPU lacks.
     GlobalUnavailable,
@@ -113,7 +144,11 @@ impl fmt::Display for GlobalError {
             GlobalError::OutOfMemory => write!(f, "out of frames"),
             GlobalError::WindowFull => write!(f, "every slot of the global window is taken"),
             GlobalError::InUse { attached } => {
-                write!(f, "{attached} address spaces use the window; it changes only between experiments")
+                write!(f, "{attached} address spaces use the window; modes change only between experiments, live loads go through the process registry")
+            }
+            GlobalError::HasUsers { users } => write!(f, "{users} processes still use the binary"),
+            GlobalError::Unreachable { attached, reachable } => {
+                write!(f, "{attached} address spaces are attached but only {reachable} are in the process table")
             }
             GlobalError::GlobalUnavailable => write!(f, "the CPU has no global pages (CR4.PGE)"),
         }
@@ -250,15 +285,53 @@ fn writable_flags(executable: bool) -> PageTableFlags {
     flags
 }
 
-/// Loads the ramdisk binary `name` into the lowest free slot (or returns its slot if loaded).
+/// Loads the ramdisk binary `name` into the lowest free slot (or returns its slot if loaded),
+/// while no address space is attached. With live address spaces, load through
+/// `process::registry::load_live`, which also links the new slot into every live space.
 ///
 /// # Errors
-/// Returns a [`GlobalError`]; nothing stays allocated then.
+/// Returns a [`GlobalError`] ([`GlobalError::InUse`] while address spaces are attached and the
+/// binary is not loaded); nothing stays allocated then.
 pub fn load(name: &str) -> Result<usize, GlobalError> {
+    load_inner(name, false).map(|loaded| loaded.slot)
+}
+
+/// What [`load_unlinked`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    /// The binary's slot.
+    pub slot: usize,
+    /// It was loaded now (false: it was loaded already).
+    pub new: bool,
+}
+
+/// Loads `name` like [`load`] even while address spaces are attached, WITHOUT linking the new
+/// slot into them: the caller (`process::registry::load_live`, under the scheduler lock) must
+/// then call [`link_slot`] on every live address space, or [`unlink_slot`] on those it reached
+/// and [`unload_unlinked`] if one fails, so that every space maps the window identically again
+/// before anything runs.
+///
+/// # Errors
+/// As [`load`], never [`GlobalError::InUse`].
+pub fn load_unlinked(name: &str) -> Result<Loaded, GlobalError> {
+    load_inner(name, true)
+}
+
+/// Returns how many address spaces are attached to the window.
+pub fn attached() -> usize {
+    with(|registry| registry.attached)
+}
+
+/// Returns the slot of binary `name` when it is loaded.
+pub fn slot_of(name: &str) -> Option<usize> {
+    with(|registry| registry.find(name))
+}
+
+fn load_inner(name: &str, live: bool) -> Result<Loaded, GlobalError> {
     let (name, file) = crate::ramdisk::find(name).ok_or(GlobalError::NotFound)?;
     with(|registry| {
         if let Some(slot) = registry.find(name) {
-            return Ok(slot);
+            return Ok(Loaded { slot, new: false });
         }
         let free_slot = registry.binaries.iter().position(Option::is_none);
         // A broken file is refused as such even while the window cannot change: validate first
@@ -266,7 +339,7 @@ pub fn load(name: &str) -> Result<usize, GlobalError> {
         let probe_base = slot_base(free_slot.unwrap_or(0));
         elf_check::plan(file, &Placement { base: probe_base, allowed: probe_base..probe_base + GLOBAL_SLOT_BYTES })
             .map_err(GlobalError::Elf)?;
-        if registry.attached > 0 {
+        if registry.attached > 0 && !live {
             return Err(GlobalError::InUse { attached: registry.attached });
         }
         let slot = free_slot.ok_or(GlobalError::WindowFull)?;
@@ -274,7 +347,7 @@ pub fn load(name: &str) -> Result<usize, GlobalError> {
         let binary = build_binary(name, file, slot, registry.mode.global, key)?;
         window::set_entry(&mut registry.window, slot, binary.directory.start_address(), TABLE_FLAGS);
         registry.binaries[slot] = Some(binary);
-        Ok(slot)
+        Ok(Loaded { slot, new: true })
     })
 }
 
@@ -332,12 +405,17 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key:
 
 /// Returns the SHA-256 digest of a binary's read-only image (addresses and bytes, in order).
 fn digest_of(pages: &[ReadOnlyPage]) -> [u8; DIGEST_BYTES] {
+    // A small buffer, read a page in pieces: a load may now run on a process's kernel stack
+    // (a user `spawn` of a binary not loaded yet), which has no room for a page-sized array.
+    const CHUNK_BYTES: u64 = 256;
     let mut hasher = Sha256::new();
-    let mut buffer = [0u8; PAGE_BYTES as usize];
+    let mut buffer = [0u8; CHUNK_BYTES as usize];
     for page in pages {
         hasher.update(page.address.to_le_bytes());
-        paging::read_physical(page.frame.start_address(), &mut buffer);
-        hasher.update(buffer);
+        for offset in (0..PAGE_BYTES).step_by(CHUNK_BYTES as usize) {
+            paging::read_physical(page.frame.start_address() + offset, &mut buffer);
+            hasher.update(buffer);
+        }
     }
     hasher.finalize().into()
 }
@@ -478,19 +556,88 @@ pub fn detach(slot: usize) {
 /// # Errors
 /// Returns [`GlobalError::NotLoaded`] or [`GlobalError::InUse`].
 pub fn unload(name: &str) -> Result<(), GlobalError> {
-    let binary = with(|registry| {
+    let slot = with(|registry| {
         let slot = registry.find(name).ok_or(GlobalError::NotLoaded)?;
         if registry.attached > 0 {
             return Err(GlobalError::InUse { attached: registry.attached });
         }
-        window::clear_entry(&mut registry.window, slot);
-        // INVPCID type 2 where the CPU has it, else a CR4.PGE toggle: on every CPU (shoal runs
-        // on one). Only after this may the frames be freed and the slot reused.
-        tlb::flush_all_including_global(&registry.features);
-        registry.binaries[slot].take().ok_or(GlobalError::NotLoaded)
+        Ok(slot)
     })?;
-    drop(binary);
+    begin_unload(name)?;
+    finish_unload(slot);
     Ok(())
+}
+
+/// First half of an unload with live address spaces (`process::registry::unload_live`, under
+/// the scheduler lock): refuses while the binary has users, else clears the template window's
+/// entry (no new space will map the slot) and returns the slot. The caller then clears entry
+/// `slot` in every live space ([`unlink_slot`]) and calls [`finish_unload`], which invalidates
+/// every translation before the frames are freed.
+///
+/// # Errors
+/// Returns [`GlobalError::NotLoaded`] or [`GlobalError::HasUsers`].
+pub fn begin_unload(name: &str) -> Result<usize, GlobalError> {
+    with(|registry| {
+        let slot = registry.find(name).ok_or(GlobalError::NotLoaded)?;
+        let users = registry.binaries[slot].as_ref().map_or(0, |binary| binary.users);
+        if users > 0 {
+            return Err(GlobalError::HasUsers { users });
+        }
+        window::clear_entry(&mut registry.window, slot);
+        Ok(slot)
+    })
+}
+
+/// Second half of an unload: invalidates every translation, global ones included, on every
+/// CPU, and only then frees the binary's frames and tables and frees its slot. Every address
+/// space must have dropped its link to the slot before ([`unlink_slot`]).
+pub fn finish_unload(slot: usize) {
+    let binary = with(|registry| {
+        // INVPCID type 2 where the CPU has it, else a CR4.PGE toggle: on every CPU (shoal runs
+        // on one). It also empties the paging-structure caches, which may hold the slot's
+        // directory and tables. Only after this may the frames be freed and the slot reused.
+        tlb::flush_all_including_global(&registry.features);
+        registry.binaries[slot].take()
+    });
+    drop(binary);
+}
+
+/// Makes slot `slot` (a binary [`load_unlinked`] just loaded) visible in the live address space
+/// `space`: with `share_tables=on` one entry write in its window PDPT (the binary's shared
+/// template directory); with `share_tables=off` private copies of the directory and of every
+/// table below it, owned by the space. Returns the page-table frames it copied; `Ok(None)` for
+/// a space without a window (not attached), which is left alone.
+///
+/// # Errors
+/// Returns [`GlobalError::OutOfMemory`]; what was copied so far stays linked in `space`, and
+/// [`unlink_slot`] frees it.
+pub fn link_slot(space: &mut AddressSpace, slot: usize) -> Result<Option<usize>, GlobalError> {
+    with(|registry| {
+        let Some(pdpt) = space.window_table() else { return Ok(None) };
+        let binary = registry.binaries[slot].as_ref().ok_or(GlobalError::NotLoaded)?;
+        if registry.mode.share_tables {
+            space.link_window_shared(slot, binary.directory.start_address(), TABLE_FLAGS);
+            return Ok(Some(0));
+        }
+        let before = space.table_frames();
+        copy_directory(binary, space, pdpt)?;
+        Ok(Some(space.table_frames() - before))
+    })
+}
+
+/// Clears entry `slot` of `space`'s window PDPT, freeing the private copies of the slot's
+/// tables the space owns; returns how many page-table frames it freed, `None` for a space
+/// without a window. The caller flushes (see [`finish_unload`]) before the slot is reused.
+pub fn unlink_slot(space: &mut AddressSpace, slot: usize) -> Option<usize> {
+    space.window_table()?;
+    Some(space.clear_window_entry(slot))
+}
+
+/// Undoes a [`load_unlinked`] whose linking failed: the binary has no users and every space it
+/// reached has been unlinked already.
+pub fn unload_unlinked(slot: usize) {
+    with(|registry| window::clear_entry(&mut registry.window, slot));
+    finish_unload(slot);
 }
 
 /// Switches the translation mode between experiments: rewrites the G bit of every read-only

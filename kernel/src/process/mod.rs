@@ -5,10 +5,13 @@
 //! `scheduler` keeps the process table and the round-robin run queue (`sched-queue`), runs
 //! processes from the boot stack (`run`), preempts them on timer ticks, blocks them in `wait`,
 //! and reaps them when they end. `spawn` loads a binary from the ramdisk and starts it.
+//! `registry` loads and unloads global-segment binaries while processes run, patching every
+//! live address space.
 
 #![deny(unsafe_code)]
 
 pub mod faults;
+pub mod registry;
 pub mod scheduler;
 pub mod spawn;
 

@@ -180,6 +180,8 @@ pub fn spawn_instance(name: &str, argument: u64) -> Result<u64, SpawnError> {
 /// Starts a process; `instance` marks a driver-managed function instance.
 fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Result<u64, SpawnError> {
     let (name, _) = crate::ramdisk::find(name).ok_or(SpawnError::NotFound)?;
+    // A binary not loaded yet is loaded now and linked into every live address space.
+    super::registry::ensure_loaded(name)?;
     let slot = with(|scheduler| scheduler.free_slots.pop()).ok_or(SpawnError::TooManyProcesses)?;
     let give_back = |slot: u32| with(|scheduler| scheduler.free_slots.push(slot));
     let prepared = match spawn::prepare(name) {
@@ -287,6 +289,8 @@ fn run_until(stop_when_quiet: bool) -> u64 {
             Some(slot) => {
                 context::switch(SCHEDULER_CONTEXT, slot);
                 with(|scheduler| scheduler.after_run(slot));
+                // A process that yielded to have a binary loaded gets it here, on this stack.
+                super::registry::serve_pending();
             }
             None => {
                 if stop_when_quiet || with(|scheduler| scheduler.alive) == 0 {
@@ -565,6 +569,33 @@ pub fn for_each_space(mut visit: impl FnMut(u64, &'static str, &AddressSpace)) {
             }
         }
     });
+}
+
+/// Runs `operation` with the scheduler lock held (no process runs, starts or ends meanwhile),
+/// giving it every live address space: a live change of the global segment
+/// (`process::registry`) loads and patches every space within one such call.
+pub(super) fn with_live_spaces<R>(operation: impl FnOnce(&mut LiveSpaces<'_>) -> R) -> R {
+    with(|scheduler| operation(&mut LiveSpaces { scheduler }))
+}
+
+/// Every address space in the process table, while the scheduler lock is held.
+pub(super) struct LiveSpaces<'a> {
+    scheduler: &'a mut Scheduler,
+}
+
+impl LiveSpaces<'_> {
+    /// Calls `visit` on each address space in table order until it returns `false`; returns how
+    /// many it visited (the one that returned `false` included).
+    pub(super) fn for_each(&mut self, visit: &mut dyn FnMut(&mut AddressSpace) -> bool) -> usize {
+        let mut visited = 0;
+        for space in self.scheduler.table.iter_mut().flatten().filter_map(|process| process.space.as_mut()) {
+            visited += 1;
+            if !visit(space) {
+                break;
+            }
+        }
+        visited
+    }
 }
 
 /// Returns (and forgets) every process without a parent that ended so far. If more ended than

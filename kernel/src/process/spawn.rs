@@ -23,7 +23,8 @@ pub enum SpawnError {
     OutOfMemory(MapError),
     /// Every process slot is in use.
     TooManyProcesses,
-    /// The binary is not loaded and the window cannot change while address spaces use it.
+    /// The binary is not loaded and the window cannot change now: an attached address space is
+    /// outside the process table, so a live load could not patch it.
     Busy(GlobalError),
     /// Every slot of the global window is taken.
     Window(GlobalError),
@@ -60,7 +61,7 @@ impl From<GlobalError> for SpawnError {
             GlobalError::NotFound | GlobalError::NotLoaded => SpawnError::NotFound,
             GlobalError::Elf(error) => SpawnError::BadExecutable(error),
             GlobalError::OutOfMemory => SpawnError::OutOfMemory(MapError::OutOfFrames),
-            error @ GlobalError::InUse { .. } => SpawnError::Busy(error),
+            error @ (GlobalError::InUse { .. } | GlobalError::Unreachable { .. }) => SpawnError::Busy(error),
             other => SpawnError::Window(other),
         }
     }

@@ -145,8 +145,9 @@ pub enum ErrorCode {
     LimitReached = 9,
     /// The binary is not a valid executable for shoal.
     BadExecutable = 10,
-    /// The binary is valid but not loaded, and the global window cannot change while address
-    /// spaces use it (it changes only between experiments): try again once they ended.
+    /// The binary is valid but not loaded, and the global window cannot change right now (the
+    /// kernel is building an address space outside its process table): try again. A spawn of a
+    /// binary that is not loaded normally loads it, while other processes run.
     Busy = 11,
     /// The call is only for function instances started by the kernel's driver (`invoke_wait`,
     /// `invoke_done`), and the caller is not one.

@@ -64,6 +64,42 @@ pub(in crate::mm) fn link_owned(table: PhysAddr, index: usize, frame: OwnedFrame
     frame.start_address()
 }
 
+/// Writes entry `index` of the user page table at `table` to point at the shared table
+/// `target` with `flags` (without [`OWNED`]): the space links it, never frees it. Used to make a
+/// newly loaded global-segment slot visible in a live address space (its window PDPT).
+///
+/// The caller (`AddressSpace`) guarantees that `table` is a table its space owns exclusively and
+/// that the entry owns nothing (it is empty, or points at a shared frame).
+pub(in crate::mm) fn link_shared(table: PhysAddr, index: usize, target: PhysAddr, flags: PageTableFlags) {
+    debug_assert!(!flags.contains(OWNED) && flags.contains(PageTableFlags::PRESENT));
+    debug_assert!(index < ENTRIES_PER_TABLE && table.as_u64().is_multiple_of(PAGE_BYTES));
+    // SAFETY: `table` is a page table the calling address space owns exclusively (see above), so
+    // no other code holds a reference into it; the direct map covers it. The old entry owned
+    // nothing, so nothing is lost by overwriting it.
+    let entries = unsafe { &mut *table_pointer(PhysFrame::containing_address(table)) };
+    debug_assert!(!entries[index].flags().contains(OWNED), "link_shared over an owned entry");
+    entries[index].set_addr(target, flags);
+}
+
+/// Clears entry `index` of the user page table at `table` (a table at paging level `level`:
+/// 4 = PML4 ... 1 = PT) and frees what the entry owned: with [`OWNED`], the frame it points at
+/// and every owned frame below it; without, nothing (a shared table stays). Returns what was
+/// freed. The caller flushes the translations the entry gave before the freed frames can be
+/// reused by anything that matters (the freed tables only ever held this space's entries).
+///
+/// The caller (`AddressSpace`) guarantees that `table` is a table its space owns exclusively.
+pub(in crate::mm) fn free_owned_at(table: PhysAddr, index: usize, level: u8) -> Freed {
+    debug_assert!((2..=4).contains(&level) && index < ENTRIES_PER_TABLE);
+    let mut freed = Freed::default();
+    // SAFETY: `table` is a page table the calling address space owns exclusively (see above);
+    // everything reached below it through OWNED entries belongs to this space alone (the
+    // invariant `free_user_half` relies on), so this is the only reference while it is torn down.
+    let entries = unsafe { &mut *table_pointer(PhysFrame::containing_address(table)) };
+    free_owned_entry(&mut entries[index], level, &mut freed);
+    entries[index].set_unused();
+    freed
+}
+
 /// Hands fresh frames to the mapper for user page tables and counts them; the entry that links
 /// each one carries [`OWNED`], which is the record that frees it.
 struct TableSink<'a> {
