@@ -46,6 +46,9 @@ fn a_small_guest_fills_with_instances_of_an_exact_size_and_gets_every_frame_back
     let live = maximum_live(&serial);
     assert!(live > 1_000, "{live} instances in 128 MiB:\n{serial}");
     assert!(serial.contains("too few frames were left for another instance"), "{serial}");
+    // A binary unloaded and loaded again beside all of them patches every live window PDPT.
+    let live_line = format!("scale: unloaded hello beside {live} live instances: {live} window PDPTs patched, 0 private tables freed");
+    assert!(serial.contains(&live_line), "{serial}");
     // A warm synth-small instance: six page tables (PML4, window PDPT, its binary's directory,
     // and the PDPT, PD and PT of its stack), one stack page touched, no data page (the runtime
     // has no writable data), a 16 KiB kernel stack.
@@ -68,14 +71,21 @@ fn a_spawn_costs_at_most_20000_guest_instructions() {
     assert_eq!(output.status.code(), Some(0), "{serial}\n{log}");
     assert!(serial.contains("ktest: scale: all 1 checks passed"), "{serial}");
     assert_eq!(maximum_live(&serial), SPAWNS, "{serial}");
-    let spawns: Vec<u64> = log
+    let phases: Vec<PhaseReport> = log
         .lines()
         .chain(serial.lines())
         .filter(|line| PhaseReport::is_phase_line(line))
         .map(|line| PhaseReport::parse_line(line).unwrap_or_else(|error| panic!("{line}: {error:?}")))
-        .filter(|report| report.name == "spawn")
-        .map(|report| report.instructions.user + report.instructions.kernel)
         .collect();
+    let instructions = |name: &str| -> Vec<u64> {
+        phases.iter().filter(|report| report.name == name).map(|report| report.instructions.user + report.instructions.kernel).collect()
+    };
+    let spawns = instructions("spawn");
+    // The live unload and load beside the instances: one of each, patching every live space.
+    let (unload, load) = (instructions("unload-live"), instructions("load-live"));
+    assert_eq!((unload.len(), load.len()), (1, 1), "one live unload and one live load");
+    println!("with {SPAWNS} live instances: unloading hello took {} and loading it again {} guest instructions", unload[0], load[0]);
+    assert!(serial.contains(&format!("scale: unloaded hello beside {SPAWNS} live instances: {SPAWNS} window PDPTs patched, 0 private tables freed")), "{serial}");
     assert_eq!(spawns.len() as u64, SPAWNS, "one spawn phase per spawn");
     let max = *spawns.iter().max().expect("spawns");
     let mean = spawns.iter().sum::<u64>() as f64 / spawns.len() as f64;

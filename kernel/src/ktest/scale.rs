@@ -9,7 +9,9 @@
 //! need (so that no instance is killed for lack of memory on a demand fault). Under the tlbsim
 //! plugin (`tlbsim=on`) every spawn is a marked phase named `spawn`, whose instruction count is
 //! the spawn's cost from the request until the instance is runnable; the host reads it
-//! (`tests/scale.rs`). The kernel cannot count instructions itself under TCG.
+//! (`tests/scale.rs`). The kernel cannot count instructions itself under TCG. At 10,000 live
+//! instances (or all of them, when fewer fit) a binary is unloaded and loaded again beside them,
+//! with the cost of each printed.
 
 #![deny(unsafe_code)]
 
@@ -22,7 +24,7 @@ use crate::arch::x86_64::marker;
 use crate::faas;
 use crate::mm::layout::{PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
 use crate::mm::{frame, global_segment, heap};
-use crate::process::scheduler;
+use crate::process::{registry, scheduler};
 use crate::process::spawn::SpawnError;
 
 /// The runtime the suite scales.
@@ -37,6 +39,63 @@ const FIRST_SPAWN_PHASE: u64 = 1_000_000;
 const PAGES_PER_INVOCATION: u32 = 32;
 /// Bytes of a MiB.
 const MIB: u64 = 1024 * 1024;
+/// Live instances at which a binary is unloaded and loaded again beside them (or all of them,
+/// when fewer fit).
+const LIVE_CHANGE_AT: usize = 10_000;
+/// The binary unloaded and loaded again while the instances live (loaded at boot, unused).
+const LIVE_CHANGE_BINARY: &str = "hello";
+/// Phase ids of the live unload and load (under tlbsim).
+const UNLOAD_PHASE: u64 = 999_998;
+const LOAD_PHASE: u64 = 999_999;
+
+/// Unloads [`LIVE_CHANGE_BINARY`] and loads it again while `live` instances live, and prints what
+/// each cost: every live address space's window PDPT is patched (one entry each with shared
+/// tables), and under tlbsim each step is a marked phase (`unload-live`, `load-live`).
+fn change_registry_live(checks: &Checks, live: usize, tlbsim: bool) -> Result<(), Failed> {
+    let (zeroed, copied) = frame::bytes_written();
+    if tlbsim {
+        marker::begin_phase(UNLOAD_PHASE, "unload-live");
+    }
+    let unloaded = registry::unload_live(LIVE_CHANGE_BINARY);
+    if tlbsim {
+        marker::end_phase(UNLOAD_PHASE);
+    }
+    let unloaded = match unloaded {
+        Ok(cost) => cost,
+        Err(error) => fail!(checks, "unloading {LIVE_CHANGE_BINARY} beside {live} instances: {error}"),
+    };
+    if tlbsim {
+        marker::begin_phase(LOAD_PHASE, "load-live");
+    }
+    let loaded = registry::load_live(LIVE_CHANGE_BINARY);
+    if tlbsim {
+        marker::end_phase(LOAD_PHASE);
+    }
+    let loaded = match loaded {
+        Ok(cost) => cost,
+        Err(error) => fail!(checks, "loading {LIVE_CHANGE_BINARY} again beside {live} instances: {error}"),
+    };
+    let (zeroed_after, copied_after) = frame::bytes_written();
+    crate::println!(
+        "scale: unloaded {LIVE_CHANGE_BINARY} beside {live} live instances: {} window PDPTs patched, {} private tables freed, then one global invalidation",
+        unloaded.spaces_patched,
+        unloaded.tables_freed
+    );
+    crate::println!(
+        "scale: loaded {LIVE_CHANGE_BINARY} again beside them: slot {} (was {}), {} window PDPTs patched, {} tables copied; {} bytes zeroed and {} copied in all{}",
+        loaded.slot,
+        unloaded.slot,
+        loaded.spaces_patched,
+        loaded.tables_copied,
+        zeroed_after - zeroed,
+        copied_after - copied,
+        if tlbsim { "; instructions: the tlbsim `unload-live` and `load-live` phase lines" } else { "" }
+    );
+    if unloaded.spaces_patched != live || loaded.spaces_patched != live || !loaded.new {
+        fail!(checks, "{live} live spaces, but the unload patched {} and the load {}", unloaded.spaces_patched, loaded.spaces_patched);
+    }
+    Ok(())
+}
 
 /// What the spawns wrote into fresh frames.
 #[derive(Default)]
@@ -87,6 +146,7 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     // Frames one instance takes once it has answered (measured after each batch; the first
     // guess is generous).
     let mut frames_per_instance = 32u64;
+    let mut registry_changed = false;
     'batches: while instances.len() < target {
         let room = (frame::free_count() as u64).saturating_sub(SPARE_FRAMES as u64) / frames_per_instance;
         let batch = BATCH.min(target - instances.len()).min(room as usize);
@@ -141,6 +201,10 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
         if instances.len() % 10_000 < BATCH {
             crate::println!("scale: {} live instances, each answered one invocation; {} frames free", instances.len(), frame::free_count());
         }
+        if !registry_changed && instances.len() >= LIVE_CHANGE_AT {
+            change_registry_live(checks, instances.len(), tlbsim)?;
+            registry_changed = true;
+        }
         if stop_reason != "the target was reached" {
             break;
         }
@@ -148,6 +212,9 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     let live = instances.len() as u64;
     if live == 0 {
         fail!(checks, "no instance could be started");
+    }
+    if !registry_changed {
+        change_registry_live(checks, instances.len(), tlbsim)?;
     }
 
     // Memory per instance, with every instance alive and warm.
