@@ -358,6 +358,11 @@ impl Scheduler {
         }
         context::clear(slot);
         process.space = None;
+        if let Some((used, deepest)) = process.kernel_stack.as_mut().and_then(KernelStack::measure)
+            && deepest
+        {
+            crate::println!("kstack_probe: process {} ({}) used {used} bytes of its kernel stack, the most so far", process.pid, process.name);
+        }
         process.kernel_stack = None;
         let parent_alive = process.parent.is_some_and(|parent| self.lookup(parent).is_some_and(|p| p.state != State::Zombie));
         if !parent_alive {

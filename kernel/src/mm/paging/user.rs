@@ -421,6 +421,18 @@ impl KernelStack {
         self.words().fill(PAINT);
     }
 
+    /// Measures the stack when the probe is on: returns how many bytes below its top it was ever
+    /// used and whether that is the deepest use so far (recorded).
+    pub fn measure(&mut self) -> Option<(u64, bool)> {
+        use core::sync::atomic::Ordering::Relaxed;
+        if !PROBE.load(Relaxed) || !self.frames.iter().all(Option::is_some) {
+            return None;
+        }
+        let used = self.used_bytes();
+        MEASURED.fetch_add(1, Relaxed);
+        Some((used, DEEPEST.fetch_max(used, Relaxed) < used))
+    }
+
     /// Returns how many bytes below its top the stack was ever used (the lowest unpainted word).
     fn used_bytes(&mut self) -> u64 {
         let words = self.words();
@@ -449,11 +461,6 @@ impl KernelStack {
 
 impl Drop for KernelStack {
     fn drop(&mut self) {
-        if PROBE.load(core::sync::atomic::Ordering::Relaxed) && self.frames.iter().all(Option::is_some) {
-            let used = self.used_bytes();
-            DEEPEST.fetch_max(used, core::sync::atomic::Ordering::Relaxed);
-            MEASURED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        }
         let Some(root) = *KERNEL_ROOT.lock() else { return };
         let bottom = layout::kernel_stack_bottom(self.index);
         for (page_index, frame) in self.frames.iter().enumerate() {
