@@ -428,8 +428,8 @@ fn the_window_is_mapped_identically_in_every_mode_for_1_10_and_1000_processes() 
 #[test]
 fn page_tables_per_process_do_not_grow_with_binary_size_when_shared() {
     let run = boot_with(Firmware::Bios, "test=global-tables", &["--memory", "2048"]);
-    run.expect("global=on share_tables=on: hello (4 read-only pages): 6 page-table pages per process (layout predicts 6)")
-        .expect("global=on share_tables=on: big-rodata (4101 read-only pages): 6 page-table pages per process (layout predicts 6)")
+    run.expect("global=on share_tables=on: hello (4 read-only pages): 3 page-table pages per process (layout predicts 3)")
+        .expect("global=on share_tables=on: big-rodata (4101 read-only pages): 3 page-table pages per process (layout predicts 3)")
         .expect("ktest: global-tables: a spawn allocates exactly the private frames, no read-only page ... ok")
         .expect("ktest: global-tables: shared tables: equal for both sizes; private tables: more for the large binary ... ok")
         .expect("ktest: global-tables: foreign-layout: 0 read-only, 1 mixed, 0 writable regions; 10 processes ran with identical read-only entries")

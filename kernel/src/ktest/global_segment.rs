@@ -33,8 +33,6 @@ const MODES: [Mode; 4] = [
 const DENSITIES: [usize; 3] = [1, 10, 1000];
 /// Processes of the foreign-layout binary in the mixed-region check.
 const FOREIGN_PROCESSES: u64 = 10;
-/// Page tables of the private user stack region: PDPT, PD and PT (the heap is not grown).
-const STACK_REGION_TABLES: usize = 3;
 fn set_mode(checks: &Checks, mode: Mode) -> Result<(), Failed> {
     if let Err(error) = global_segment::set_mode(mode) {
         fail!(checks, "switching to {mode}: {error}");
@@ -55,7 +53,9 @@ fn run_clean(checks: &Checks) -> Result<usize, Failed> {
     Ok(finished.len())
 }
 
-/// Returns the page-table frames a process of `binary` must own in `mode`, from the layout.
+/// Returns the page-table frames a process of `binary` must own in `mode` at spawn, from the
+/// layout. Its stack's PDPT, PD and PT come later, with the first touch of the stack (demand
+/// paging), like the stack page itself.
 fn expected_tables(binary: &BinaryInfo, mode: Mode, binaries: &[BinaryInfo]) -> usize {
     let (read_only, mixed, writable) = binary.regions;
     let root_window_and_directory = 3;
@@ -65,7 +65,7 @@ fn expected_tables(binary: &BinaryInfo, mode: Mode, binaries: &[BinaryInfo]) -> 
     } else {
         binaries.iter().filter(|other| other.slot != binary.slot).map(|other| 1 + other.regions.0 + other.regions.1).sum()
     };
-    root_window_and_directory + STACK_REGION_TABLES + own + others
+    root_window_and_directory + own + others
 }
 
 /// Every address space maps the window identically, in every mode, for 1, 10 and 1000
