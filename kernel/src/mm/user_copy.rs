@@ -47,12 +47,15 @@ fn for_each_piece(
     // Check every page before touching any, so a bad range changes nothing.
     let mut page = address & !(PAGE_BYTES - 1);
     while page < address + length {
-        match space.populate(VirtAddr::new(page)) {
-            Ok(Populated::NotDemand) => return Err(ErrorCode::BadAddress),
-            Ok(_) => {}
-            Err(_) => return Err(ErrorCode::OutOfMemory),
-        }
-        let translation = space.translate(VirtAddr::new(page)).ok_or(ErrorCode::BadAddress)?;
+        let translation = match space.translate(VirtAddr::new(page)) {
+            Some(translation) => translation,
+            // Not mapped: demand memory not touched yet is mapped now, anything else is bad.
+            None => match space.populate(VirtAddr::new(page)) {
+                Ok(Populated::Zeroed | Populated::Copied) => space.translate(VirtAddr::new(page)).ok_or(ErrorCode::BadAddress)?,
+                Ok(Populated::Present | Populated::NotDemand) => return Err(ErrorCode::BadAddress),
+                Err(_) => return Err(ErrorCode::OutOfMemory),
+            },
+        };
         if !translation.flags.contains(needed) || !keys_allow(space.pkru(), translation.flags, write) {
             return Err(ErrorCode::BadAddress);
         }

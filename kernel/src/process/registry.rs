@@ -18,6 +18,8 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use spin::Mutex;
 
 use super::scheduler::{self, LiveSpaces};
@@ -119,6 +121,8 @@ struct Pending {
 }
 
 static PENDING: Mutex<Pending> = Mutex::new(Pending { requests: Vec::new(), results: Vec::new() });
+/// Set while a request waits: the scheduler's check after every switch is one load.
+static REQUESTED: AtomicBool = AtomicBool::new(false);
 
 fn with_pending<R>(operation: impl FnOnce(&mut Pending) -> R) -> R {
     interrupts::without_interrupts(|| operation(&mut PENDING.lock()))
@@ -139,6 +143,7 @@ pub fn ensure_loaded(name: &'static str) -> Result<(), SpawnError> {
         None => load_live(name)?,
         Some(pid) => {
             with_pending(|pending| pending.requests.push((pid, name)));
+            REQUESTED.store(true, Ordering::Relaxed);
             scheduler::yield_current();
             let result = with_pending(|pending| {
                 let index = pending.results.iter().position(|(waiting, _)| *waiting == pid)?;
@@ -167,6 +172,9 @@ pub fn ensure_loaded(name: &'static str) -> Result<(), SpawnError> {
 /// Serves the loads processes requested ([`ensure_loaded`]); the scheduler calls it on the boot
 /// stack, without its lock held, each time a process came back to it.
 pub fn serve_pending() {
+    if !REQUESTED.swap(false, Ordering::Relaxed) {
+        return;
+    }
     while let Some((pid, name)) = with_pending(|pending| pending.requests.pop()) {
         let result = load_live(name);
         with_pending(|pending| {
