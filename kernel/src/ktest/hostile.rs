@@ -51,6 +51,10 @@ const HEAP_COUNT_SHIFT: u32 = 8;
 const HOG_YIELDS: u64 = 2000;
 /// Yields of the wedge before it asks, while the hogs exhaust memory.
 const WEDGE_YIELDS: u64 = 300;
+/// Frames left free while the spawn flood runs (16 MiB).
+const SPAWN_FLOOD_FREE_FRAMES: usize = 4096;
+/// The most children `spawn-flood` starts on its own (its `MAX_CHILDREN`).
+const SPAWN_FLOOD_CAP: u64 = 8192;
 /// Frames left free while the fork bomb runs (64 MiB; the rest are held back for the check), so
 /// that it exhausts memory after about 1,500 processes in any guest instead of after 45,000 in
 /// 2 GiB.
@@ -339,12 +343,18 @@ pub fn exhaustion(checks: &mut Checks) -> Result<(), Failed> {
 
     checks.check("spawning until refused, then every child is reaped");
     let baseline = Baseline::take();
+    // With all but 16 MiB held back, memory runs out after a few hundred children, long before
+    // the flood's own cap of 8192 and before its first children end (with 64 MiB, children that
+    // had already exited gave their memory back and the flood sometimes reached its cap).
+    let held: Vec<frame::OwnedFrame> =
+        (SPAWN_FLOOD_FREE_FRAMES..frame::free_count()).map_while(|_| frame::allocate()).collect();
     let pid = start(checks, "spawn-flood", 0)?;
     let finished = run_all();
+    drop(held);
     let (reason, started) = ended(checks, &finished, pid)?;
     crate::println!("ktest: hostile: spawn-flood started {started} children before the refusal");
-    if reason != Some(EndReason::Exited) || started == 0 {
-        fail!(checks, "spawn-flood ended {reason:?} after {started} children");
+    if reason != Some(EndReason::Exited) || started == 0 || started >= SPAWN_FLOOD_CAP {
+        fail!(checks, "spawn-flood ended {reason:?} after {started} children (never refused below its cap of {SPAWN_FLOOD_CAP})");
     }
     drop(finished);
     baseline.expect_restored(checks)?;
