@@ -234,6 +234,19 @@ const BYSTANDER_RUNTIME: &str = "synth-small";
 const BYSTANDER_FRESH_BINARY: &str = "yield-loop";
 const BYSTANDER_YIELDS: u64 = 3;
 
+/// Starts the bystander instances and runs them until each waits for its first invocation.
+fn start_bystanders(checks: &Checks) -> Result<Vec<u64>, Failed> {
+    let mut instances = Vec::new();
+    for _ in 0..BYSTANDER_INSTANCES {
+        match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
+            Ok(pid) => instances.push(pid),
+            Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
+        }
+    }
+    scheduler::run_until_quiet();
+    Ok(instances)
+}
+
 /// Delivers the same invocation (seed `seed`) to every instance, runs until all wait again, and
 /// returns their results in instance order; fails if any process ended meanwhile.
 fn invoke_all(checks: &Checks, instances: &[u64], seed: u64) -> Result<Vec<u64>, Failed> {
@@ -279,14 +292,7 @@ fn stale_swap(checks: &Checks, mode: Mode, bystanders: bool) -> Result<(), Faile
     }
     let free_before = frame::free_count();
     let (instances, before) = if bystanders {
-        let mut instances = Vec::new();
-        for _ in 0..BYSTANDER_INSTANCES {
-            match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
-                Ok(pid) => instances.push(pid),
-                Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
-            }
-        }
-        scheduler::run_until_quiet();
+        let instances = start_bystanders(checks)?;
         let before = invoke_all(checks, &instances, SEED)?;
         (instances, before)
     } else {
@@ -441,14 +447,7 @@ pub fn live(checks: &mut Checks) -> Result<(), Failed> {
             }
         }
         let free_before = frame::free_count();
-        let mut instances = Vec::new();
-        for _ in 0..BYSTANDER_INSTANCES {
-            match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
-                Ok(pid) => instances.push(pid),
-                Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
-            }
-        }
-        scheduler::run_until_quiet();
+        let instances = start_bystanders(checks)?;
         let tables_of = || {
             let mut tables = Vec::new();
             scheduler::for_each_space(|pid, _, space| tables.push((pid, space.table_frames())));
@@ -537,14 +536,7 @@ fn live_rollback(checks: &mut Checks, child: &str) -> Result<(), Failed> {
         fail!(checks, "unloading {child}: {error}");
     }
     let free_before = frame::free_count();
-    let mut instances = Vec::new();
-    for _ in 0..BYSTANDER_INSTANCES {
-        match scheduler::spawn_instance(BYSTANDER_RUNTIME, 0) {
-            Ok(pid) => instances.push(pid),
-            Err(error) => fail!(checks, "starting {BYSTANDER_RUNTIME}: {error}"),
-        }
-    }
-    scheduler::run_until_quiet();
+    let instances = start_bystanders(checks)?;
     let tables_of = || {
         let mut tables = Vec::new();
         scheduler::for_each_space(|pid, _, space| tables.push((pid, space.table_frames(), space.page_frames())));

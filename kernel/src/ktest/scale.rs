@@ -48,29 +48,30 @@ const LIVE_CHANGE_BINARY: &str = "hello";
 const UNLOAD_PHASE: u64 = 999_998;
 const LOAD_PHASE: u64 = 999_999;
 
+/// Runs `operation` as tlbsim phase `id` named `name` when `tlbsim` is on (the plugin counts its
+/// instructions), plainly otherwise.
+fn in_phase<R>(tlbsim: bool, id: u64, name: &str, operation: impl FnOnce() -> R) -> R {
+    if tlbsim {
+        marker::begin_phase(id, name);
+    }
+    let result = operation();
+    if tlbsim {
+        marker::end_phase(id);
+    }
+    result
+}
+
 /// Unloads [`LIVE_CHANGE_BINARY`] and loads it again while `live` instances live, and prints what
 /// each cost: every live address space's window PDPT is patched (one entry each with shared
 /// tables), and under tlbsim each step is a marked phase (`unload-live`, `load-live`).
 fn change_registry_live(checks: &Checks, live: usize, tlbsim: bool) -> Result<(), Failed> {
     let (zeroed, copied) = frame::bytes_written();
-    if tlbsim {
-        marker::begin_phase(UNLOAD_PHASE, "unload-live");
-    }
-    let unloaded = registry::unload_live(LIVE_CHANGE_BINARY);
-    if tlbsim {
-        marker::end_phase(UNLOAD_PHASE);
-    }
+    let unloaded = in_phase(tlbsim, UNLOAD_PHASE, "unload-live", || registry::unload_live(LIVE_CHANGE_BINARY));
     let unloaded = match unloaded {
         Ok(cost) => cost,
         Err(error) => fail!(checks, "unloading {LIVE_CHANGE_BINARY} beside {live} instances: {error}"),
     };
-    if tlbsim {
-        marker::begin_phase(LOAD_PHASE, "load-live");
-    }
-    let loaded = registry::load_live(LIVE_CHANGE_BINARY);
-    if tlbsim {
-        marker::end_phase(LOAD_PHASE);
-    }
+    let loaded = in_phase(tlbsim, LOAD_PHASE, "load-live", || registry::load_live(LIVE_CHANGE_BINARY));
     let loaded = match loaded {
         Ok(cost) => cost,
         Err(error) => fail!(checks, "loading {LIVE_CHANGE_BINARY} again beside {live} instances: {error}"),
@@ -159,13 +160,7 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
         for _ in 0..batch {
             let phase = FIRST_SPAWN_PHASE + instances.len() as u64;
             let (zeroed, copied) = frame::bytes_written();
-            if tlbsim {
-                marker::begin_phase(phase, "spawn");
-            }
-            let spawned = scheduler::spawn_instance(RUNTIME, 0);
-            if tlbsim {
-                marker::end_phase(phase);
-            }
+            let spawned = in_phase(tlbsim, phase, "spawn", || scheduler::spawn_instance(RUNTIME, 0));
             match spawned {
                 Ok(pid) => instances.push(pid),
                 Err(SpawnError::OutOfMemory(_)) => {
