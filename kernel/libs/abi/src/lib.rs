@@ -18,6 +18,7 @@
 
 use core::fmt;
 
+pub mod linux;
 pub mod wasm;
 
 /// Longest byte string one `write` call accepts.
