@@ -6,6 +6,13 @@
 //! the relocations for the chosen base, and says which pages stay read-only: those of
 //! non-writable segments, and those PT_GNU_RELRO covers entirely (written only by the
 //! relocations, identical for every process). `mm::global_segment` maps the result.
+//!
+//! A Linux static-pie (no shoal personality note) would apply its relocations again at start-up
+//! (musl's `_dlstart_c`), writing the read-only RELRO pages every process shares. So for those the
+//! loader, having relocated the image once, also writes 0 into the values of `DT_RELASZ` and
+//! `DT_RELACOUNT` in its copy of `.dynamic`: the start-up code finds nothing to relocate and never
+//! writes a shared page. That costs no private page, and the digest (taken after loading) covers
+//! the edited table.
 //! Every malformed file ends in a typed error before any frame is taken; none can stop the kernel.
 
 #![deny(unsafe_code)]
@@ -15,7 +22,7 @@ extern crate alloc;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use elf_check::{ElfError, Placement};
+use elf_check::{ElfError, Personality, Placement, ProgramHeaders};
 
 use crate::mm::frame::{self, OwnedFrame};
 use crate::mm::layout::PAGE_BYTES;
@@ -50,6 +57,10 @@ pub struct LoadedImage {
     pub pages: Vec<LoadedPage>,
     /// The relocated entry point.
     pub entry: u64,
+    /// Which system-call interface the binary expects.
+    pub personality: Personality,
+    /// Where its program header table lies in the image (for a Linux process's `AT_PHDR`).
+    pub program_headers: Option<ProgramHeaders>,
 }
 
 /// Validates `file` for `placement`, then copies and relocates it into fresh frames.
@@ -88,18 +99,34 @@ pub fn load(file: &[u8], placement: &Placement) -> Result<LoadedImage, LoadError
     for relocation in plan.relocations(file) {
         // `plan` walked every relocation of this very file already, so none can fail here.
         let Ok(relocation) = relocation else { break };
-        let bytes = relocation.value.to_le_bytes();
-        let mut written = 0usize;
-        while written < bytes.len() {
-            let address = relocation.target + written as u64;
-            let page_address = address & !(PAGE_BYTES - 1);
-            let in_page = ((page_address + PAGE_BYTES - address) as usize).min(bytes.len() - written);
-            // `plan` checked that every target lies inside a loaded segment.
-            if let Some(page) = pages.get_mut(&page_address) {
-                window::write_into(&mut page.frame, (address - page_address) as usize, &bytes[written..written + in_page]);
-            }
-            written += in_page;
+        write_image(&mut pages, relocation.target, relocation.value);
+    }
+    if plan.personality() == Personality::Linux {
+        // Relocated once, here: the start-up code must find nothing left to apply.
+        for field in plan.relocation_size_fields() {
+            write_image(&mut pages, field, 0);
         }
     }
-    Ok(LoadedImage { pages: pages.into_values().collect(), entry: plan.entry() })
+    Ok(LoadedImage {
+        pages: pages.into_values().collect(),
+        entry: plan.entry(),
+        personality: plan.personality(),
+        program_headers: plan.program_headers(),
+    })
+}
+
+/// Writes `value` (little-endian, 8 bytes, possibly across a page boundary) at `address` of the
+/// image being loaded. `plan` checked that every such address lies inside a loaded segment.
+fn write_image(pages: &mut BTreeMap<u64, LoadedPage>, address: u64, value: u64) {
+    let bytes = value.to_le_bytes();
+    let mut written = 0usize;
+    while written < bytes.len() {
+        let address = address + written as u64;
+        let page_address = address & !(PAGE_BYTES - 1);
+        let in_page = ((page_address + PAGE_BYTES - address) as usize).min(bytes.len() - written);
+        if let Some(page) = pages.get_mut(&page_address) {
+            window::write_into(&mut page.frame, (address - page_address) as usize, &bytes[written..written + in_page]);
+        }
+        written += in_page;
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! - the entry point: a program defines `fn main(argument: u64) -> u64` and invokes
 //!   [`entry!`]; the kernel starts the process at `_start` with `argument` in `rdi`, and the
-//!   runtime exits with `main`'s return value;
+//!   runtime exits with `main`'s return value. [`entry!`] also puts shoal's personality note
+//!   ([`abi::linux`]) into the program: without it the kernel would take the file for a Linux
+//!   executable;
 //! - system-call wrappers over the shared [`abi`] crate ([`syscall`]);
 //! - a global allocator whose memory comes from the `heap_grow` system call;
 //! - a panic handler that prints the message and exits with [`PANIC_EXIT_CODE`];
@@ -27,10 +29,49 @@ pub const PANIC_EXIT_CODE: u64 = 101;
 /// Bytes the heap grows by at a time (at least).
 const HEAP_CHUNK_BYTES: usize = 64 * 1024;
 
-/// Defines `_start`, which calls `$main(argument)` and exits with its result.
+/// shoal's personality note, as it lies in a `.note` section: `namesz`, `descsz`, `type`, the
+/// NUL-terminated name padded to 4 bytes, and the 4-byte descriptor (the ABI version).
+#[repr(C, align(4))]
+pub struct PersonalityNote {
+    name_bytes: u32,
+    descriptor_bytes: u32,
+    note_type: u32,
+    name: [u8; 8],
+    version: u32,
+}
+
+impl PersonalityNote {
+    /// The note of this ABI version.
+    pub const NOTE: PersonalityNote = {
+        let mut name = [0u8; 8];
+        let mut index = 0;
+        while index < abi::linux::NOTE_NAME.len() {
+            name[index] = abi::linux::NOTE_NAME[index];
+            index += 1;
+        }
+        PersonalityNote {
+            name_bytes: abi::linux::NOTE_NAME.len() as u32 + 1,
+            descriptor_bytes: 4,
+            note_type: abi::linux::NOTE_TYPE_PERSONALITY,
+            name,
+            version: abi::linux::NOTE_ABI_VERSION,
+        }
+    };
+}
+
+const _: () = assert!(abi::linux::NOTE_NAME.len() < 8, "the note's name field holds the name and its NUL");
+
+/// Defines `_start`, which calls `$main(argument)` and exits with its result, and the program's
+/// personality note (in the program's own crate, so that the linker always keeps it: a section
+/// of this library that nothing references would not be pulled out of the archive).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        /// Marks the program as written against shoal's ABI (a `PT_NOTE` segment).
+        #[used]
+        #[unsafe(link_section = ".note.shoal.personality")]
+        static SHOAL_PERSONALITY_NOTE: $crate::PersonalityNote = $crate::PersonalityNote::NOTE;
+
         /// The process entry point: the kernel jumps here with the spawn argument in `rdi`.
         #[unsafe(no_mangle)]
         pub extern "C" fn _start(argument: u64) -> ! {

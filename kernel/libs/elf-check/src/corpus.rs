@@ -57,7 +57,7 @@ pub struct BrokenElf {
 }
 
 /// File offset (and link-time address) of the program header table.
-const PROGRAM_HEADERS_OFFSET: u64 = SIZEOF_EHDR as u64;
+pub(crate) const PROGRAM_HEADERS_OFFSET: u64 = SIZEOF_EHDR as u64;
 /// File offset (and link-time address) of the `RELA` table.
 const RELA_OFFSET: u64 = 0x120;
 /// Link-time address of the pointer relocated inside the read-only segment.
@@ -69,7 +69,7 @@ const TEXT_BYTES: u64 = 0x200;
 /// File offset of the data segment.
 const DATA_OFFSET: u64 = 0x200;
 /// Link-time address of the data segment (congruent to its offset modulo the page size).
-const DATA_ADDRESS: u64 = 0x1200;
+pub(crate) const DATA_ADDRESS: u64 = 0x1200;
 /// Size of the data segment in the file.
 const DATA_FILE_BYTES: u64 = 0x60;
 /// Size of the data segment in memory (the rest is zero-filled).

@@ -76,10 +76,15 @@ use goblin::elf64::header::{
     EV_CURRENT, Header, SELFMAG, SIZEOF_EHDR, SIZEOF_IDENT,
 };
 use goblin::elf64::program_header::{
-    PF_W, PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_INTERP, PT_LOAD, ProgramHeader, SIZEOF_PHDR,
+    PF_W, PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_INTERP, PT_LOAD, PT_NOTE, PT_PHDR, ProgramHeader,
+    SIZEOF_PHDR,
 };
-use goblin::elf64::reloc::{R_X86_64_NONE, R_X86_64_RELATIVE, Rela, SIZEOF_RELA};
+use goblin::elf64::reloc::{R_X86_64_IRELATIVE, R_X86_64_NONE, R_X86_64_RELATIVE, Rela, SIZEOF_RELA};
 use scroll::{LE, Pread};
+
+/// Dynamic tag of the count of `R_X86_64_RELATIVE` entries at the start of `DT_RELA` (goblin's
+/// `DT_RELACOUNT` lives in its `alloc`-only module, which this crate leaves out).
+pub const DT_RELACOUNT: u64 = 0x6fff_fff9;
 
 /// Size of one page in bytes: the granularity at which shoal maps segments.
 pub const PAGE_SIZE_BYTES: u64 = 4096;
@@ -114,6 +119,27 @@ pub enum ImageKind {
     Executable,
     /// `ET_DYN`: a position-independent executable (static PIE), loaded at `base`.
     PositionIndependent,
+}
+
+/// Which system-call interface a binary is written against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Personality {
+    /// shoal's own ABI: the file carries shoal's personality note (`abi::linux::NOTE_NAME`).
+    Native,
+    /// Linux x86-64: every executable without shoal's note.
+    Linux,
+}
+
+/// Where the program header table lies in the loaded image (for the auxiliary vector's
+/// `AT_PHDR`, `AT_PHENT` and `AT_PHNUM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramHeaders {
+    /// Relocated address of the first entry.
+    pub address: u64,
+    /// Number of entries.
+    pub count: u16,
+    /// Bytes of one entry.
+    pub entry_bytes: u16,
 }
 
 /// One `PT_LOAD` segment of a [`LoadPlan`], with every address already relocated by the base.
@@ -202,6 +228,12 @@ pub struct LoadPlan {
     relocation_count: usize,
     /// The relocated `PT_GNU_RELRO` range: read-only once the relocations are applied.
     read_only_after_relocation: Option<Range<u64>>,
+    /// Which system-call interface the binary expects.
+    personality: Personality,
+    /// The program header table in memory, when a segment loads it.
+    program_headers: Option<ProgramHeaders>,
+    /// Relocated addresses of the values of the dynamic entries `DT_RELASZ` and `DT_RELACOUNT`.
+    relocation_size_fields: [Option<u64>; 2],
 }
 
 impl LoadPlan {
@@ -240,6 +272,26 @@ impl LoadPlan {
     /// written only by the relocations and may be mapped read-only afterwards.
     pub fn read_only_after_relocation(&self) -> Option<Range<u64>> {
         self.read_only_after_relocation.clone()
+    }
+
+    /// Returns which system-call interface the binary expects.
+    pub const fn personality(&self) -> Personality {
+        self.personality
+    }
+
+    /// Returns where the program header table lies in the loaded image: at `PT_PHDR`'s address,
+    /// or where a `PT_LOAD` segment that covers the table's file bytes puts it; `None` when no
+    /// segment loads it.
+    pub const fn program_headers(&self) -> Option<ProgramHeaders> {
+        self.program_headers
+    }
+
+    /// Returns the relocated addresses of the 8-byte values of the dynamic entries `DT_RELASZ`
+    /// and `DT_RELACOUNT`, each inside a loaded segment. A loader that applies the relocations
+    /// itself writes 0 there, so that a static-pie's own start-up code (musl's `_dlstart_c`)
+    /// finds nothing left to relocate and never writes the shared read-only image.
+    pub fn relocation_size_fields(&self) -> impl Iterator<Item = u64> + '_ {
+        self.relocation_size_fields.iter().flatten().copied()
     }
 
     /// Returns the number of relocations [`LoadPlan::relocations`] yields (`R_X86_64_NONE`
@@ -429,6 +481,26 @@ impl LoadPlan {
     }
 
     /// Relocates the entry point and checks that it lies inside an executable segment.
+    fn locate_program_headers(&self, header: &Header, phdr: Option<&ProgramHeader>) -> Option<ProgramHeaders> {
+        let count = header.e_phnum;
+        let entry_bytes = header.e_phentsize;
+        let table_bytes = u64::from(count) * u64::from(entry_bytes);
+        let address = match phdr {
+            Some(phdr) => self.base.checked_add(phdr.p_vaddr)?,
+            None => {
+                // The segment whose file bytes hold the table loads it.
+                self.segments().iter().find_map(|segment| {
+                    let end = segment.file_offset.checked_add(segment.file_bytes)?;
+                    let table_end = header.e_phoff.checked_add(table_bytes)?;
+                    (header.e_phoff >= segment.file_offset && table_end <= end)
+                        .then(|| segment.virtual_address.checked_add(header.e_phoff - segment.file_offset))
+                        .flatten()
+                })?
+            }
+        };
+        self.segments().iter().any(|segment| segment.contains(address, table_bytes)).then_some(ProgramHeaders { address, count, entry_bytes })
+    }
+
     fn set_entry(&mut self, linked_entry: u64) -> Result<(), ElfError> {
         let bad_entry = ElfError::BadEntry {
             entry: linked_entry,
@@ -933,12 +1005,13 @@ impl fmt::Display for ElfError {
             ElfError::FixedImageWithBase { base } => write!(
                 f,
                 "an ET_EXEC image is loaded at its link addresses, but base {base:#x} was given \
-                 (it must be 0)"
+                 (it must be 0): shoal places every binary in a slot of its global window, so \
+                 link it position-independent (-static-pie)"
             ),
             ElfError::Interpreter { index } => write!(
                 f,
                 "program header {index} is PT_INTERP: dynamic linking is not supported, link the \
-                 program as a static executable"
+                 program as a static position-independent executable (-static-pie, with musl)"
             ),
             ElfError::BadSegmentAlignment {
                 index,
@@ -1089,10 +1162,16 @@ impl fmt::Display for ElfError {
             } => write!(
                 f,
                 "relocation {index} has unsupported type {relocation_type} ({}); only \
-                 R_X86_64_RELATIVE ({R_X86_64_RELATIVE}) is supported",
+                 R_X86_64_RELATIVE ({R_X86_64_RELATIVE}) is supported{}",
                 ConstantName {
                     prefix: "R_",
                     name: goblin::elf64::reloc::r_to_str(*relocation_type, EM_X86_64),
+                },
+                if *relocation_type == R_X86_64_IRELATIVE {
+                    " (IRELATIVE relocations come from glibc's static-pie, whose ifunc resolvers \
+                     would have to run at load: build the program for musl instead)"
+                } else {
+                    ""
                 }
             ),
             ElfError::RelocationOutsideImage {
@@ -1146,8 +1225,12 @@ pub fn plan(file: &[u8], placement: &Placement) -> Result<LoadPlan, ElfError> {
         relocation_table: None,
         relocation_count: 0,
         read_only_after_relocation: None,
+        personality: Personality::Linux,
+        program_headers: None,
+        relocation_size_fields: [None; 2],
     };
     let mut dynamic: Option<(usize, ProgramHeader)> = None;
+    let mut program_header_segment: Option<ProgramHeader> = None;
     for index in 0..usize::from(header.e_phnum) {
         let table_out_of_bounds = ElfError::ProgramHeadersOutOfBounds {
             file_offset: header.e_phoff,
@@ -1175,6 +1258,12 @@ pub fn plan(file: &[u8], placement: &Placement) -> Result<LoadPlan, ElfError> {
                 let end = start.checked_add(program_header.p_memsz).ok_or(overflow)?;
                 plan.read_only_after_relocation = Some(start..end);
             }
+            PT_NOTE => {
+                if has_personality_note(file, &program_header) {
+                    plan.personality = Personality::Native;
+                }
+            }
+            PT_PHDR => program_header_segment = Some(program_header),
             PT_DYNAMIC => {
                 if let Some((first_index, _)) = dynamic {
                     return Err(ElfError::MultipleDynamicSegments { index, first_index });
@@ -1188,8 +1277,11 @@ pub fn plan(file: &[u8], placement: &Placement) -> Result<LoadPlan, ElfError> {
         return Err(ElfError::NoLoadableSegment);
     }
     plan.set_entry(header.e_entry)?;
+    plan.program_headers = plan.locate_program_headers(&header, program_header_segment.as_ref());
     if let Some((_, dynamic_header)) = dynamic {
-        plan.relocation_table = relocation_table(file, &dynamic_header, &plan)?;
+        let (table, size_fields) = relocation_table(file, &dynamic_header, &plan)?;
+        plan.relocation_table = table;
+        plan.relocation_size_fields = size_fields;
     }
     let mut relocation_count: usize = 0;
     for relocation in plan.relocations(file) {
@@ -1295,7 +1387,7 @@ fn relocation_table(
     file: &[u8],
     dynamic_header: &ProgramHeader,
     plan: &LoadPlan,
-) -> Result<Option<RelocationTable>, ElfError> {
+) -> Result<(Option<RelocationTable>, [Option<u64>; 2]), ElfError> {
     let out_of_bounds = ElfError::DynamicOutOfBounds {
         file_offset: dynamic_header.p_offset,
         file_bytes: dynamic_header.p_filesz,
@@ -1309,6 +1401,14 @@ fn relocation_table(
     let mut size_bytes = None;
     let mut entry_size_bytes = None;
     let mut terminated = false;
+    // Where the values of DT_RELASZ and DT_RELACOUNT lie in the loaded image, when a segment
+    // holds them (the value is the second 8 bytes of an entry).
+    let mut size_fields = [None; 2];
+    let value_address = |entry_index: usize| {
+        let offset = u64::try_from(entry_index).ok()?.checked_mul(SIZEOF_DYN as u64)?.checked_add(8)?;
+        let address = plan.base.checked_add(dynamic_header.p_vaddr)?.checked_add(offset)?;
+        plan.segments().iter().any(|segment| segment.contains(address, 8)).then_some(address)
+    };
     for entry_index in 0..entry_count {
         let offset = entry_index
             .checked_mul(SIZEOF_DYN)
@@ -1327,8 +1427,15 @@ fn relocation_table(
                 return Err(ElfError::UnsupportedRelocationFormat { tag: entry.d_tag });
             }
             DT_RELA => &mut address,
-            DT_RELASZ => &mut size_bytes,
+            DT_RELASZ => {
+                size_fields[0] = value_address(entry_index);
+                &mut size_bytes
+            }
             DT_RELAENT => &mut entry_size_bytes,
+            DT_RELACOUNT => {
+                size_fields[1] = value_address(entry_index);
+                continue;
+            }
             _ => continue,
         };
         if slot.replace(entry.d_val).is_some() {
@@ -1340,7 +1447,7 @@ fn relocation_table(
     }
 
     let (address, size_bytes) = match (address, size_bytes) {
-        (None, None | Some(0)) => return Ok(None),
+        (None, None | Some(0)) => return Ok((None, size_fields)),
         (None, Some(_)) => {
             return Err(ElfError::IncompleteRelocationTable {
                 missing_tag: DT_RELA,
@@ -1368,7 +1475,7 @@ fn relocation_table(
         return Err(ElfError::BadRelocationTableSize { size_bytes });
     }
     if size_bytes == 0 {
-        return Ok(None);
+        return Ok((None, size_fields));
     }
     let out_of_bounds = ElfError::RelocationTableOutOfBounds {
         address,
@@ -1379,11 +1486,52 @@ fn relocation_table(
         .ok_or_else(|| out_of_bounds.clone())?;
     let entry_count =
         usize::try_from(size_bytes / SIZEOF_RELA as u64).map_err(|_| out_of_bounds)?;
-    Ok(Some(RelocationTable {
-        address,
-        file_offset,
-        entry_count,
-    }))
+    Ok((
+        Some(RelocationTable {
+            address,
+            file_offset,
+            entry_count,
+        }),
+        size_fields,
+    ))
+}
+
+/// Returns whether the `PT_NOTE` segment `note_header` holds shoal's personality note: name
+/// `abi::linux::NOTE_NAME` (NUL-terminated), type `NOTE_TYPE_PERSONALITY`, a 4-byte descriptor
+/// with `NOTE_ABI_VERSION`. Malformed notes (bad sizes, out of the file) hold no such note: a
+/// foreign file's notes are not shoal's to judge.
+fn has_personality_note(file: &[u8], note_header: &ProgramHeader) -> bool {
+    const NOTE_HEADER_BYTES: usize = 12;
+    let Some(range) = file_range(file.len(), note_header.p_offset, note_header.p_filesz) else {
+        return false;
+    };
+    let notes = &file[range];
+    let align4 = |value: usize| value.checked_add(3).map(|value| value & !3);
+    let mut offset = 0usize;
+    while let Some(header) = offset.checked_add(NOTE_HEADER_BYTES).and_then(|end| notes.get(offset..end)) {
+        let word = |at: usize| header.get(at..at + 4).and_then(|bytes| bytes.try_into().ok()).map(u32::from_le_bytes);
+        let (Some(name_bytes), Some(descriptor_bytes), Some(note_type)) = (word(0), word(4), word(8)) else {
+            return false;
+        };
+        let name_start = offset + NOTE_HEADER_BYTES;
+        let Some(descriptor_start) = align4(name_bytes as usize).and_then(|bytes| name_start.checked_add(bytes)) else {
+            return false;
+        };
+        let Some(next) = align4(descriptor_bytes as usize).and_then(|bytes| descriptor_start.checked_add(bytes)) else {
+            return false;
+        };
+        let name = notes.get(name_start..name_start + name_bytes as usize);
+        let descriptor = notes.get(descriptor_start..descriptor_start + descriptor_bytes as usize);
+        let (Some(name), Some(descriptor)) = (name, descriptor) else { return false };
+        if name.strip_suffix(&[0]) == Some(abi::linux::NOTE_NAME)
+            && note_type == abi::linux::NOTE_TYPE_PERSONALITY
+            && descriptor == abi::linux::NOTE_ABI_VERSION.to_le_bytes()
+        {
+            return true;
+        }
+        offset = next;
+    }
+    false
 }
 
 /// Returns `offset..offset + length_bytes` as indices into a file of `file_length_bytes`, or

@@ -581,3 +581,90 @@ fn plan_never_panics_on_arbitrary_bytes_after_a_valid_identification() {
         },
     );
 }
+
+/// Returns the minimal image with a `PT_NOTE` program header (in place of its `PT_GNU_STACK`
+/// one: the header table has no room for a fifth) over `notes`, appended to the file.
+fn with_notes(notes: &[u8]) -> Vec<u8> {
+    let mut spec = corpus::ImageSpec::minimal(ET_DYN, 0);
+    let length = spec.to_bytes().len() as u64;
+    spec.program_headers[3] = ProgramHeader {
+        p_type: PT_NOTE,
+        p_flags: 4,
+        p_offset: length,
+        p_vaddr: 0,
+        p_paddr: 0,
+        p_filesz: notes.len() as u64,
+        p_memsz: 0,
+        p_align: 4,
+    };
+    let mut file = spec.to_bytes();
+    file.truncate(length as usize);
+    file.extend_from_slice(notes);
+    file
+}
+
+/// Returns one ELF note: name (NUL added, padded to 4), type, descriptor (padded to 4).
+fn note(name: &[u8], note_type: u32, descriptor: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&(name.len() as u32 + 1).to_le_bytes());
+    bytes.extend_from_slice(&(descriptor.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&note_type.to_le_bytes());
+    bytes.extend_from_slice(name);
+    bytes.push(0);
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
+    bytes.extend_from_slice(descriptor);
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
+    bytes
+}
+
+#[test]
+fn a_file_without_shoals_note_is_linux_and_with_it_native() {
+    let placement = corpus::example_placement();
+    assert_eq!(plan(&corpus::valid_minimal(), &placement).expect("valid").personality(), Personality::Linux);
+    let version = abi::linux::NOTE_ABI_VERSION.to_le_bytes();
+    let shoal = note(abi::linux::NOTE_NAME, abi::linux::NOTE_TYPE_PERSONALITY, &version);
+    assert_eq!(plan(&with_notes(&shoal), &placement).expect("valid").personality(), Personality::Native);
+    // After another vendor's note, as a linker may order them.
+    let mut both = note(b"GNU", 3, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    both.extend_from_slice(&shoal);
+    assert_eq!(plan(&with_notes(&both), &placement).expect("valid").personality(), Personality::Native);
+    // Near misses are not shoal's note: another type, another version, another name.
+    for miss in [
+        note(abi::linux::NOTE_NAME, 2, &version),
+        note(abi::linux::NOTE_NAME, abi::linux::NOTE_TYPE_PERSONALITY, &2u32.to_le_bytes()),
+        note(b"shoa", abi::linux::NOTE_TYPE_PERSONALITY, &version),
+        note(b"shoal2", abi::linux::NOTE_TYPE_PERSONALITY, &version),
+    ] {
+        assert_eq!(plan(&with_notes(&miss), &placement).expect("valid").personality(), Personality::Linux);
+    }
+    // A malformed note (sizes past the segment) is no note, and no error: the file is foreign.
+    let mut broken = shoal.clone();
+    broken[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(plan(&with_notes(&broken), &placement).expect("valid").personality(), Personality::Linux);
+    assert_eq!(plan(&with_notes(&shoal[..14]), &placement).expect("valid").personality(), Personality::Linux);
+}
+
+#[test]
+fn program_headers_and_relocation_size_fields_are_located_in_the_image() {
+    for placement in placements() {
+        let base = placement.base;
+        let plan = plan(&corpus::valid_minimal(), &placement).expect("valid");
+        // The text segment loads file offset 0 onwards, which holds the table.
+        assert_eq!(
+            plan.program_headers(),
+            Some(ProgramHeaders { address: base + corpus::PROGRAM_HEADERS_OFFSET, count: 4, entry_bytes: SIZEOF_PHDR as u16 })
+        );
+        // DT_RELASZ is the dynamic table's entry 1, DT_RELACOUNT entry 3; a value is 8 bytes in.
+        let fields: Vec<u64> = plan.relocation_size_fields().collect();
+        assert_eq!(fields, [base + corpus::DATA_ADDRESS + 16 + 8, base + corpus::DATA_ADDRESS + 3 * 16 + 8]);
+    }
+}
+
+#[test]
+fn glibc_style_irelative_relocations_are_refused_with_a_hint() {
+    let mut spec = corpus::ImageSpec::minimal(ET_DYN, 0);
+    spec.relocations[0].r_info = u64::from(R_X86_64_IRELATIVE);
+    let error = plan(&spec.to_bytes(), &corpus::example_placement()).expect_err("IRELATIVE is refused");
+    assert_eq!(error.kind(), "unsupported-relocation");
+    assert!(error.to_string().contains("glibc"), "{error}");
+}
