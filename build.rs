@@ -132,6 +132,7 @@ fn ramdisk_files(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
     for broken in elf_check::corpus::broken() {
         files.push((format!("bin/corpus-{}", broken.name), broken.bytes.to_vec()));
     }
+    files.extend(linux_c_programs(out_dir));
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("userland/scenarios");
     println!("cargo:rerun-if-changed={}", scenarios.display());
     let mut entries: Vec<_> = std::fs::read_dir(&scenarios)
@@ -145,6 +146,64 @@ fn ramdisk_files(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
         files.push((format!("scenarios/{name}"), bytes));
     }
     files
+}
+
+/// Builds the C programs of the Linux personality's tests (`userland/linux/c/`) with Debian's
+/// musl (`musl-gcc`, package musl-tools, installed by `setup.sh`) and returns them as ramdisk
+/// files:
+/// - `linux-abi`: a static-pie, linked with `-z max-page-size=2M` like every program shoal
+///   shares. Debian's musl-gcc specs know no `-static-pie` (they link `Scrt1.o` and ask for the
+///   dynamic linker), so the start files are named here: musl's `rcrt1.o` (which applies the
+///   image's relocations itself, the way the kernel must make harmless), `crti.o`, gcc's
+///   `crtbeginS.o`/`crtendS.o`, `crtn.o`, with `-Bstatic` and `--no-dynamic-linker`;
+/// - `linux-static-exec` (a non-PIE static executable, ET_EXEC) and `linux-dynamic` (linked
+///   against glibc's dynamic linker, PT_INTERP): the binaries the kernel must refuse.
+fn linux_c_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("userland/linux/c");
+    println!("cargo:rerun-if-changed={}", sources.display());
+    let musl = Path::new("/usr/lib/x86_64-linux-musl");
+    let gcc_file = |name: &str| -> PathBuf {
+        let output = Command::new("gcc").arg(format!("-print-file-name={name}")).output().expect("running gcc (install build-essential: run ./setup.sh)");
+        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+    };
+    let abi_test = out_dir.join("linux-abi");
+    let mut static_pie = Command::new("musl-gcc");
+    static_pie
+        .args(["-O2", "-fPIE", "-static-pie", "-nostartfiles", "-Wl,-Bstatic", "-Wl,--no-dynamic-linker", "-Wl,-z,max-page-size=0x200000"])
+        .arg(musl.join("rcrt1.o"))
+        .arg(musl.join("crti.o"))
+        .arg(gcc_file("crtbeginS.o"))
+        .arg(sources.join("linux-abi.c"))
+        .arg(gcc_file("crtendS.o"))
+        .arg(musl.join("crtn.o"))
+        .arg("-o")
+        .arg(&abi_test);
+    run_compiler(static_pie);
+    let static_exec = out_dir.join("linux-static-exec");
+    let mut exec = Command::new("musl-gcc");
+    exec.args(["-O2", "-static", "-no-pie"]).arg(sources.join("refused.c")).arg("-o").arg(&static_exec);
+    run_compiler(exec);
+    let dynamic = out_dir.join("linux-dynamic");
+    let mut dynamic_command = Command::new("gcc");
+    dynamic_command.args(["-O2"]).arg(sources.join("refused.c")).arg("-o").arg(&dynamic);
+    run_compiler(dynamic_command);
+    [("linux-abi", abi_test), ("linux-static-exec", static_exec), ("linux-dynamic", dynamic)]
+        .into_iter()
+        .map(|(name, path)| {
+            let stripped = out_dir.join(format!("user-{name}"));
+            strip(&path, &stripped);
+            (format!("bin/{name}"), std::fs::read(&stripped).expect("reading a stripped Linux test program"))
+        })
+        .collect()
+}
+
+/// Runs a C compiler command, failing the build with a pointer to `setup.sh` when it is missing.
+fn run_compiler(mut command: Command) {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let status = command
+        .status()
+        .unwrap_or_else(|error| panic!("running {program}: {error} (musl-gcc comes from the musl-tools package: run ./setup.sh)"));
+    assert!(status.success(), "{program} failed ({status}) building a Linux test program: {command:?}");
 }
 
 /// Copies `input` to `output` without symbols or debug information, using the toolchain's

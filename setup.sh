@@ -7,7 +7,9 @@
 #     WebAssembly function modules), through rustup: automatic toolchain install is off on these machines;
 #   - QEMU 10 (qemu-system-x86) from bookworm-backports, plus ovmf (UEFI firmware), xorriso, mtools;
 #   - Bochs 2.7 (bochs, bochsbios, vgabios): the second emulator of the test suite, whose CPU models
-#     have PCID, INVPCID and protection keys (bochs-runner.sh holds its configuration).
+#     have PCID, INVPCID and protection keys (bochs-runner.sh holds its configuration);
+#   - musl-tools and gcc: the Linux personality's C test programs are built with Debian's musl
+#     (musl-gcc) as static-pie executables.
 # `shoal bench` draws its charts (SVG and PNG) itself, with a font built into the binary: it needs
 # no system package.
 set -euo pipefail
@@ -65,7 +67,7 @@ qemu_major() {
     qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n1
 }
 missing=()
-for pkg in ovmf xorriso mtools bochs bochsbios vgabios; do
+for pkg in ovmf xorriso mtools bochs bochsbios vgabios musl-tools gcc; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ "$(qemu_major)" -ge 10 ]; then

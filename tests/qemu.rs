@@ -594,3 +594,24 @@ fn every_realistic_handler_passes_its_self_check_with_several_instances() {
     // A failed self-check is reported as one; nothing traps.
     assert!(!run.serial.contains("trapped"), "{}", run.serial);
 }
+
+#[test]
+fn a_musl_static_pie_runs_on_the_linux_personality_and_bad_binaries_are_refused() {
+    // `linux-abi` (C, musl static-pie) checks every implemented Linux call itself; it runs twice.
+    let run = boot(Firmware::Bios, "test=linux-abi");
+    run.expect("linux-abi: hello from a musl static-pie")
+        .expect("linux-abi: writev in two pieces")
+        .expect("linux-abi: all ")
+        .expect("ktest: linux-abi: a musl static-pie runs every implemented call with good and bad arguments ... ok")
+        .expect("ktest: linux-abi: its read-only image is shared and unwritten: the load-time digest still matches ... ok")
+        .expect("ktest: linux-abi: linux-static-exec: refused (fixed-image-with-base)")
+        .expect("ktest: linux-abi: linux-dynamic: refused (interpreter)")
+        .expect("ktest: linux-abi: every frame is back ... ok")
+        .expect("ktest: linux-abi: all 4 checks passed")
+        .expect_success();
+    assert!(!run.serial.contains("linux-abi: FAIL"), "{}", run.serial);
+    // An unimplemented call answers ENOSYS and is reported once per number and process: the
+    // program calls fork twice and a number past the table once, in each of its two runs.
+    assert_eq!(run.serial.matches("linux: unimplemented system call 57 (fork) by pid ").count(), 2, "{}", run.serial);
+    assert_eq!(run.serial.matches("linux: unimplemented system call 100000 (?) by pid ").count(), 2, "{}", run.serial);
+}

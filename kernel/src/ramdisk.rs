@@ -48,6 +48,19 @@ pub fn find(name: &str) -> Option<(&'static str, &'static [u8])> {
         .find_map(|entry| entry.name.strip_prefix(BINARY_FOLDER).filter(|binary| *binary == name).map(|binary| (binary, entry.bytes)))
 }
 
+/// Returns the file at archive path `path` (no leading `/`), as (its path, borrowed from the
+/// archive, and its bytes): the files a Linux process may open read-only.
+pub fn file(path: &str) -> Option<(&'static str, &'static [u8])> {
+    index().iter().find(|entry| entry.name == path).map(|entry| (entry.name, entry.bytes))
+}
+
+/// Returns whether `path` (no leading or trailing `/`; empty for the root) is a folder of the
+/// archive: the root, or a prefix of some file's path followed by `/`.
+pub fn is_folder(path: &str) -> bool {
+    path.is_empty()
+        || index().iter().any(|entry| entry.name.strip_prefix(path).is_some_and(|rest| rest.starts_with('/')))
+}
+
 /// Returns every entry, decoded once (on first use, after the heap is up): walking the archive
 /// itself steps through every 512-byte block of every file, which a spawn must not pay for.
 fn index() -> &'static [Entry<'static>] {
@@ -72,7 +85,7 @@ pub fn binaries() -> impl Iterator<Item = &'static str> {
 pub const CORPUS_PREFIX: &str = "corpus-";
 /// Prefixes of large binaries, loaded on first use rather than at boot: the 16 MiB test binary
 /// and the synthetic runtimes.
-pub const LAZY_PREFIXES: [&str; 2] = ["big-", "synth-"];
+pub const LAZY_PREFIXES: [&str; 5] = ["big-", "synth-", "linux-", "js-", "lua-"];
 
 /// Name of the optional kernel-argument file at the top of the archive.
 pub const ARGS_FILE: &str = "args";

@@ -145,6 +145,8 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
     let facts = crate::boot_facts();
     let pcid_word = pcid::mode_word();
     let binary = sweep.workload.binary();
+    // The study's counts must repeat: Linux workloads see a virtual clock and seeded randomness.
+    crate::syscall::linux::process::set_deterministic(true);
     // Load the workload before anything is counted (large workloads load on first use).
     global_segment::load(binary).map_err(DensityError::Mode)?;
     let mut phase_id = first_phase_id;

@@ -67,6 +67,18 @@ pub struct DemandRegion {
     pub access: Access,
 }
 
+/// A mapping of a Linux process (`mmap`, `brk`): a page-aligned range mapped on first touch with
+/// `access`, or reserved and inaccessible (`PROT_NONE`) when `access` is `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// First address.
+    pub start: u64,
+    /// End address.
+    pub end: u64,
+    /// Permissions; `None` for no access at all.
+    pub access: Option<Access>,
+}
+
 /// What [`AddressSpace::populate`] did for an address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Populated {
@@ -108,6 +120,9 @@ pub struct AddressSpace {
     demand: [Option<DemandRegion>; DEMAND_REGIONS],
     /// Demand faults served so far.
     demand_counts: DemandCounts,
+    /// Mappings of a Linux process, sorted by address and never overlapping (empty, and never
+    /// allocated, for shoal's own processes).
+    mappings: alloc::vec::Vec<Mapping>,
 }
 
 impl AddressSpace {
@@ -126,6 +141,7 @@ impl AddressSpace {
             pkru: 0,
             demand: [None; DEMAND_REGIONS],
             demand_counts: DemandCounts::default(),
+            mappings: alloc::vec::Vec::new(),
         })
     }
 
@@ -211,11 +227,143 @@ impl AddressSpace {
             self.demand_counts.zeroed += 1;
             return Ok(Populated::Zeroed);
         }
+        if let Some(access) = self.mapping(address).and_then(|mapping| mapping.access) {
+            self.map_zeroed_page(page, access)?;
+            self.demand_counts.zeroed += 1;
+            return Ok(Populated::Zeroed);
+        }
         if super::global_segment::populate_writable(self, page)? {
             self.demand_counts.copied += 1;
             return Ok(Populated::Copied);
         }
         Ok(Populated::NotDemand)
+    }
+
+    /// Returns the mapping (`mmap`, `brk`) that contains `address`.
+    pub fn mapping(&self, address: VirtAddr) -> Option<Mapping> {
+        let address = address.as_u64();
+        if self.mappings.is_empty() {
+            return None;
+        }
+        let index = self.mappings.partition_point(|mapping| mapping.end <= address);
+        self.mappings.get(index).filter(|mapping| mapping.start <= address).copied()
+    }
+
+    /// Returns the mappings, in address order.
+    pub fn mappings(&self) -> &[Mapping] {
+        &self.mappings
+    }
+
+    /// Adds the mapping `[start, end)` (page aligned, in the private region, overlapping no
+    /// mapping and no demand region). Nothing is mapped until it is touched.
+    ///
+    /// # Errors
+    /// [`MapError::OutOfRegion`] for a bad or overlapping range, [`MapError::OutOfFrames`] when
+    /// the kernel heap cannot hold the record.
+    pub fn add_mapping(&mut self, start: u64, end: u64, access: Option<Access>) -> Result<(), MapError> {
+        let inside = USER_PRIVATE_START <= start && start < end && end <= USER_PRIVATE_END;
+        let aligned = start.is_multiple_of(PAGE_BYTES) && end.is_multiple_of(PAGE_BYTES);
+        let overlaps_demand = self.demand.iter().flatten().any(|region| start < region.end && region.start < end);
+        let index = self.mappings.partition_point(|mapping| mapping.end <= start);
+        let overlaps = self.mappings.get(index).is_some_and(|mapping| mapping.start < end);
+        if !inside || !aligned || overlaps || overlaps_demand {
+            return Err(MapError::OutOfRegion { address: start });
+        }
+        self.mappings.try_reserve(1).map_err(|_| MapError::OutOfFrames)?;
+        self.mappings.insert(index, Mapping { start, end, access });
+        Ok(())
+    }
+
+    /// Removes `[start, end)` (page aligned) from the mappings, splitting those it cuts, and
+    /// unmaps and frees every page of the range that was touched.
+    ///
+    /// # Errors
+    /// [`MapError::OutOfFrames`] when splitting a mapping needs a record the heap cannot hold
+    /// (nothing changed then).
+    pub fn remove_mappings(&mut self, start: u64, end: u64) -> Result<(), MapError> {
+        self.split_mappings_at(start)?;
+        self.split_mappings_at(end)?;
+        self.mappings.retain(|mapping| mapping.end <= start || mapping.start >= end);
+        let mut page = start;
+        while page < end {
+            if self.translate(VirtAddr::new(page)).is_some() {
+                self.unmap_page(VirtAddr::new(page));
+            }
+            page += PAGE_BYTES;
+        }
+        Ok(())
+    }
+
+    /// Sets the permissions of `[start, end)`, which mappings must cover entirely, to `access`:
+    /// the records are split where the range cuts them, and touched pages get the new leaf
+    /// flags (without user access for `None`: the contents stay for a later `mprotect`).
+    ///
+    /// # Errors
+    /// [`MapError::OutOfRegion`] when part of the range is not mapped (nothing changed), and
+    /// [`MapError::OutOfFrames`] when a split record does not fit in the heap.
+    pub fn protect_mappings(&mut self, start: u64, end: u64, access: Option<Access>) -> Result<(), MapError> {
+        // Decode: the whole range must be mapped.
+        let mut cursor = start;
+        while cursor < end {
+            let mapping = self.mapping(VirtAddr::new(cursor)).ok_or(MapError::OutOfRegion { address: cursor })?;
+            cursor = mapping.end;
+        }
+        self.split_mappings_at(start)?;
+        self.split_mappings_at(end)?;
+        for mapping in self.mappings.iter_mut().filter(|mapping| mapping.start >= start && mapping.end <= end) {
+            mapping.access = access;
+        }
+        let flags = match access {
+            Some(access) => access.flags(),
+            None => {
+                let mut flags = PageTableFlags::PRESENT;
+                if paging::no_execute_enabled() {
+                    flags |= PageTableFlags::NO_EXECUTE;
+                }
+                flags
+            }
+        };
+        let mut page = start;
+        while page < end {
+            if self.translate(VirtAddr::new(page)).is_some() {
+                paging::user::update_user_page_flags(&self.root, Page::<Size4KiB>::containing_address(VirtAddr::new(page)), flags)?;
+            }
+            page += PAGE_BYTES;
+        }
+        Ok(())
+    }
+
+    /// Grows or shrinks the mapping that starts at `start` to end at `end` (`end > start`):
+    /// growing needs the new part free of other mappings, shrinking frees the pages cut off.
+    ///
+    /// # Errors
+    /// [`MapError::OutOfRegion`] when no mapping starts at `start` or the new part overlaps one.
+    pub fn resize_mapping(&mut self, start: u64, end: u64) -> Result<(), MapError> {
+        let index = self.mappings.iter().position(|mapping| mapping.start == start).ok_or(MapError::OutOfRegion { address: start })?;
+        let old_end = self.mappings[index].end;
+        if end > old_end {
+            let next_start = self.mappings.get(index + 1).map_or(USER_PRIVATE_END, |next| next.start);
+            let demand_overlap = self.demand.iter().flatten().any(|region| old_end < region.end && region.start < end);
+            if end > next_start || demand_overlap || end > USER_PRIVATE_END {
+                return Err(MapError::OutOfRegion { address: old_end });
+            }
+            self.mappings[index].end = end;
+        } else if end < old_end {
+            self.remove_mappings(end, old_end)?;
+        }
+        Ok(())
+    }
+
+    /// Splits the mapping that contains `address` (strictly inside it) in two at `address`.
+    fn split_mappings_at(&mut self, address: u64) -> Result<(), MapError> {
+        let index = self.mappings.partition_point(|mapping| mapping.end <= address);
+        let Some(mapping) = self.mappings.get(index).copied() else { return Ok(()) };
+        if mapping.start < address && address < mapping.end {
+            self.mappings.try_reserve(1).map_err(|_| MapError::OutOfFrames)?;
+            self.mappings[index].end = address;
+            self.mappings.insert(index + 1, Mapping { start: address, ..mapping });
+        }
+        Ok(())
     }
 
     /// Returns how many demand faults this space has served.

@@ -57,7 +57,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use elf_check::{ElfError, Placement};
+use elf_check::{ElfError, Personality, Placement, ProgramHeaders};
 use sha2::{Digest, Sha256};
 use spin::Mutex;
 use x86_64::structures::paging::{PageTableFlags, PhysFrame};
@@ -187,6 +187,10 @@ struct Binary {
     name: &'static str,
     slot: usize,
     entry: u64,
+    /// Which system-call interface it expects.
+    personality: Personality,
+    /// Where its program header table lies (a Linux process's `AT_PHDR`).
+    program_headers: Option<ProgramHeaders>,
     read_only: Vec<ReadOnlyPage>,
     regions: Vec<Region>,
     directory: OwnedFrame,
@@ -400,7 +404,19 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key:
         };
         regions.push(Region { index, kind, table, writable });
     }
-    Ok(Binary { name, slot, entry: image.entry, read_only, regions, directory, digest, users: 0, key })
+    Ok(Binary {
+        name,
+        slot,
+        entry: image.entry,
+        personality: image.personality,
+        program_headers: image.program_headers,
+        read_only,
+        regions,
+        directory,
+        digest,
+        users: 0,
+        key,
+    })
 }
 
 /// Returns the SHA-256 digest of a binary's read-only image (addresses and bytes, in order).
@@ -434,6 +450,10 @@ pub struct Attached {
     /// The PKRU value for the process: its binary's key and key 0 (private memory) allowed,
     /// every other binary's key access-disabled; 0 (everything allowed) when keys are off.
     pub pkru: u32,
+    /// Which system-call interface the binary expects.
+    pub personality: Personality,
+    /// Where the binary's program header table lies.
+    pub program_headers: Option<ProgramHeaders>,
 }
 
 /// Links the window into `space` for a process of binary `name` (loading it first if nothing
@@ -469,7 +489,12 @@ pub fn attach(space: &mut AddressSpace, name: &str) -> Result<Attached, GlobalEr
         registry.attached += 1;
         let pkru = if registry.keys { pkru::rights_allowing(1 | 1 << binary.key) } else { 0 };
         space.set_pkru(pkru);
-        Ok(Attached { entry: VirtAddr::new(binary.entry), pkru })
+        Ok(Attached {
+            entry: VirtAddr::new(binary.entry),
+            pkru,
+            personality: binary.personality,
+            program_headers: binary.program_headers,
+        })
     })
 }
 

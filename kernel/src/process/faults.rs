@@ -9,7 +9,7 @@ use x86_64::VirtAddr;
 
 use super::scheduler;
 use crate::mm::address_space::Populated;
-use crate::mm::layout::{PAGE_BYTES, USER_STACK_BYTES, USER_STACK_TOP};
+use crate::mm::layout::{PAGE_BYTES, USER_STACK_TOP};
 use crate::arch::x86_64::idt::Exception;
 
 /// Vector numbers (Intel SDM vol. 3A table 6-1).
@@ -29,9 +29,16 @@ pub fn kill_current(exception: &Exception) -> ! {
     };
     let (pid, name) = scheduler::current_identity().unwrap_or((0, "?"));
     let detail = exception.one_line_detail();
-    let stack_guard = USER_STACK_TOP - USER_STACK_BYTES - PAGE_BYTES..USER_STACK_TOP - USER_STACK_BYTES;
-    if exception.vector == PAGE_FAULT && exception.fault_address.is_some_and(|address| stack_guard.contains(&address)) {
-        crate::println!("process {pid} ({name}): stack overflow: touched the guard page below its {} KiB user stack", USER_STACK_BYTES / 1024);
+    // The page below the stack (a demand region that ends at the stack top) is its guard.
+    let stack_below = |address: u64| {
+        let above = VirtAddr::try_new(address.checked_add(PAGE_BYTES)?).ok()?;
+        let region = scheduler::with_current_space(|space| space.demand_region(above)).ok()??;
+        (region.end == USER_STACK_TOP && address < region.start).then_some(region.end - region.start)
+    };
+    if exception.vector == PAGE_FAULT
+        && let Some(stack_bytes) = exception.fault_address.and_then(stack_below)
+    {
+        crate::println!("process {pid} ({name}): stack overflow: touched the guard page below its {} KiB user stack", stack_bytes / 1024);
     }
     crate::println!(
         "process {pid} ({name}): killed by {} {} at RIP {:#x}{detail}",

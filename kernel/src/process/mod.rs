@@ -1,7 +1,9 @@
 //! Processes: what a process is, and the scheduler that runs them.
 //!
 //! A process has an address space (its own PML4 with the kernel half linked in, and a PCID lease),
-//! a kernel stack, its saved FPU/SSE state, a user stack below a guard page and a private heap.
+//! a kernel stack, its saved FPU/SSE state, a user stack below a guard page and a private heap,
+//! and a personality: shoal's own ABI, or Linux's (`syscall::linux`, with its FS base and its
+//! descriptors, break and mappings).
 //! `scheduler` keeps the process table and the round-robin run queue (`sched-queue`), runs
 //! processes from the boot stack (`run`), preempts them on timer ticks, blocks them in `wait`,
 //! and reaps them when they end. `spawn` loads a binary from the ramdisk and starts it.
@@ -16,6 +18,10 @@ pub mod scheduler;
 pub mod spawn;
 
 use abi::{EndReason, ExitStatus};
+
+/// Which system-call interface a process runs against: shoal's own, or Linux's (decided by the
+/// binary's personality note, `abi::linux`).
+pub use elf_check::Personality;
 
 /// Bits of a process id that hold its slot in the process table.
 pub const SLOT_BITS: u32 = 20;

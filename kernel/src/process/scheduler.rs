@@ -27,7 +27,10 @@ use spin::Mutex;
 use x86_64::VirtAddr;
 
 use super::spawn::{self, SpawnError};
-use super::{Finished, ProcessStats, SLOT_BITS, slot_of};
+use super::{Finished, Personality, ProcessStats, SLOT_BITS, slot_of};
+use crate::syscall::linux;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use x86_64::registers::model_specific::FsBase;
 use crate::arch::x86_64::context::{self, SCHEDULER_CONTEXT, UserEntry};
 use crate::arch::x86_64::{gdt, interrupts, pkru, syscall_entry};
 use crate::mm::address_space::{Access, AddressSpace};
@@ -73,6 +76,74 @@ struct Process {
     running_invocation: Option<u64>,
     /// Protection-key rights, written to PKRU when the process is switched to.
     pkru: u32,
+    /// Which system-call interface it runs against.
+    personality: Personality,
+    /// Its FS base (the thread pointer a Linux process sets with `arch_prctl`), loaded when it
+    /// is switched to; 0 for native processes.
+    fs_base: u64,
+    /// A Linux process's state: descriptors, break, signals, frame buffers.
+    linux: Option<Box<linux::State>>,
+}
+
+/// The running process is a Linux one: the system-call entry reads this (one load) to choose
+/// the personality, instead of looking the process up.
+static RUNNING_LINUX: AtomicBool = AtomicBool::new(false);
+/// The FS base the CPU holds, so that a switch writes the MSR only when it changes (never, in a
+/// run of native processes only).
+static LOADED_FS_BASE: AtomicU64 = AtomicU64::new(0);
+
+/// Returns the personality of the running process (native when none runs).
+pub fn running_personality() -> Personality {
+    if RUNNING_LINUX.load(Ordering::Relaxed) { Personality::Linux } else { Personality::Native }
+}
+
+/// Loads `base` into the CPU's FS base unless it holds it already.
+fn load_fs_base(base: u64) {
+    if LOADED_FS_BASE.load(Ordering::Relaxed) != base {
+        // `base` is canonical: `arch_prctl` accepts only user addresses, and 0 is the default.
+        FsBase::write(VirtAddr::new_truncate(base));
+        LOADED_FS_BASE.store(base, Ordering::Relaxed);
+    }
+}
+
+/// Sets the running process's FS base and loads it (`arch_prctl(ARCH_SET_FS)`).
+pub fn set_fs_base(base: u64) {
+    with(|scheduler| {
+        if let Some(process) = scheduler.current_process() {
+            process.fs_base = base;
+            load_fs_base(base);
+        }
+    });
+}
+
+/// The running Linux process, as its system calls see it (the scheduler lock is held).
+pub struct LinuxProcess<'a> {
+    /// Whether it is a FaaS instance started by the kernel's driver.
+    pub instance: bool,
+    /// Whether the driver has delivered an invocation it has not taken yet.
+    pub has_pending_invocation: bool,
+    /// Its Linux state.
+    pub state: &'a mut linux::State,
+    /// Its address space.
+    pub space: &'a mut AddressSpace,
+    /// Its FS base.
+    pub fs_base: &'a mut u64,
+}
+
+/// Runs `operation` on the running process when it is a Linux one; `None` otherwise.
+pub fn with_current_linux<R>(operation: impl FnOnce(&mut LinuxProcess<'_>) -> R) -> Option<R> {
+    with(|scheduler| {
+        let process = scheduler.current_process()?;
+        let state = process.linux.as_deref_mut()?;
+        let space = process.space.as_mut()?;
+        Some(operation(&mut LinuxProcess {
+            instance: process.instance,
+            has_pending_invocation: process.pending.is_some(),
+            state,
+            space,
+            fs_base: &mut process.fs_base,
+        }))
+    })
 }
 
 /// One invocation of a function instance.
@@ -184,7 +255,7 @@ fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Resu
     super::registry::ensure_loaded(name)?;
     let slot = with(|scheduler| scheduler.free_slots.pop()).ok_or(SpawnError::TooManyProcesses)?;
     let give_back = |slot: u32| with(|scheduler| scheduler.free_slots.push(slot));
-    let prepared = match spawn::prepare(name) {
+    let prepared = match spawn::prepare(name, argument) {
         Ok(prepared) => prepared,
         Err(error) => {
             give_back(slot);
@@ -201,10 +272,11 @@ fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Resu
     let entry = UserEntry {
         instruction_pointer: prepared.entry,
         stack_pointer: prepared.stack_pointer,
-        argument,
+        argument: prepared.entry_argument,
     };
     let space = prepared.space;
     let pkru = prepared.pkru;
+    let (personality, linux) = (prepared.personality, prepared.linux);
     // The entry lives on the kernel heap, which grows from the frame allocator; when that fails
     // too, the spawn is refused like any other lack of memory.
     let Ok(mut process) = Box::try_new(Process {
@@ -222,6 +294,9 @@ fn start(name: &str, argument: u64, parent: Option<u64>, instance: bool) -> Resu
         pending: None,
         running_invocation: None,
         pkru,
+        personality,
+        fs_base: 0,
+        linux,
     }) else {
         give_back(slot);
         return Err(SpawnError::OutOfMemory(crate::mm::paging::MapError::OutOfFrames));
@@ -280,6 +355,8 @@ fn run_until(stop_when_quiet: bool) -> u64 {
             if crate::boot_facts().enabled.pke {
                 pkru::write(process.pkru);
             }
+            RUNNING_LINUX.store(process.personality == Personality::Linux, Ordering::Relaxed);
+            load_fs_base(process.fs_base);
             scheduler.current = Some(slot);
             scheduler.ticks_in_quantum = 0;
             scheduler.switches += 1;
@@ -358,6 +435,7 @@ impl Scheduler {
         }
         context::clear(slot);
         process.space = None;
+        process.linux = None;
         if let Some((used, deepest)) = process.kernel_stack.as_mut().and_then(KernelStack::measure)
             && deepest
         {

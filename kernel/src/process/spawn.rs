@@ -2,7 +2,11 @@
 
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
+use alloc::boxed::Box;
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use abi::ErrorCode;
 use x86_64::VirtAddr;
@@ -11,6 +15,9 @@ use crate::mm::address_space::{Access, AddressSpace};
 use crate::mm::global_segment::{self, GlobalError};
 use crate::mm::layout::{PAGE_BYTES, USER_STACK_BYTES, USER_STACK_TOP};
 use crate::mm::paging::MapError;
+use crate::syscall::linux;
+
+use super::Personality;
 
 /// Why a process could not be started.
 #[derive(Debug)]
@@ -78,24 +85,60 @@ pub struct Prepared {
     pub stack_pointer: VirtAddr,
     /// The process's protection-key rights (PKRU).
     pub pkru: u32,
+    /// Which system-call interface the binary expects.
+    pub personality: Personality,
+    /// The value in `rdi` at entry: the argument for a native process, 0 for a Linux one (its
+    /// argument is `argv[1]`).
+    pub entry_argument: u64,
+    /// A Linux process's state (descriptors, break, signals, ...).
+    pub linux: Option<Box<linux::State>>,
 }
 
-/// Builds the address space of a new process of binary `name`: attaches the global window (no
-/// ELF parsing, no copy of a read-only page) and records a demand-zero user stack below a guard
-/// page (nothing of it is mapped until the process touches it).
+/// Linux processes started so far: each one's random generator is seeded from this count, so a
+/// run that starts the same processes in the same order sees the same numbers.
+static LINUX_STARTS: AtomicU64 = AtomicU64::new(0);
+
+/// Builds the address space of a new process of binary `name` with `argument`: attaches the
+/// global window (no ELF parsing, no copy of a read-only page) and records a demand-zero user
+/// stack below a guard page (nothing of it is mapped until the process touches it): 64 KiB for a
+/// native process, `RLIMIT_STACK` (8 MiB) for a Linux one, whose initial stack (argument
+/// strings and auxiliary vector) is written now.
 ///
 /// # Errors
 /// Returns a [`SpawnError`] for an unknown or bad binary or when memory runs out.
-pub fn prepare(name: &str) -> Result<Prepared, SpawnError> {
+pub fn prepare(name: &str, argument: u64) -> Result<Prepared, SpawnError> {
     let mut space = AddressSpace::new().map_err(SpawnError::OutOfMemory)?;
     let attached = global_segment::attach(&mut space, name)?;
+    let stack_bytes = match attached.personality {
+        Personality::Native => USER_STACK_BYTES,
+        Personality::Linux => linux::process::STACK_LIMIT_BYTES,
+    };
     // The stack is demand-zero memory: its pages are mapped when first touched.
-    let stack_bottom = VirtAddr::new(USER_STACK_TOP - USER_STACK_BYTES);
-    space.add_demand_zero(stack_bottom, USER_STACK_BYTES, Access::DATA).map_err(SpawnError::OutOfMemory)?;
-    // The System V ABI expects `rsp + 8` to be 16-byte aligned at a function's first
-    // instruction, as if a call had pushed a return address.
-    const RETURN_ADDRESS_BYTES: u64 = 8;
-    let stack_pointer = VirtAddr::new(USER_STACK_TOP - RETURN_ADDRESS_BYTES);
+    let stack_bottom = VirtAddr::new(USER_STACK_TOP - stack_bytes);
+    space.add_demand_zero(stack_bottom, stack_bytes, Access::DATA).map_err(SpawnError::OutOfMemory)?;
     debug_assert!(USER_STACK_TOP.is_multiple_of(PAGE_BYTES));
-    Ok(Prepared { space, entry: attached.entry, stack_pointer, pkru: attached.pkru })
+    match attached.personality {
+        Personality::Native => {
+            // The System V ABI expects `rsp + 8` to be 16-byte aligned at a function's first
+            // instruction, as if a call had pushed a return address.
+            const RETURN_ADDRESS_BYTES: u64 = 8;
+            let stack_pointer = VirtAddr::new(USER_STACK_TOP - RETURN_ADDRESS_BYTES);
+            Ok(Prepared { space, entry: attached.entry, stack_pointer, pkru: attached.pkru, personality: Personality::Native, entry_argument: argument, linux: None })
+        }
+        Personality::Linux => {
+            let start = LINUX_STARTS.fetch_add(1, Ordering::Relaxed) + 1;
+            let out_of_memory = || SpawnError::OutOfMemory(MapError::OutOfFrames);
+            let mut state = Box::try_new(linux::State::new(linux::process::seed_for(start))).map_err(|_| out_of_memory())?;
+            let stack_pointer = linux::startup::build(&mut space, USER_STACK_TOP, name, argument, &attached, &mut state).map_err(|_| out_of_memory())?;
+            Ok(Prepared {
+                space,
+                entry: attached.entry,
+                stack_pointer: VirtAddr::new(stack_pointer),
+                pkru: attached.pkru,
+                personality: Personality::Linux,
+                entry_argument: 0,
+                linux: Some(state),
+            })
+        }
+    }
 }

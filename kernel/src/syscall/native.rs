@@ -1,7 +1,8 @@
-//! System calls: decode every argument, then perform (the seL4 decode/perform split).
+//! shoal's own system calls (the `abi` crate): decode every argument, then perform (the seL4
+//! decode/perform split).
 //!
-//! [`dispatch`] is called by the SYSCALL entry stub with the saved user registers. It looks the
-//! number up, and each handler checks all of its arguments (numbers, lengths, user pointers
+//! [`dispatch`] is called for a process of the native personality with the saved user registers.
+//! It looks the number up, and each handler checks all of its arguments (numbers, lengths, user pointers
 //! through `mm::user_copy`) before it acts; bad input returns an `abi::ErrorCode`, never a
 //! kernel panic. Results go back in `rax` (error code, 0 = success) and `rdx` (value), as the
 //! `abi` crate documents.
@@ -26,7 +27,8 @@ use crate::process::scheduler;
 /// Nanoseconds per second.
 const NANOSECONDS_PER_SECOND: u128 = 1_000_000_000;
 
-/// Handles one system call: reads the number and arguments from `frame`, writes the results.
+/// Handles one native system call: reads the number and arguments from `frame`, writes the
+/// results.
 pub fn dispatch(frame: &mut SyscallFrame) {
     let arguments = frame.arguments();
     let result = match Syscall::from_number(frame.rax) {
@@ -51,15 +53,6 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Ok(value) => frame.set_result(ErrorCode::Success.value(), value),
         Err(code) => frame.set_result(code.value(), 0),
     }
-    // SYSRET to a non-canonical RCX faults in ring 0 on Intel CPUs (on the user's stack). The
-    // RIP SYSCALL saved is the address after the instruction, which is only outside the user
-    // half when the instruction ends the last user page; the kernel never maps that page, but a
-    // process that got there ends here, as the #GP its return would raise on AMD.
-    if frame.user_rip >= USER_END {
-        let (pid, name) = scheduler::current_identity().unwrap_or((0, "?"));
-        crate::println!("process {pid} ({name}): killed: system call returns to {:#x}, outside the user half", frame.user_rip);
-        scheduler::exit_current(EndReason::GeneralProtection, frame.user_rip);
-    }
 }
 
 /// Bytes `write` copies in and prints at a time (a kernel-stack buffer: no heap allocation).
@@ -68,7 +61,7 @@ const WRITE_CHUNK_BYTES: usize = 256;
 /// `write(pointer, length)`: checks the whole range, then copies it in and prints it chunk by
 /// chunk through the console's process channel (`[pid] ` at each line start, control characters
 /// escaped), so no process output can pass for a kernel line.
-fn write(pointer: u64, length: u64) -> Result<u64, ErrorCode> {
+pub(super) fn write(pointer: u64, length: u64) -> Result<u64, ErrorCode> {
     if length > abi::WRITE_MAX_BYTES {
         return Err(ErrorCode::TooLarge);
     }
@@ -108,7 +101,7 @@ fn split_complete_utf8(bytes: &[u8], last: bool) -> (usize, usize) {
 }
 
 /// Prints user bytes as text (invalid UTF-8 as replacement characters).
-fn print_user_text(pid: u64, bytes: &[u8]) {
+pub(super) fn print_user_text(pid: u64, bytes: &[u8]) {
     for piece in bytes.utf8_chunks() {
         crate::drivers::serial::write_user(pid, piece.valid());
         if !piece.invalid().is_empty() {
@@ -118,7 +111,7 @@ fn print_user_text(pid: u64, bytes: &[u8]) {
 }
 
 /// `clock()`: nanoseconds since boot from the TSC and its calibrated rate.
-fn clock_nanoseconds() -> u64 {
+pub(super) fn clock_nanoseconds() -> u64 {
     let tsc_hz = crate::boot_facts().apic.get().map_or(0, |(_, calibration)| calibration.tsc_hz);
     if tsc_hz == 0 {
         return 0;

@@ -260,6 +260,10 @@ fn free_owned_entry(entry: &mut x86_64::structures::paging::page_table::PageTabl
 ///
 /// # Errors
 /// Returns [`MapError::OutOfRegion`] when the page is not mapped.
+///
+/// `flags` are the leaf's new flags: without USER_ACCESSIBLE the page stays mapped (and its
+/// contents kept) but user code cannot reach it, which is how a Linux `mprotect(PROT_NONE)` of a
+/// touched page is kept.
 pub fn update_user_page_flags(root: &OwnedFrame, page: Page<Size4KiB>, flags: PageTableFlags) -> Result<(), MapError> {
     let address = page.start_address().as_u64();
     // The ownership record stays: only the permissions change.
@@ -271,7 +275,7 @@ pub fn update_user_page_flags(root: &OwnedFrame, page: Page<Size4KiB>, flags: Pa
     with_mapper(root_frame(root), |mapper| {
         // SAFETY: only the leaf flags of a user page change; the frame stays the same, owned by
         // the address space. The stale translation is flushed right after.
-        let flush = unsafe { mapper.update_flags(page, flags | PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE) }
+        let flush = unsafe { mapper.update_flags(page, flags | PageTableFlags::PRESENT) }
             .map_err(|_| MapError::OutOfRegion { address })?;
         flush.flush();
         Ok(())
