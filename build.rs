@@ -4,6 +4,10 @@
 //! - `bin/<name>`: every userland program (`userland/programs/src/bin/*.rs`), stripped;
 //! - `bin/corpus-<name>`: the broken ELF files of `elf-check`'s corpus, which the kernel must
 //!   refuse one by one (the processes test suite spawns them);
+//! - `bin/<name>` for the Linux programs: the C test programs of `userland/linux/c` (built with
+//!   musl-gcc) and the Rust workspace `userland/linux` (the QuickJS and Lua runtimes and a std
+//!   test program, static-pie executables for x86_64-unknown-linux-musl, built by a cargo of
+//!   their own);
 //! - `scenarios/<name>`: every file of `userland/scenarios/`.
 //!
 //! A third image, `shoal-bios-hardware.img`, is the BIOS image with one more ramdisk file: `args`,
@@ -18,8 +22,8 @@
 //!
 //! The host tool and the integration tests find the results through compile-time environment
 //! variables: `SHOAL_BIOS_IMAGE`, `SHOAL_UEFI_IMAGE`, `SHOAL_HARDWARE_IMAGE`, `SHOAL_BENCH_IMAGE`,
-//! `SHOAL_UEFI_PARTITION`, `SHOAL_RAMDISK`, `SHOAL_BENCH_RAMDISK`, and `SHOAL_KERNEL_ELF` (the unstripped kernel, for a
-//! debugger).
+//! `SHOAL_UEFI_PARTITION`, `SHOAL_RAMDISK`, `SHOAL_BENCH_RAMDISK`, `SHOAL_KERNEL_ELF` (the unstripped kernel, for a
+//! debugger), and `SHOAL_LINUX_PROGRAMS` (the folder of the Linux programs, unstripped).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -133,6 +137,7 @@ fn ramdisk_files(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
         files.push((format!("bin/corpus-{}", broken.name), broken.bytes.to_vec()));
     }
     files.extend(linux_c_programs(out_dir));
+    files.extend(linux_rust_programs(out_dir));
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("userland/scenarios");
     println!("cargo:rerun-if-changed={}", scenarios.display());
     let mut entries: Vec<_> = std::fs::read_dir(&scenarios)
@@ -155,7 +160,9 @@ fn ramdisk_files(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
 ///   shares. Debian's musl-gcc specs know no `-static-pie` (they link `Scrt1.o` and ask for the
 ///   dynamic linker), so the start files are named here: musl's `rcrt1.o` (which applies the
 ///   image's relocations itself, the way the kernel must make harmless), `crti.o`, gcc's
-///   `crtbeginS.o`/`crtendS.o`, `crtn.o`, with `-Bstatic` and `--no-dynamic-linker`;
+///   `crtbeginS.o`/`crtendS.o`, `crtn.o`, with `-Bstatic` and `--no-dynamic-linker`. The linker is
+///   the toolchain's lld (through its `gcc-ld` shim): GNU ld would pad the file with 6 MiB of
+///   zeros to keep offsets congruent to 2 MiB-aligned addresses (`userland/linux/link` says more);
 /// - `linux-static-exec` (a non-PIE static executable, ET_EXEC) and `linux-dynamic` (linked
 ///   against glibc's dynamic linker, PT_INTERP): the binaries the kernel must refuse.
 fn linux_c_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -170,6 +177,8 @@ fn linux_c_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut static_pie = Command::new("musl-gcc");
     static_pie
         .args(["-O2", "-fPIE", "-static-pie", "-nostartfiles", "-Wl,-Bstatic", "-Wl,--no-dynamic-linker", "-Wl,-z,max-page-size=0x200000"])
+        .arg(format!("-B{}", llvm_tool("gcc-ld").display()))
+        .arg("-fuse-ld=lld")
         .arg(musl.join("rcrt1.o"))
         .arg(musl.join("crti.o"))
         .arg(gcc_file("crtbeginS.o"))
@@ -193,6 +202,51 @@ fn linux_c_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
             let stripped = out_dir.join(format!("user-{name}"));
             strip(&path, &stripped);
             (format!("bin/{name}"), std::fs::read(&stripped).expect("reading a stripped Linux test program"))
+        })
+        .collect()
+}
+
+/// Builds the Rust workspace of Linux programs (`userland/linux`: the QuickJS and Lua runtimes
+/// and a std test program, static-pie executables for x86_64-unknown-linux-musl) with a cargo of
+/// its own, and returns every `programs/src/bin/<name>.rs` binary as `bin/<name>`, stripped.
+///
+/// That workspace needs its own `.cargo/config.toml` (std built from rust-src, the musl linker
+/// script), which cargo reads only from its working directory: so it runs there, into its own
+/// target directory (`userland/linux/target`, shared by dev and release builds of this one), with
+/// the variables this build script inherits that would override its configuration removed.
+fn linux_rust_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("userland/linux");
+    for watched in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml", "link", "rt", "programs"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(&workspace).args(["build", "--release", "--bins", "--locked"]);
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let inherited = key.starts_with("CARGO_") && key != "CARGO_HOME"
+            || ["RUSTFLAGS", "RUSTDOCFLAGS", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "TARGET", "HOST", "OUT_DIR", "OPT_LEVEL", "PROFILE", "DEBUG", "NUM_JOBS", "MAKEFLAGS", "MFLAGS", "CARGO_MAKEFLAGS"].contains(&key);
+        if inherited {
+            command.env_remove(key);
+        }
+    }
+    let status = command.status().unwrap_or_else(|error| panic!("running cargo in {}: {error}", workspace.display()));
+    assert!(status.success(), "building the Linux programs in {} failed ({status}); run ./setup.sh for musl-tools", workspace.display());
+    let built = workspace.join("target/x86_64-unknown-linux-musl/release");
+    // The host test runs the same binaries on this Linux host (`tests/linux_runtimes.rs`).
+    println!("cargo:rustc-env=SHOAL_LINUX_PROGRAMS={}", built.display());
+    let mut names: Vec<String> = std::fs::read_dir(workspace.join("programs/src/bin"))
+        .expect("reading userland/linux/programs/src/bin")
+        .filter_map(|entry| Some(entry.ok()?.path().file_stem()?.to_str()?.to_owned()))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let stripped = out_dir.join(format!("user-{name}"));
+            strip(&built.join(&name), &stripped);
+            let bytes = std::fs::read(&stripped).expect("reading a stripped Linux program");
+            (format!("bin/{name}"), bytes)
         })
         .collect()
 }

@@ -83,8 +83,9 @@ pub fn binaries() -> impl Iterator<Item = &'static str> {
 
 /// The prefix of the broken ELF files of the corpus (loaded only by the `bad-elf` tests).
 pub const CORPUS_PREFIX: &str = "corpus-";
-/// Prefixes of large binaries, loaded on first use rather than at boot: the 16 MiB test binary
-/// and the synthetic runtimes.
+/// Prefixes of binaries loaded on first use rather than at boot: the 16 MiB test binary, the
+/// synthetic runtimes, and the Linux programs (the test programs and the QuickJS and Lua
+/// runtimes: most boots never start them).
 pub const LAZY_PREFIXES: [&str; 5] = ["big-", "synth-", "linux-", "js-", "lua-"];
 
 /// Name of the optional kernel-argument file at the top of the archive.
