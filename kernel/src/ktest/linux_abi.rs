@@ -10,7 +10,12 @@
 //!   `_dlstart_c` would have written the shared RELRO pages, and faulted);
 //! - a non-PIE static executable (`ET_EXEC`) and a dynamically linked one (`PT_INTERP`) are
 //!   refused with their own errors;
-//! - every frame comes back.
+//! - every frame comes back;
+//! - `linux-std-test`, a Rust std program (`println!`, collections, `std::time`, a ramdisk file
+//!   read with `std::fs`), exits with 0;
+//! - the QuickJS and Lua runtimes (`js-runtime`, `lua-runtime`) run the eight handlers through
+//!   the FaaS driver with their self-checks, and every corrupted invocation fails its check
+//!   (`ktest::runtimes`, as for the WebAssembly runtime).
 
 #![deny(unsafe_code)]
 
@@ -79,5 +84,17 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
         fail!(checks, "{} frames free before, {free_after} after", free_before);
     }
     checks.pass();
-    Ok(())
+
+    checks.check("a Rust std program (println!, collections, time, a ramdisk file) runs");
+    let pid = super::start(checks, "linux-std-test", 0)?;
+    let finished = super::run_all();
+    match finished.get(&pid) {
+        Some(ended) if ended.reason() == Some(EndReason::Exited) && ended.status.code == 0 => {}
+        Some(ended) => fail!(checks, "linux-std-test ended with {:?} code {}", ended.reason(), ended.status.code),
+        None => fail!(checks, "linux-std-test was not reported"),
+    }
+    checks.pass();
+
+    super::runtimes::run(checks, &super::runtimes::JS)?;
+    super::runtimes::run(checks, &super::runtimes::LUA)
 }

@@ -24,10 +24,10 @@ mod memory;
 mod paging;
 mod pcid;
 mod processes;
+mod runtimes;
 mod scale;
 mod timer;
 mod tlb;
-mod wasm;
 
 use core::fmt;
 
@@ -99,7 +99,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
     Suite { name: "keys", description: "protection keys keep processes from reading other binaries' data", run: global_segment::keys },
     Suite { name: "linux-abi", description: "a musl static-pie runs on the Linux personality; every call checked; bad binaries refused", run: linux_abi::run },
-    Suite { name: "wasm", description: "a WebAssembly runtime hosts 8 realistic handlers; every self-check passes, and can fail", run: wasm::run },
+    Suite { name: "wasm", description: "a WebAssembly runtime hosts 8 realistic handlers; every self-check passes, and can fail", run: runtimes::wasm },
     Suite { name: "global-stale", description: "a slot reused after an unload shows the new binary in every mode, with and without live bystanders", run: global_segment::stale },
     Suite { name: "global-live", description: "a user process spawns a binary that is not loaded while others run, in every mode", run: global_segment::live },
     Suite { name: "hostile", description: "hostile processes (flags, fuzzing, boundary pointers, exhaustion) cannot crash, hang or fool the kernel", run: hostile::run },
