@@ -120,7 +120,8 @@ struct BenchArguments {
     quick: bool,
     /// Workloads, comma-separated (overrides the preset): synth-small (1 MiB code + 1 MiB data),
     /// synth-medium (8 + 8 MiB), synth-large (64 + 64 MiB), wasm-runtime (eight WebAssembly
-    /// handlers).
+    /// handlers), js-runtime and lua-runtime (the same handlers in JavaScript on QuickJS and in
+    /// Lua 5.4: Linux static-pie binaries).
     #[arg(long, value_delimiter = ',')]
     workload: Option<Vec<String>>,
     /// Instance counts, comma-separated and increasing, at most 16 (overrides the preset).
@@ -138,6 +139,10 @@ struct BenchArguments {
     /// Measured invocations per configuration (whole rounds, at least one round).
     #[arg(long, default_value_t = kernel_args::DEFAULT_INVOCATIONS)]
     invocations: u32,
+    /// Rounds instead: R rounds of warm-up and R measured rounds at every instance count (R x N
+    /// invocations each for N instances); replaces --warmup and --invocations.
+    #[arg(long, conflicts_with_all = ["warmup", "invocations"])]
+    rounds: Option<u32>,
     /// PCID settings, comma-separated: on (simulated under TCG) and/or off.
     #[arg(long, value_delimiter = ',', default_value = "on,off")]
     pcid: Vec<String>,
@@ -405,6 +410,7 @@ fn bench_options(arguments: &BenchArguments) -> Result<bench::BenchOptions, Stri
             modes,
             warmup: arguments.warmup,
             invocations: arguments.invocations,
+            rounds: arguments.rounds,
             pcid: arguments.pcid.clone(),
             memory_mib: arguments.memory,
             plugin_slowdown: !arguments.no_plugin_slowdown,

@@ -56,6 +56,10 @@ pub(crate) struct Study {
     pub(crate) warmup: u32,
     /// Measured invocations per configuration (the kernel rounds up to whole rounds).
     pub(crate) invocations: u32,
+    /// Rounds of warm-up and of measurement per configuration, when given: each configuration of
+    /// N instances then runs `rounds × N` warm-up and `rounds × N` measured invocations
+    /// (instead of `warmup` and `invocations`).
+    pub(crate) rounds: Option<u32>,
     /// PCID settings: `on` (simulated under TCG) and/or `off`.
     pub(crate) pcid: Vec<String>,
     /// Guest memory in MiB.
@@ -85,7 +89,7 @@ pub(crate) struct BenchOptions {
 }
 
 /// Workloads the bench image carries.
-pub(crate) const WORKLOADS: [&str; 4] = ["synth-small", "synth-medium", "synth-large", "wasm-runtime"];
+pub(crate) const WORKLOADS: [&str; 6] = ["synth-small", "synth-medium", "synth-large", "wasm-runtime", "js-runtime", "lua-runtime"];
 
 /// Values of `--psc`.
 pub(crate) const PSC_VALUES: [&str; 3] = ["low", "nominal", "high"];
@@ -94,7 +98,7 @@ pub(crate) const PSC_VALUES: [&str; 3] = ["low", "nominal", "high"];
 const MANIFEST_HEADER: &str = "shoal bench manifest v=1";
 
 /// Version of `docs/result-schema.md` this tool writes.
-pub(crate) const SCHEMA_VERSION: u32 = 3;
+pub(crate) const SCHEMA_VERSION: u32 = 4;
 
 /// Checks the options before anything boots, with a message naming the bad value.
 ///
@@ -131,6 +135,12 @@ fn check_study(study: &Study) -> Result<(), String> {
     }
     if study.invocations == 0 || study.invocations > MAX_INVOCATIONS {
         return Err(format!("--invocations must be in 1..={MAX_INVOCATIONS}, not {}", study.invocations));
+    }
+    if let Some(rounds) = study.rounds {
+        let largest = study.instances.iter().max().copied().unwrap_or(1);
+        if rounds == 0 || u64::from(rounds) * u64::from(largest) > u64::from(MAX_INVOCATIONS) {
+            return Err(format!("--rounds must be at least 1 and rounds x the largest instance count at most {MAX_INVOCATIONS}, not {rounds} x {largest}"));
+        }
     }
     if study.pcid.is_empty() || study.pcid.iter().any(|pcid| pcid != "on" && pcid != "off") || has_duplicates(&study.pcid) {
         return Err(format!("--pcid takes on and/or off, not \"{}\"", study.pcid.join(",")));
@@ -192,6 +202,16 @@ impl Study {
         text
     }
 
+    /// Returns the warm-up invocations of a configuration of `instances` instances.
+    pub(crate) fn warmup_for(&self, instances: u32) -> u32 {
+        self.rounds.map_or(self.warmup, |rounds| rounds * instances)
+    }
+
+    /// Returns the measured invocations of a configuration of `instances` instances.
+    pub(crate) fn invocations_for(&self, instances: u32) -> u32 {
+        self.rounds.map_or(self.invocations, |rounds| rounds * instances)
+    }
+
     /// Returns the study's defining options as manifest entries, in a fixed order.
     fn manifest_entries(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -205,6 +225,7 @@ impl Study {
             ("pcid", self.pcid.join(",")),
             ("warmup", self.warmup.to_string()),
             ("invocations", self.invocations.to_string()),
+            ("rounds", self.rounds.map(|rounds| rounds.to_string()).unwrap_or_default()),
             ("memory", self.memory_mib.to_string()),
             ("plugin_slowdown", if self.plugin_slowdown { "on" } else { "off" }.to_owned()),
         ]
@@ -237,6 +258,7 @@ impl Study {
             pcid: list("pcid")?,
             warmup: number("warmup")?,
             invocations: number("invocations")?,
+            rounds: optional("rounds")?.map(|rounds| rounds.parse().map_err(|_| format!("rounds={rounds} is not a number"))).transpose()?,
             memory_mib: number("memory")?,
             plugin_slowdown: match get("plugin_slowdown")? {
                 "on" => true,
@@ -285,7 +307,7 @@ fn unit_command(options: &BenchOptions, unit: &Unit) -> Command {
     let mut command = Command::new(&options.runner);
     command
         .args(["--mode", "test", "--firmware", "uefi", "--timeout", &options.timeout_seconds.to_string(), "--memory", &study.memory_mib.to_string()])
-        .args(["--args", &unit.kernel_args(study.warmup, study.invocations)]);
+        .args(["--args", &unit.kernel_args(study.warmup_for(unit.instances), study.invocations_for(unit.instances))]);
     if unit.plugin {
         let out = plugin_path(&options.out_dir, unit);
         command

@@ -220,6 +220,8 @@ fn workload_description(workload: &str) -> &'static str {
         "synth-medium" => "synthetic runtime, 8 MiB of code and 8 MiB of read-only data; each invocation calls 32 random code pages and reads 32 random data pages",
         "synth-large" => "synthetic runtime, 64 MiB of code and 64 MiB of read-only data (the size class of a Node runtime); each invocation calls 32 random code pages and reads 32 random data pages",
         "wasm-runtime" => "the WebAssembly runtime (wasmi) hosting eight handlers; instance i serves handler i mod 8, each invocation runs the handler once on a seeded input and checks its answer",
+        "js-runtime" => "the JavaScript runtime (QuickJS, a Linux musl static-pie on shoal's Linux personality) hosting the same eight handlers written in JavaScript; instance i serves handler i mod 8; its clock and random numbers are deterministic in the study",
+        "lua-runtime" => "the Lua 5.4 runtime (a Linux musl static-pie on shoal's Linux personality, built with a fixed string-hash seed) hosting the same eight handlers written in Lua; instance i serves handler i mod 8; its clock and random numbers are deterministic in the study",
         _ => "a workload this version of the host tool does not describe",
     }
 }
@@ -257,7 +259,11 @@ pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], g
     );
 
     let _ = writeln!(text, "## Method\n");
-    let _ = writeln!(text, "- **Warm** (the steady state): {} warm-up invocations (rounded up to whole rounds of all N instances, at least one round; the CSV's `warmup_invocations` is the number run), then the simulator's counters are zeroed *without* emptying its TLBs and {} measured invocations (whole rounds) run. Walks per invocation over those are the warm figures.", study.warmup, study.invocations);
+    let warm_length = match study.rounds {
+        Some(rounds) => format!("{rounds} rounds of all N instances of warm-up (the CSV's `warmup_invocations` is the number run), then the simulator's counters are zeroed *without* emptying its TLBs and {rounds} measured rounds run ({rounds} x N invocations)"),
+        None => format!("{} warm-up invocations (rounded up to whole rounds of all N instances, at least one round; the CSV's `warmup_invocations` is the number run), then the simulator's counters are zeroed *without* emptying its TLBs and {} measured invocations (whole rounds) run", study.warmup, study.invocations),
+    };
+    let _ = writeln!(text, "- **Warm** (the steady state): {warm_length}. Walks per invocation over those are the warm figures.");
     let _ = writeln!(text, "- **Convergence check**: the default warm-up (512) and measured invocations (1024) were checked against a four times longer warm-up (`--warmup 2048`) for the synthetic runtimes; the criterion is that walks per warm invocation agree within 2% or 0.05 walks (the figures are in the README, \"The TLB simulator and the density study\"). A run with other values or workloads should repeat that check: raise `--warmup` and compare `walks_per_invocation`.");
     let _ = writeln!(text, "- **Cold, shared-warm**: right after the warm phase, a fresh instance's first invocation while the other instances' translations are still cached (with the global segment, the runtime's global entries serve it). **Cold, flushed**: another fresh instance's first invocation after every TLB entry, globals included, was invalidated. Each is one invocation; process creation is not counted.");
     let _ = writeln!(text, "- **Cost model** (tlbsim's walk-cost model, `tlbsim/src/cost/`): each walk looks up paging-structure caches (longest prefix first), and each remaining page-table reference costs the load-to-use latency of the cache level that holds it (L1D, L2, LLC, memory); references are dependent, so their latencies add. The STLB lookup, the walker's pipeline and any overlap of walks with other work are not modelled. Base CPI {}: an assumption for the cycles of everything but the walks, not a measurement.", cost.and_then(|cost| cost.get("base_cpi")).map_or_else(|| study.base_cpi.clone().unwrap_or_else(|| "(the plugin's default)".into()), Clone::clone));

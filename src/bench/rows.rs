@@ -7,7 +7,7 @@
 //! version-1 plugin has no `instructions.user`, no `cost.walk_cycles`) is left empty rather than
 //! guessed. [`Row`] holds one configuration: its kernel fields, the counters of its three phases
 //! and its boot's cost-model line. [`csv`] writes the rows in the column order of
-//! `docs/result-schema.md` (version 3).
+//! `docs/result-schema.md` (version 4).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -207,8 +207,8 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
 }
 
 /// The kernel fields of the CSV, in order.
-pub(crate) const KERNEL_COLUMNS: [&str; 16] = [
-    "id", "workload", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
+pub(crate) const KERNEL_COLUMNS: [&str; 17] = [
+    "id", "workload", "binary", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
     "cycles_per_invocation", "engine", "pmu", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
 ];
 /// The warm phase's simulator counters of the CSV, in order.
@@ -257,7 +257,7 @@ pub(crate) fn csv(rows: &[Row]) -> String {
 mod tests {
     use super::*;
 
-    pub(crate) const KERNEL: &str = "noise\nresult: density id=100 workload=synth-small global=1 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\nresult: density id=103 workload=synth-small global=0 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=104 cold_flushed_id=105 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\n";
+    pub(crate) const KERNEL: &str = "noise\nresult: density id=100 workload=synth-small binary=native global=1 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\nresult: density id=103 workload=synth-small global=0 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=104 cold_flushed_id=105 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\n";
     pub(crate) const PLUGIN: &str = "tlbsim geometry v=1 verified=1\ntlbsim phase v=1 id=100 name=a i.walks_4k=4 i.walks_2m=0 d.walks_4k=4 d.walks_2m=0\ntlbsim phase v=1 id=101 name=a-cold-shared i.walks_4k=3 i.walks_2m=0 d.walks_4k=20 d.walks_2m=0\ntlbsim phase v=1 id=102 name=a-cold-flushed i.walks_4k=30 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\ntlbsim phase v=1 id=103 name=b i.walks_4k=40 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\n";
     /// A version-2 plugin's output for the first configuration of [`KERNEL`]: 8 invocations,
     /// 8 warm walks (2 window, 4 private, 2 kernel), 1600 + 400 instructions, 960 walk cycles,
@@ -283,8 +283,8 @@ mod tests {
         let text = csv(&join(KERNEL, PLUGIN));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[0].starts_with("id,workload,pcid,global"));
-        assert!(lines[1].starts_with("100,synth-small,simulated,1,1,2,512,4,8,"));
+        assert!(lines[0].starts_with("id,workload,binary,pcid,global"));
+        assert!(lines[1].starts_with("100,synth-small,native,simulated,1,1,2,512,4,8,"));
         let header: Vec<&str> = lines[0].split(',').collect();
         assert_eq!(
             &header[header.len() - 10..],

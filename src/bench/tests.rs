@@ -12,6 +12,7 @@ fn study() -> Study {
         modes: WindowMode::ALL.to_vec(),
         warmup: 512,
         invocations: 256,
+        rounds: None,
         pcid: vec!["on".into(), "off".into()],
         memory_mib: 4096,
         plugin_slowdown: true,
@@ -39,7 +40,7 @@ fn bad_options_are_refused_with_the_value_named() {
         change(&mut options);
         check(&options).unwrap_err()
     };
-    assert_eq!(refused(|options| options.study.workloads = vec!["node".into()]), "unknown workload \"node\"; known: synth-small synth-medium synth-large wasm-runtime");
+    assert_eq!(refused(|options| options.study.workloads = vec!["node".into()]), "unknown workload \"node\"; known: synth-small synth-medium synth-large wasm-runtime js-runtime lua-runtime");
     assert_eq!(refused(|options| options.study.instances = vec![64, 1]), "--instances must increase strictly, each in 1..=65536: 64,1");
     assert_eq!(refused(|options| options.study.instances = vec![0]), "--instances must increase strictly, each in 1..=65536: 0");
     assert_eq!(refused(|options| options.study.instances = (1..=17).collect()), "--instances takes 1 to 16 counts, not 17");
@@ -88,7 +89,7 @@ fn the_manifest_round_trips_and_names_differences() {
     let text = study.manifest(Shard { index: 2, count: 3 });
     assert_eq!(
         text,
-        "shoal bench manifest v=1\nschema=3\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nmemory=4096\nplugin_slowdown=on\nshard=2/3\n"
+        "shoal bench manifest v=1\nschema=4\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nshard=2/3\n"
     );
     assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard { index: 2, count: 3 })));
     let mut other = study.clone();
@@ -96,7 +97,7 @@ fn the_manifest_round_trips_and_names_differences() {
     other.warmup = 2048;
     assert_eq!(study.differences(&other), ["preset: \"skylake-client\" vs \"zen4\"", "warmup: \"512\" vs \"2048\""]);
     assert_eq!(Study::from_manifest("something else"), Err("not a shoal bench manifest (its first line is not \"shoal bench manifest v=1\")".into()));
-    assert_eq!(Study::from_manifest(&text.replace("schema=3", "schema=2")), Err("schema 2 written by another version of shoal bench (this one writes 3)".into()));
+    assert_eq!(Study::from_manifest(&text.replace("schema=4", "schema=2")), Err("schema 2 written by another version of shoal bench (this one writes 4)".into()));
     assert_eq!(Study::from_manifest(&text.replace("warmup=512\n", "")), Err("no warmup= entry".into()));
 }
 
@@ -204,4 +205,21 @@ fn every_chart_of_every_workload_is_listed() {
     assert_eq!(files.len(), 3 + 2 * 4 * 2);
     assert!(files.contains(&PathBuf::from("out/wasm-runtime-overhead.png")));
     assert!(files.contains(&PathBuf::from("out/synth-small-cold.svg")));
+}
+
+#[test]
+fn rounds_replace_warmup_and_invocations_by_rounds_of_every_instance_count() {
+    let mut study = study();
+    assert_eq!((study.warmup_for(64), study.invocations_for(64)), (512, 256));
+    study.rounds = Some(2);
+    assert_eq!((study.warmup_for(1), study.invocations_for(1)), (2, 2));
+    assert_eq!((study.warmup_for(64), study.invocations_for(64)), (128, 128));
+    let text = study.manifest(Shard::WHOLE);
+    assert!(text.contains("\nrounds=2\n"), "{text}");
+    assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard::WHOLE)));
+    let mut options = options();
+    options.study.rounds = Some(0);
+    assert_eq!(check(&options), Err("--rounds must be at least 1 and rounds x the largest instance count at most 10000000, not 0 x 1024".into()));
+    options.study.rounds = Some(10_000);
+    assert_eq!(check(&options), Err("--rounds must be at least 1 and rounds x the largest instance count at most 10000000, not 10000 x 1024".into()));
 }

@@ -19,7 +19,7 @@
 //! Outside the measured regions it reads the TSC and the memory figures and prints one line:
 //!
 //! ```text
-//! result: density id=<warm phase> workload=<binary> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
+//! result: density id=<warm phase> workload=<binary> binary=<native|linux-musl> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
 //!         instances=<N> warmup_invocations=<W> rounds=<R> invocations=<N*R> cycles_per_invocation=<c>
 //!         cold_shared_id=<id+1> cold_flushed_id=<id+2> engine=<tcg|kvm|hardware>
 //!         pmu=<unavailable|intel-v4|amd-...> [pmu.<event>=<count> ...]
@@ -73,31 +73,24 @@ pub struct Sweep<'a> {
 }
 
 impl Sweep<'_> {
-    /// Returns the process argument of instance `index`: for the WebAssembly runtime the number
-    /// of the function it hosts (instances cycle through the functions, so N instances
+    /// Returns the process argument of instance `index`: for a language runtime (WebAssembly,
+    /// JavaScript, Lua) the number of the function it hosts (instances cycle through the functions, so N instances
     /// interleave N / 8 instances of each of the 8 functions); 0 for the synthetic runtimes.
     fn argument(&self, index: usize) -> u64 {
-        match self.workload {
-            Workload::Wasm => (index % abi::wasm::FUNCTIONS.len()) as u64,
-            Workload::SyntheticSmall | Workload::SyntheticMedium | Workload::SyntheticLarge => 0,
-        }
+        if self.workload.hosts_handlers() { (index % abi::wasm::FUNCTIONS.len()) as u64 } else { 0 }
     }
 
     /// Returns the payload of the invocation seeded with `seed`: for the synthetic runtimes the
-    /// seed, the code pages and the data pages; for the WebAssembly runtime the seed and no
-    /// flags ([`abi::wasm::Payload`]).
+    /// seed, the code pages and the data pages; for a language runtime the seed and no flags
+    /// ([`abi::wasm::Payload`]).
     fn payload(&self, seed: u64) -> Invocation {
         let mut payload = [0u8; abi::PAYLOAD_MAX_BYTES as usize];
-        let length = match self.workload {
-            Workload::Wasm => {
-                let bytes = abi::wasm::Payload { seed, flags: 0 }.encode();
-                payload[..bytes.len()].copy_from_slice(&bytes);
-                bytes.len()
-            }
-            Workload::SyntheticSmall | Workload::SyntheticMedium | Workload::SyntheticLarge => {
-                return crate::faas::synthetic_payload(seed, self.code_pages, self.data_pages);
-            }
-        };
+        if !self.workload.hosts_handlers() {
+            return crate::faas::synthetic_payload(seed, self.code_pages, self.data_pages);
+        }
+        let bytes = abi::wasm::Payload { seed, flags: 0 }.encode();
+        payload[..bytes.len()].copy_from_slice(&bytes);
+        let length = bytes.len();
         Invocation { id: 0, payload, length }
     }
 }
@@ -219,8 +212,9 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             drop(quiet);
             let invocations = rounds * count as u64;
             crate::println!(
-                "result: density id={phase_id} workload={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
+                "result: density id={phase_id} workload={} binary={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
                 binary,
+                sweep.workload.binary_kind(),
                 u8::from(mode.global),
                 u8::from(mode.share_tables),
                 warmup_rounds * count as u64,

@@ -146,11 +146,16 @@ pub enum Workload {
     SyntheticLarge,
     /// The WebAssembly runtime hosting eight handlers; instance `i` serves handler `i mod 8`.
     Wasm,
+    /// The JavaScript runtime (QuickJS, a Linux static-pie) hosting the same eight handlers.
+    Js,
+    /// The Lua 5.4 runtime (a Linux static-pie) hosting the same eight handlers.
+    Lua,
 }
 
 impl Workload {
     /// Every workload.
-    pub const ALL: [Workload; 4] = [Workload::SyntheticSmall, Workload::SyntheticMedium, Workload::SyntheticLarge, Workload::Wasm];
+    pub const ALL: [Workload; 6] =
+        [Workload::SyntheticSmall, Workload::SyntheticMedium, Workload::SyntheticLarge, Workload::Wasm, Workload::Js, Workload::Lua];
 
     /// Returns the binary's name.
     pub const fn binary(self) -> &'static str {
@@ -159,6 +164,23 @@ impl Workload {
             Workload::SyntheticMedium => "synth-medium",
             Workload::SyntheticLarge => "synth-large",
             Workload::Wasm => "wasm-runtime",
+            Workload::Js => "js-runtime",
+            Workload::Lua => "lua-runtime",
+        }
+    }
+
+    /// Returns whether the workload is a language runtime hosting the eight handlers (instance
+    /// `i` serves handler `i mod 8`, payloads are `abi::wasm::Payload`s).
+    pub const fn hosts_handlers(self) -> bool {
+        matches!(self, Workload::Wasm | Workload::Js | Workload::Lua)
+    }
+
+    /// Returns the kind of binary it is: `native` (shoal's ABI) or `linux-musl` (a Linux
+    /// static-pie on the Linux personality), the results' `binary` column.
+    pub const fn binary_kind(self) -> &'static str {
+        match self {
+            Workload::Js | Workload::Lua => "linux-musl",
+            _ => "native",
         }
     }
 }
@@ -328,7 +350,7 @@ const INVOCATIONS_RANGE: core::ops::RangeInclusive<u32> = 1..=10_000_000;
 /// Accepted values of the `warmup` and `invocations` keys.
 const INVOCATIONS_VALUES: &str = "an integer in 1..=10000000";
 /// Accepted values of the `workload` key.
-const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium synth-large wasm-runtime";
+const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium synth-large wasm-runtime js-runtime lua-runtime";
 /// Default of [`KernelArgs::pcids`]: every PCID the architecture has.
 const PCIDS_DEFAULT: u32 = 4096;
 /// Accepted values of [`KernelArgs::pcids`] (PCID 0 is the kernel's, so at least one more).
