@@ -130,11 +130,14 @@ fn check_demo(run: &Run) {
         .expect("translation: pcid mode unavailable (the CPU has no PCID)")
         .expect("acpi: MADT: 1 processors, local APIC at 0xfee00000, I/O APIC 0 at 0xfec00000 (GSI base 0)")
         .expect("ramdisk: ")
-        .expect("demo: running scenario `default` (7 commands)")
+        .expect("demo: running scenario `default` (8 commands)")
         .expect("hello from process ")
         .expect("alloc-exerciser: 1 MiB block, 1000 boxes, a string: all correct")
         .expect("spawn-wait: 3 children spawned and reaped, 0 wrong")
         .expect(") exited with 0")
+        // The same binary answers the same on Linux (`tests/linux_runtimes.rs`, JSON_SEED_7).
+        .expect("invoke js-runtime handler 0 (json) seed 7: instance ")
+        .expect(" answered 0x12d5665ba70b013 (its self-checks passed)")
         .expect("demo: 29 processes ended after ")
         .expect("demo: done")
         .expect_success();

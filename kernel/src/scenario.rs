@@ -6,10 +6,16 @@
 //! run <binary> [count] [argument]    # start `count` (default 1) processes of <binary>
 //! report                             # print the global-segment report (processes started so
 //!                                    # far are alive and not yet run)
+//! invoke <runtime> <handler> <seed>  # after the processes: start one FaaS instance of a
+//!                                    # language runtime serving handler number <handler>
+//!                                    # (`abi::wasm::FUNCTIONS`), send it one invocation with
+//!                                    # <seed>, print its answer, shut it down
 //! ```
 //!
 //! [`run`] starts the processes in order, then runs the scheduler until all have ended, prints
-//! one line per process (how it ended), and checks that every frame the processes used came back.
+//! one line per process (how it ended), then serves the `invoke` lines, and checks that every
+//! frame the processes and instances used came back (the runtimes of `invoke` lines are loaded
+//! before counting: a loaded binary stays loaded).
 
 #![deny(unsafe_code)]
 
@@ -33,6 +39,19 @@ pub enum Command<'a> {
     Run(RunCommand<'a>),
     /// Print the introspection report.
     Report,
+    /// Invoke a language runtime's handler once.
+    Invoke(InvokeCommand<'a>),
+}
+
+/// One `invoke` command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvokeCommand<'a> {
+    /// The runtime binary (`wasm-runtime`, `js-runtime`, `lua-runtime`).
+    pub runtime: &'a str,
+    /// The handler's number in `abi::wasm::FUNCTIONS`.
+    pub handler: u64,
+    /// The invocation's seed.
+    pub seed: u64,
 }
 
 /// One `run` command.
@@ -78,12 +97,25 @@ pub fn parse(text: &str) -> Result<Vec<Command<'_>>, ScenarioError<'_>> {
         let mut words = line.split_whitespace();
         match words.next() {
             Some("run") => {}
+            Some("invoke") => {
+                let runtime = words.next().ok_or_else(|| error("`invoke` needs a runtime, a handler number and a seed"))?;
+                let handler = words.next().and_then(|word| word.parse::<u64>().ok()).ok_or_else(|| error("the handler is not a number"))?;
+                if handler >= abi::wasm::FUNCTIONS.len() as u64 {
+                    return Err(error("the handler number must be below 8 (abi::wasm::FUNCTIONS)"));
+                }
+                let seed = words.next().and_then(|word| word.parse::<u64>().ok()).ok_or_else(|| error("the seed is not a number"))?;
+                if words.next().is_some() {
+                    return Err(error("too many words"));
+                }
+                commands.push(Command::Invoke(InvokeCommand { runtime, handler, seed }));
+                continue;
+            }
             Some("report") if words.next().is_none() => {
                 commands.push(Command::Report);
                 continue;
             }
             Some("report") => return Err(error("`report` takes no arguments")),
-            _ => return Err(error("unknown command (expected `run` or `report`)")),
+            _ => return Err(error("unknown command (expected `run`, `report` or `invoke`)")),
         }
         let binary = words.next().ok_or_else(|| error("`run` needs a binary name"))?;
         let count = match words.next() {
@@ -110,7 +142,7 @@ pub fn parse(text: &str) -> Result<Vec<Command<'_>>, ScenarioError<'_>> {
 pub struct Outcome {
     /// Every process that ended, in the order they ended.
     pub finished: Vec<Finished>,
-    /// Processes that could not be started.
+    /// Processes that could not be started, and `invoke` lines that failed.
     pub refused: usize,
     /// Free frames before the processes started.
     pub free_frames_before: usize,
@@ -141,14 +173,23 @@ pub fn report(process: &Finished) {
 
 /// Starts every process the commands ask for, runs them all to the end, and reports.
 pub fn run(commands: &[Command<'_>], verbose: bool) -> Outcome {
-    let free_frames_before = frame::free_count();
     let mut refused = 0;
+    for command in commands {
+        if let Command::Invoke(invoke) = command
+            && let Err(error) = crate::mm::global_segment::load(invoke.runtime)
+        {
+            crate::println!("invoke {}: loading it failed: {error}", invoke.runtime);
+            refused += 1;
+        }
+    }
+    let free_frames_before = frame::free_count();
     for command in commands {
         let command = match command {
             Command::Report => {
                 crate::introspection::print_report();
                 continue;
             }
+            Command::Invoke(_) => continue,
             Command::Run(command) => command,
         };
         for _ in 0..command.count {
@@ -170,5 +211,36 @@ pub fn run(commands: &[Command<'_>], verbose: bool) -> Outcome {
     if verbose {
         finished.iter().for_each(report);
     }
+    for command in commands {
+        if let Command::Invoke(invoke) = command
+            && let Err(error) = invoke_once(invoke)
+        {
+            crate::println!("invoke {} handler {}: {error}", invoke.runtime, invoke.handler);
+            refused += 1;
+        }
+    }
     Outcome { finished, refused, free_frames_before, free_frames_after: frame::free_count(), switches }
+}
+
+/// Starts one instance for `invoke`, sends it one invocation, prints the answer, shuts it down.
+fn invoke_once(invoke: &InvokeCommand<'_>) -> Result<(), crate::faas::FaasError> {
+    use crate::faas;
+    let instances = faas::start_instances(invoke.runtime, 1, |_| invoke.handler)?;
+    let mut payload = [0u8; abi::PAYLOAD_MAX_BYTES as usize];
+    let bytes = abi::wasm::Payload { seed: invoke.seed, flags: 0 }.encode();
+    payload[..bytes.len()].copy_from_slice(&bytes);
+    let invocation = scheduler::Invocation { id: 0, payload, length: bytes.len() };
+    let results = faas::round(&instances, 1, |_| invocation)?;
+    let name = abi::wasm::FUNCTIONS.get(invoke.handler as usize).copied().unwrap_or("?");
+    for result in &results {
+        crate::println!(
+            "invoke {} handler {} ({name}) seed {}: instance {} answered {:#x} (its self-checks passed)",
+            invoke.runtime,
+            invoke.handler,
+            invoke.seed,
+            result.pid,
+            result.result
+        );
+    }
+    faas::shut_down(&instances)
 }
