@@ -220,7 +220,9 @@ fn iovecs(vector: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
     let mut bytes = alloc::vec![0u8; count as usize * 16];
     copy_in(vector, &mut bytes)?;
     let list: Vec<(u64, u64)> = bytes
-        .chunks_exact(16)
+        .as_chunks::<16>()
+        .0
+        .iter()
         .map(|entry| (u64::from_le_bytes(entry[..8].try_into().unwrap_or_default()), u64::from_le_bytes(entry[8..].try_into().unwrap_or_default())))
         .collect();
     let mut total = 0u64;
@@ -293,9 +295,7 @@ fn path_in(address: u64) -> Result<String, Errno> {
 
 /// Resolves `path` against `dirfd` into an archive path (no leading `/`, no `.` or `..`).
 fn resolve(dirfd: u64, path: &str) -> Result<String, Errno> {
-    let base = if path.starts_with('/') {
-        String::new()
-    } else if dirfd == AT_FDCWD {
+    let base = if path.starts_with('/') || dirfd == AT_FDCWD {
         String::new()
     } else {
         match descriptor(dirfd)? {
@@ -483,7 +483,7 @@ pub fn poll(fds: u64, count: u64) -> Answer {
     copy_in(fds, &mut entries)?;
     check_writable(fds, entries.len() as u64)?;
     let mut ready = 0;
-    for entry in entries.chunks_exact_mut(8) {
+    for entry in entries.as_chunks_mut::<8>().0 {
         let fd = i32::from_le_bytes(entry[..4].try_into().unwrap_or_default());
         let events = u16::from_le_bytes(entry[4..6].try_into().unwrap_or_default());
         let revents = if fd < 0 {

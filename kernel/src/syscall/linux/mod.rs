@@ -34,7 +34,7 @@ pub use state::State;
 /// Linux error numbers (`asm-generic/errno-base.h`, `errno.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
-#[allow(missing_docs, reason = "the names are Linux's")]
+#[allow(missing_docs, clippy::upper_case_acronyms, reason = "the names are Linux's")]
 pub enum Errno {
     EPERM = 1,
     ENOENT = 2,
