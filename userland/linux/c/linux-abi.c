@@ -309,6 +309,8 @@ int main(int argc, char **argv) {
     expect("an unimplemented call (fork) is ENOSYS", RAW0(SYS_fork), -ENOSYS);
     expect("an unimplemented call again (reported once)", RAW0(SYS_fork), -ENOSYS);
     expect("a number past the table is ENOSYS", RAW0(100000), -ENOSYS);
+    expect("another number past the table (not reported again)", RAW0(100001), -ENOSYS);
+    expect("a negative number is ENOSYS", RAW0(-1), -ENOSYS);
 
     /* --- libc on top: stdio and malloc through brk/mmap --- */
     char *big = malloc(1 << 20);
