@@ -181,6 +181,19 @@ pub fn run(name: &str) -> ! {
 }
 
 
+/// Runs `operation` as tlbsim phase `id` named `name` when `tlbsim` is on (the plugin counts its
+/// instructions), plainly otherwise.
+pub fn in_phase<R>(tlbsim: bool, id: u64, name: &str, operation: impl FnOnce() -> R) -> R {
+    if tlbsim {
+        crate::arch::x86_64::marker::begin_phase(id, name);
+    }
+    let result = operation();
+    if tlbsim {
+        crate::arch::x86_64::marker::end_phase(id);
+    }
+    result
+}
+
 /// Starts `name` with `argument` from the kernel (no parent), failing the check on error.
 pub fn start(checks: &Checks, name: &str, argument: u64) -> Result<u64, Failed> {
     match crate::process::scheduler::spawn(name, argument, None) {

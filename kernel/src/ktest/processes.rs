@@ -247,5 +247,35 @@ pub fn costs(checks: &mut Checks) -> Result<(), Failed> {
         super::cycles_note()
     );
     checks.pass();
+
+    checks.check("a FaaS instance of each runtime starts, from its spawn until it waits for work");
+    let tlbsim = crate::boot_facts().args.tlbsim;
+    for (index, runtime) in INSTANCE_STARTS.iter().enumerate() {
+        // Loaded first: the start measured is an instance's, not the binary's one-time load.
+        if let Err(error) = crate::mm::global_segment::load(runtime) {
+            fail!(checks, "loading {runtime}: {error}");
+        }
+        let phase = INSTANCE_START_PHASE + index as u64;
+        let start_cycles = cpu::read_tsc();
+        let started = super::in_phase(tlbsim, phase, "instance-start", || crate::faas::start_instances(runtime, 1, |_| 0));
+        let cycles = cpu::read_tsc() - start_cycles;
+        let instances = match started {
+            Ok(instances) => instances,
+            Err(error) => fail!(checks, "{runtime}: {error}"),
+        };
+        crate::println!(
+            "ktest: costs: instance start {runtime} phase={phase}: {cycles} cycles from the spawn until it waits for its first invocation ({}; under tlbsim the phase counts its instructions)",
+            super::cycles_note()
+        );
+        if let Err(error) = crate::faas::shut_down(&instances) {
+            fail!(checks, "{runtime}: {error}");
+        }
+    }
+    checks.pass();
     Ok(())
 }
+
+/// The runtimes whose instance start `costs` measures (handler 0 for the language runtimes).
+const INSTANCE_STARTS: [&str; 4] = ["synth-small", "wasm-runtime", "js-runtime", "lua-runtime"];
+/// The tlbsim phase id of the first instance start (one per runtime after it).
+const INSTANCE_START_PHASE: u64 = 900_000;

@@ -19,8 +19,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
-use super::{Checks, Failed, fail};
-use crate::arch::x86_64::marker;
+use super::{Checks, Failed, fail, in_phase};
 use crate::faas;
 use crate::mm::layout::{PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
 use crate::mm::{frame, global_segment, heap};
@@ -48,18 +47,6 @@ const LIVE_CHANGE_BINARY: &str = "hello";
 const UNLOAD_PHASE: u64 = 999_998;
 const LOAD_PHASE: u64 = 999_999;
 
-/// Runs `operation` as tlbsim phase `id` named `name` when `tlbsim` is on (the plugin counts its
-/// instructions), plainly otherwise.
-fn in_phase<R>(tlbsim: bool, id: u64, name: &str, operation: impl FnOnce() -> R) -> R {
-    if tlbsim {
-        marker::begin_phase(id, name);
-    }
-    let result = operation();
-    if tlbsim {
-        marker::end_phase(id);
-    }
-    result
-}
 
 /// Unloads [`LIVE_CHANGE_BINARY`] and loads it again while `live` instances live, and prints what
 /// each cost: every live address space's window PDPT is patched (one entry each with shared

@@ -275,7 +275,9 @@ impl AddressSpace {
     }
 
     /// Removes `[start, end)` (page aligned) from the mappings, splitting those it cuts, and
-    /// unmaps and frees every page of the range that was touched.
+    /// unmaps and frees every touched page of the mappings it removes (only those: pages of the
+    /// stack or the binary in the range stay, and the work is bounded by the mappings' size, not
+    /// by the range's).
     ///
     /// # Errors
     /// [`MapError::OutOfFrames`] when splitting a mapping needs a record the heap cannot hold
@@ -283,15 +285,23 @@ impl AddressSpace {
     pub fn remove_mappings(&mut self, start: u64, end: u64) -> Result<(), MapError> {
         self.split_mappings_at(start)?;
         self.split_mappings_at(end)?;
-        self.mappings.retain(|mapping| mapping.end <= start || mapping.start >= end);
-        let mut page = start;
-        while page < end {
-            if self.translate(VirtAddr::new(page)).is_some() {
-                self.unmap_page(VirtAddr::new(page));
+        let index = self.mappings.partition_point(|mapping| mapping.end <= start);
+        while let Some(mapping) = self.mappings.get(index).copied().filter(|mapping| mapping.start < end) {
+            self.mappings.remove(index);
+            let mut page = mapping.start;
+            while page < mapping.end {
+                if self.translate(VirtAddr::new(page)).is_some() {
+                    self.unmap_page(VirtAddr::new(page));
+                }
+                page += PAGE_BYTES;
             }
-            page += PAGE_BYTES;
         }
         Ok(())
+    }
+
+    /// Returns the bytes all mappings cover.
+    pub fn mapped_bytes(&self) -> u64 {
+        self.mappings.iter().map(|mapping| mapping.end - mapping.start).sum()
     }
 
     /// Sets the permissions of `[start, end)`, which mappings must cover entirely, to `access`:

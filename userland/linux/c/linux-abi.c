@@ -208,6 +208,21 @@ int main(int argc, char **argv) {
     expect("mmap(MAP_SHARED of a file)", RAW6(SYS_mmap, 0, 4096, PROT_READ, MAP_SHARED, file, 0), -EINVAL);
     RAW1(SYS_close, file);
     RAW2(SYS_munmap, mapped, 4096);
+    /* Mappings cover at most 4 GiB (RLIMIT_AS); unmapping a huge range that is mostly unmapped is
+     * cheap and leaves the stack alone; MAP_FIXED over the stack is refused without harm. */
+    expect("mmap(5 GiB) beyond RLIMIT_AS", RAW6(SYS_mmap, 0, 5L << 30, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), -ENOMEM);
+    long address_space[2];
+    expect("prlimit64(RLIMIT_AS)", RAW4(SYS_prlimit64, 0, 9, 0, address_space), 0);
+    expect("RLIMIT_AS is 4 GiB", address_space[0], 4L << 30);
+    char *big_map = (char *)RAW6(SYS_mmap, 0, 3L << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    expect_true("mmap(3 GiB), mapped on first touch", (long)big_map > 0);
+    big_map[(3L << 30) - 1] = 1;
+    expect("mprotect(3 GiB)", RAW3(SYS_mprotect, big_map, 3L << 30, PROT_READ), 0);
+    expect("munmap of 16 TiB around it", RAW2(SYS_munmap, (unsigned long)big_map & ~((1UL << 44) - 1), 1UL << 44), 0);
+    volatile int on_stack = 1234;
+    unsigned long stack_page = (unsigned long)&on_stack & ~4095UL;
+    expect("mmap(MAP_FIXED over the stack) is refused", RAW6(SYS_mmap, stack_page, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), -ENOMEM);
+    expect_true("the stack is intact after it", on_stack == 1234);
     long start = RAW1(SYS_brk, 0);
     expect_true("brk(0) answers the break", start > 0);
     expect("brk(grow 64 KiB)", RAW1(SYS_brk, start + 65536), start + 65536);
@@ -294,6 +309,8 @@ int main(int argc, char **argv) {
     expect("an unimplemented call (fork) is ENOSYS", RAW0(SYS_fork), -ENOSYS);
     expect("an unimplemented call again (reported once)", RAW0(SYS_fork), -ENOSYS);
     expect("a number past the table is ENOSYS", RAW0(100000), -ENOSYS);
+    expect("another number past the table (not reported again)", RAW0(100001), -ENOSYS);
+    expect("a negative number is ENOSYS", RAW0(-1), -ENOSYS);
 
     /* --- libc on top: stdio and malloc through brk/mmap --- */
     char *big = malloc(1 << 20);

@@ -1,7 +1,9 @@
 //! Memory of a Linux process: `mmap`, `munmap`, `mprotect`, `brk`, `madvise`.
 //!
 //! Anonymous private memory is mapped on first touch (zeroed), like the stack: a mapping is only
-//! a record in the address space until then. A private mapping of a ramdisk file is copied in
+//! a record in the address space until then. A process's mappings (the break included) cover at
+//! most [`MAX_MAPPED_BYTES`] (`RLIMIT_AS` for them): the kernel walks a mapping page by page
+//! when it unmaps or protects it, so their size bounds that work. A private mapping of a ramdisk file is copied in
 //! when it is made. Shared file mappings are refused (`EINVAL`: the ramdisk is read-only and
 //! nothing else could see the writes), as are writable and executable pages at once (`EACCES`:
 //! shoal keeps W^X for private memory too). Nothing here may touch the global window (the shared
@@ -26,6 +28,8 @@ use crate::process::scheduler;
 pub const MMAP_BASE: u64 = 0x0000_2000_0000_0000;
 /// End of that area.
 pub const MMAP_END: u64 = 0x0000_3000_0000_0000;
+/// The most address space a process's mappings (`mmap` and the break) may cover: 4 GiB.
+pub const MAX_MAPPED_BYTES: u64 = 4 << 30;
 
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
@@ -105,6 +109,9 @@ pub fn mmap(address: u64, length: u64, prot: u64, flags: u64, fd: u64, offset: u
         } else {
             free_range(process.space.mappings(), bytes).ok_or(Errno::ENOMEM)?
         };
+        if process.space.mapped_bytes() + bytes > MAX_MAPPED_BYTES {
+            return Err(Errno::ENOMEM);
+        }
         // A file's bytes are copied in before the final permissions are set.
         let initial = if file.is_some() { Some(Access::DATA) } else { wanted };
         process.space.add_mapping(start, start + bytes, initial).map_err(|_| Errno::ENOMEM)?;
@@ -201,6 +208,10 @@ pub fn brk(address: u64) -> Answer {
         let Some(wanted) = address.checked_next_multiple_of(PAGE_BYTES).filter(|wanted| (state.break_start..=limit).contains(wanted)) else {
             return state.break_end;
         };
+        let growth = wanted.saturating_sub(state.break_end);
+        if process.space.mapped_bytes() + growth > MAX_MAPPED_BYTES {
+            return state.break_end;
+        }
         let moved = if state.break_end == state.break_start {
             if wanted == state.break_start { Ok(()) } else { process.space.add_mapping(state.break_start, wanted, Some(Access::DATA)) }
         } else if wanted == state.break_start {

@@ -15,7 +15,8 @@
 //! - [`process`]: identity, time, randomness, signals (recorded, never delivered), limits, exit.
 //!
 //! A number without a handler answers `-ENOSYS` and is reported once per number and process:
-//! `linux: unimplemented system call N (name) by pid P`.
+//! `linux: unimplemented system call N (name) by pid P` (numbers from 511 on, which Linux does
+//! not assign, are reported once together, so no process can flood the console).
 
 #![deny(unsafe_code)]
 

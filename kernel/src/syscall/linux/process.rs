@@ -379,6 +379,7 @@ pub fn prlimit(pid: u64, resource: u64, new: u64, old: u64) -> Answer {
     const RLIMIT_DATA: u64 = 2;
     const RLIMIT_STACK: u64 = 3;
     const RLIMIT_NOFILE: u64 = 7;
+    const RLIMIT_AS: u64 = 9;
     const RLIM_INFINITY: u64 = u64::MAX;
     if pid != 0 && Some(pid) != scheduler::current_pid().map(linux_pid) {
         return Err(Errno::EPERM);
@@ -396,6 +397,7 @@ pub fn prlimit(pid: u64, resource: u64, new: u64, old: u64) -> Answer {
             RLIMIT_DATA => (crate::mm::layout::USER_HEAP_MAX_BYTES, crate::mm::layout::USER_HEAP_MAX_BYTES),
             RLIMIT_STACK => (STACK_LIMIT_BYTES, STACK_LIMIT_BYTES),
             RLIMIT_NOFILE => (super::state::MAX_DESCRIPTORS as u64, super::state::MAX_DESCRIPTORS as u64),
+            RLIMIT_AS => (super::memory::MAX_MAPPED_BYTES, super::memory::MAX_MAPPED_BYTES),
             _ => (RLIM_INFINITY, RLIM_INFINITY),
         };
         let mut bytes = [0u8; 16];

@@ -103,7 +103,9 @@ pub struct State {
     pub output: [u8; RESULT_FRAME_BYTES],
     /// Bytes of `output` filled.
     pub output_length: usize,
-    /// Unimplemented call numbers reported already (bit per number below 512).
+    /// Unimplemented call numbers reported already: a bit per number below 512, and the last bit
+    /// of the last word stands for every number from 511 on (no Linux call has one), so a
+    /// process cycling through huge numbers is reported once, not once per number.
     pub reported: [u64; 8],
     /// The state of the process's random generator (`getrandom`).
     pub random: u64,
@@ -136,9 +138,10 @@ impl State {
     }
 
     /// Returns whether unimplemented call `number` is reported for the first time (and records
-    /// it); numbers past the bitmap are always reported.
+    /// it); every number from 511 on shares one record.
     pub fn first_report(&mut self, number: u64) -> bool {
-        let Some(word) = self.reported.get_mut((number / 64) as usize) else { return true };
+        let number = number.min(511);
+        let word = &mut self.reported[(number / 64) as usize];
         let bit = 1u64 << (number % 64);
         let first = *word & bit == 0;
         *word |= bit;
