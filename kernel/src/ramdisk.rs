@@ -84,9 +84,10 @@ pub fn binaries() -> impl Iterator<Item = &'static str> {
 /// The prefix of the broken ELF files of the corpus (loaded only by the `bad-elf` tests).
 pub const CORPUS_PREFIX: &str = "corpus-";
 /// Prefixes of binaries loaded on first use rather than at boot: the 16 MiB test binary, the
-/// synthetic runtimes, and the Linux programs (the test programs and the QuickJS and Lua
-/// runtimes: most boots never start them).
-pub const LAZY_PREFIXES: [&str; 5] = ["big-", "synth-", "linux-", "js-", "lua-"];
+/// synthetic runtimes, and the Linux programs (the test programs, the QuickJS and Lua runtimes and
+/// the musl builds of the native workloads, `wasm-runtime-musl` among them: most boots never
+/// start them).
+pub const LAZY_PREFIXES: [&str; 6] = ["big-", "synth-", "linux-", "js-", "lua-", "wasm-runtime-"];
 
 /// Name of the optional kernel-argument file at the top of the archive.
 pub const ARGS_FILE: &str = "args";

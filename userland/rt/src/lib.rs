@@ -17,8 +17,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod faas;
+#[cfg(not(target_os = "linux"))]
 pub mod syscall;
-
 use core::alloc::{GlobalAlloc, Layout};
 use core::fmt::{self, Write};
 
@@ -61,9 +61,9 @@ impl PersonalityNote {
 
 const _: () = assert!(abi::linux::NOTE_NAME.len() < 8, "the note's name field holds the name and its NUL");
 
-/// Defines `_start`, which calls `$main(argument)` and exits with its result, and the program's
-/// personality note (in the program's own crate, so that the linker always keeps it: a section
-/// of this library that nothing references would not be pulled out of the archive).
+/// Defines `_start` (runs `$main(argument)`, exits with its result) and the personality note, in
+/// the program's crate: the linker drops unreferenced library sections. (Linux: see the file end.)
+#[cfg(not(target_os = "linux"))]
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
@@ -171,4 +171,44 @@ static HEAP: Heap = Heap(linked_list_allocator::LockedHeap::empty());
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     println!("panic: {info}");
     syscall::exit(PANIC_EXIT_CODE)
+}
+
+// The Linux build (x86_64-unknown-linux-musl: the `*-musl` programs of `userland/linux`, the
+// native workloads built from their own sources so that the Linux baseline runs the same code).
+// The same API: `syscall` is the Linux backend in `linux.rs` (the console is fd 2, the heap grows
+// with `brk`, `invoke_wait`/`invoke_done` read and write the frames of `abi::linux` on fds 0
+// and 1; see there), `entry!` below defines C's `main` for musl's start-up code and no
+// personality note (shoal runs the program as a Linux binary), and the rest of this file is
+// shared. Everything Linux-only is behind `cfg(target_os = "linux")` and comes after the native
+// code, whose line numbers are unchanged: panic locations carry them into the binaries, which so
+// stay byte-for-byte what they were.
+
+#[cfg(target_os = "linux")]
+#[path = "linux.rs"]
+pub mod syscall;
+
+/// Defines C's `main`, which calls `$main(argument)` with `argv[1]` parsed as a decimal `u64`
+/// (shoal puts a Linux process's argument there; 0 without one) and exits with its result.
+///
+/// This is the Linux build: the program is a static-pie linked with musl's `rcrt1.o`, whose
+/// `_start` applies the image's relocations (on Linux; shoal's loader has applied them already)
+/// and calls `__libc_start_main`, which sets up the thread pointer and calls `main`. The symbol is
+/// named `main` through `export_name`, so that the program's own `fn main(u64) -> u64` keeps its
+/// name.
+#[cfg(target_os = "linux")]
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        /// The C entry point, called by musl's start-up code.
+        ///
+        /// # Safety
+        /// `argv` holds `argc` pointers to NUL-terminated strings (the kernel's initial stack).
+        #[unsafe(export_name = "main")]
+        unsafe extern "C" fn shoal_rt_linux_main(argc: i32, argv: *const *const u8) -> i32 {
+            let main: fn(u64) -> u64 = $main;
+            // SAFETY: musl passes `main` the argc and argv the kernel put on the initial stack.
+            let argument = unsafe { $crate::syscall::process_argument(argc, argv) };
+            $crate::syscall::exit(main(argument))
+        }
+    };
 }
