@@ -235,7 +235,9 @@ fn linux_rust_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.current_dir(&workspace).args(["build", "--release", "--bins", "--locked"]);
+    // The whole workspace: the programs, and `wasm-reference`, which the host test of the musl
+    // workloads (`tests/linux_runtimes.rs`) compares `wasm-runtime-musl` with.
+    command.current_dir(&workspace).args(["build", "--release", "--workspace", "--bins", "--locked"]);
     for (key, _) in std::env::vars_os() {
         let Some(key) = key.to_str() else { continue };
         let inherited = key.starts_with("CARGO_") && key != "CARGO_HOME"

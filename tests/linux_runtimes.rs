@@ -30,6 +30,20 @@ fn the_runtimes_serve_every_handler_on_a_linux_host_over_pipes() {
 }
 
 #[test]
+fn the_native_workloads_built_for_musl_answer_what_the_native_ones_compute() {
+    // `userland/linux/check-workloads.py`: synth-{small,medium,large}-musl against the checksums
+    // of `userland/programs/src/synthetic.rs`'s formulas, wasm-runtime-musl against the handlers
+    // compiled to machine code (`wasm-reference`, which the root build script builds too).
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/userland/linux/check-workloads.py");
+    let output = Command::new("python3").arg(script).arg(env!("SHOAL_LINUX_PROGRAMS")).output().expect("running python3");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "check-workloads.py failed:\n{text}");
+    for program in ["synth-small-musl", "synth-medium-musl", "synth-large-musl", "wasm-runtime-musl"] {
+        assert!(text.contains(program), "{program} not checked:\n{text}");
+    }
+}
+
+#[test]
 fn js_runtime_gives_on_linux_the_answer_it_gives_on_shoal() {
     let binary = concat!(env!("SHOAL_LINUX_PROGRAMS"), "/js-runtime");
     let mut child = Command::new(binary).arg("0").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting js-runtime");

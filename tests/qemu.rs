@@ -610,7 +610,13 @@ fn a_musl_static_pie_runs_on_the_linux_personality_and_bad_binaries_are_refused(
         .expect("ktest: linux-abi: linux-static-exec: refused (fixed-image-with-base)")
         .expect("ktest: linux-abi: linux-dynamic: refused (interpreter)")
         .expect("ktest: linux-abi: every frame is back ... ok")
-        .expect("ktest: linux-abi: all 4 checks passed")
+        .expect("linux-std-test: ok")
+        .expect("ktest: linux-abi: a Rust std program (println!, collections, time, a ramdisk file) runs ... ok")
+        .expect("ktest: linux-abi: js-runtime: json: 2 invocations, checksum 0x")
+        .expect("js-runtime: handler pagerank failed its self-check ")
+        .expect("ktest: linux-abi: lua-runtime: json: 2 invocations, checksum 0x")
+        .expect("lua-runtime: handler pagerank failed its self-check ")
+        .expect("ktest: linux-abi: all 21 checks passed")
         .expect_success();
     assert!(!run.serial.contains("linux-abi: FAIL"), "{}", run.serial);
     // An unimplemented call answers ENOSYS and is reported once per number and process: the
