@@ -9,7 +9,12 @@
 #   - Bochs 2.7 (bochs, bochsbios, vgabios): the second emulator of the test suite, whose CPU models
 #     have PCID, INVPCID and protection keys (bochs-runner.sh holds its configuration);
 #   - musl-tools and gcc: the Linux personality's C test programs are built with Debian's musl
-#     (musl-gcc) as static-pie executables.
+#     (musl-gcc) as static-pie executables;
+#   - cpio: the host tool's unit tests list the Linux guest's initramfs with it;
+#   - the Linux baseline's guest kernel pinned in guest/linux/kernel.pin (a Debian 12 kernel
+#     package): fetched with `apt-get download`, checked against the pinned SHA-256 and unpacked
+#     into ${SHOAL_CACHE_DIR:-$HOME/.cache/shoal}/linux-guest/<version>/ (vmlinuz, config,
+#     package.sha256). It is never installed on this host.
 # `shoal bench` draws its charts (SVG and PNG) itself, with a font built into the binary: it needs
 # no system package.
 set -euo pipefail
@@ -67,7 +72,7 @@ qemu_major() {
     qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n1
 }
 missing=()
-for pkg in ovmf xorriso mtools bochs bochsbios vgabios musl-tools gcc; do
+for pkg in ovmf xorriso mtools bochs bochsbios vgabios musl-tools gcc cpio; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ "$(qemu_major)" -ge 10 ]; then
@@ -77,7 +82,7 @@ else
     qemu_pkg=(qemu-system-x86)
 fi
 if [ ${#missing[@]} -eq 0 ] && [ ${#qemu_pkg[@]} -eq 0 ]; then
-    say "system packages already installed (qemu-system-x86, ovmf, xorriso, mtools, bochs, bochsbios, vgabios)"
+    say "system packages already installed (qemu-system-x86, ovmf, xorriso, mtools, bochs, bochsbios, vgabios, musl-tools, gcc, cpio)"
 else
     say "apt-get update"
     $sudo_cmd apt-get update -qq
@@ -96,6 +101,67 @@ else
         $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 fi
+# --- Linux guest kernel ---------------------------------------------------------------------------
+# The Linux baseline boots a stock Debian kernel as its guest. guest/linux/kernel.pin names the
+# package, its version and the SHA-256 of its .deb; the kernel image and its configuration are
+# unpacked into a cache directory that src/linux_guest/ finds the same way. package.sha256 is
+# written last, so its presence with the pinned digest marks a complete copy.
+pin=$here/guest/linux/kernel.pin
+pin_value() {
+    local value
+    value=$(sed -n "s/^$1=//p" "$pin" | head -n1)
+    [ -n "$value" ] || { say "$pin has no '$1=' line" >&2; exit 1; }
+    printf '%s' "$value"
+}
+guest_package=$(pin_value package)
+guest_version=$(pin_value version)
+guest_sha256=$(pin_value sha256)
+guest_vmlinuz=$(pin_value vmlinuz)
+guest_release=$(pin_value release)
+guest_dir=${SHOAL_CACHE_DIR:-$HOME/.cache/shoal}/linux-guest/$guest_version
+if [ -f "$guest_dir/vmlinuz" ] && [ -f "$guest_dir/config" ] &&
+    [ "$(cat "$guest_dir/package.sha256" 2>/dev/null)" = "$guest_sha256" ]; then
+    say "Linux guest kernel $guest_package $guest_version already in $guest_dir"
+else
+    say "fetching the Linux guest kernel $guest_package $guest_version into $guest_dir (not installed here)"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    # Root's downloads run as the _apt user, which must be able to write the directory.
+    chmod 0755 "$work"
+    mkdir "$work/deb" "$work/root"
+    [ "$(id -u)" -ne 0 ] || chown _apt "$work/deb" 2>/dev/null || true
+    download() { (cd "$work/deb" && apt-get download -qq "$guest_package=$guest_version") >/dev/null; }
+    if ! download 2>/dev/null; then
+        # A fresh machine has no package lists yet (the section above updates them only when it
+        # installs something).
+        say "apt-get update (apt-get download did not find the package)"
+        $sudo_cmd apt-get update -qq
+        download || { say "cannot download $guest_package=$guest_version: is bookworm or bookworm-security in apt's sources?"; exit 1; }
+    fi
+    deb=$(find "$work/deb" -name '*.deb' | head -n1)
+    [ -n "$deb" ] || { say "apt-get download left no .deb file"; exit 1; }
+    actual=$(sha256sum "$deb" | awk '{print $1}')
+    if [ "$actual" != "$guest_sha256" ]; then
+        say "SHA-256 mismatch for $(basename "$deb"):"
+        say "  pinned in guest/linux/kernel.pin: $guest_sha256"
+        say "  downloaded:                       $actual"
+        say "refusing to use it; if Debian rebuilt the package, pin the new digest on purpose"
+        exit 1
+    fi
+    say "SHA-256 of $(basename "$deb") matches the pin"
+    dpkg-deb -x "$deb" "$work/root"
+    [ -f "$work/root/$guest_vmlinuz" ] || { say "the package has no $guest_vmlinuz"; exit 1; }
+    [ -f "$work/root/boot/config-$guest_release" ] || { say "the package has no boot/config-$guest_release"; exit 1; }
+    mkdir -p "$guest_dir"
+    rm -f "$guest_dir/package.sha256"
+    cp "$work/root/$guest_vmlinuz" "$guest_dir/vmlinuz"
+    cp "$work/root/boot/config-$guest_release" "$guest_dir/config"
+    printf '%s\n' "$actual" >"$guest_dir/package.sha256"
+    rm -rf "$work"
+    trap - EXIT
+    say "Linux guest kernel $guest_release in $guest_dir"
+fi
+
 say "QEMU: $(qemu-system-x86_64 --version | head -n1)"
 say "Bochs: $(dpkg-query -W -f='${Version}' bochs) ($(command -v bochs))"
 say "done"
