@@ -2,7 +2,9 @@
 # qemu-runner.sh — the one place that holds QEMU flags for shoal.
 #
 # Boots a shoal disk image in QEMU, passes kernel arguments through fw_cfg, applies a timeout,
-# prints the exact QEMU command it runs, and maps QEMU's status to a result:
+# prints the exact QEMU command it runs, and maps QEMU's status to a result. With --linux-kernel it
+# boots a Linux kernel and initramfs instead (the Linux baseline's guest, guest/linux/kernel.pin),
+# whose init reports through the same port (0xf4, after ioperm), so the statuses mean the same:
 #
 #   exit 0    the kernel reported success (QEMU status 33: isa-debug-exit value 0x10)
 #   exit 2    the kernel reported failure (QEMU status 35: value 0x11) — a failed check, a
@@ -15,6 +17,7 @@
 # The statuses 33 and 35 are pinned by the tests of kernel/libs/protocol (ExitCode).
 #
 # Usage: qemu-runner.sh [options] IMAGE
+#        qemu-runner.sh [options] --linux-kernel VMLINUZ --initrd INITRAMFS [--append "CMDLINE"]
 #   --mode run|test        run: serial console on this terminal (Ctrl-A X quits QEMU);
 #                          test: serial to stdout, no input (default: run)
 #   --firmware bios|uefi   boot through SeaBIOS or OVMF (default: bios)
@@ -33,6 +36,18 @@
 #                          page walks; the plugin prints its report lines to stderr unless out=FILE
 #   --tlbsim-plugin PATH   the plugin library (default: libtlbsim.so under $CARGO_TARGET_DIR or
 #                          ./target, release build first; build it with 'cargo build -p tlbsim')
+#   --icount               instruction-counted virtual time (TCG only): QEMU's clock advances one
+#                          nanosecond per guest instruction and never sleeps, so timer interrupts
+#                          land at the same instruction counts on every run
+#   --linux-kernel PATH    boot this Linux kernel image (bzImage) through QEMU's -kernel instead of
+#                          a disk image; needs --initrd and --firmware bios, refuses IMAGE, --iso
+#                          and --args. The default CPU under TCG is then max without LA57
+#                          (max,la57=off,phys-bits=39): Linux would otherwise turn on 5-level
+#                          paging, which tlbsim does not model
+#   --initrd PATH          the initramfs (an uncompressed or compressed cpio archive) for
+#                          --linux-kernel
+#   --append "CMDLINE"     the Linux kernel command line for --linux-kernel (Linux's arguments,
+#                          where shoal takes --args); e.g. "console=ttyS0 rdinit=/init"
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -41,7 +56,8 @@ die_usage() { say "$*"; say "see: qemu-runner.sh --help"; exit 64; }
 
 mode=run firmware=bios accel=tcg memory=1024 args="" timeout_seconds=0 cpu="" dry_run=0 image=""
 tlbsim=0 tlbsim_args="" tlbsim_plugin=""
-iso=0
+iso=0 icount=0
+linux_kernel="" initrd="" append="" append_given=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --mode) mode=${2-}; shift 2 ;;
@@ -55,6 +71,10 @@ while [ $# -gt 0 ]; do
         --iso) iso=1; shift ;;
         --tlbsim) [ $# -ge 2 ] || die_usage "--tlbsim needs an argument"; tlbsim=1; tlbsim_args=$2; shift 2 ;;
         --tlbsim-plugin) tlbsim_plugin=${2-}; shift 2 ;;
+        --icount) icount=1; shift ;;
+        --linux-kernel) [ $# -ge 2 ] || die_usage "--linux-kernel needs a path"; linux_kernel=$2; shift 2 ;;
+        --initrd) [ $# -ge 2 ] || die_usage "--initrd needs a path"; initrd=$2; shift 2 ;;
+        --append) [ $# -ge 2 ] || die_usage "--append needs an argument"; append=$2; append_given=1; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) die_usage "unknown option '$1'" ;;
         *) [ -z "$image" ] || die_usage "more than one image given"; image=$1; shift ;;
@@ -68,8 +88,21 @@ case "$accel" in tcg|kvm) ;; *) die_usage "--accel must be tcg or kvm, not '$acc
 [[ "$memory" =~ ^[0-9]+$ ]] && [ "$memory" -ge 128 ] ||
     die_usage "--memory must be a whole number of MiB, at least 128, not '$memory'"
 [[ "$timeout_seconds" =~ ^[0-9]+$ ]] || die_usage "--timeout must be a whole number of seconds, not '$timeout_seconds'"
-[ -n "$image" ] || die_usage "no disk image given"
-[ -f "$image" ] || die_usage "disk image '$image' does not exist (build it with 'cargo build')"
+if [ -n "$linux_kernel" ]; then
+    [ -z "$image" ] || die_usage "--linux-kernel boots without a disk image: do not also give '$image'"
+    [ "$iso" -eq 0 ] || die_usage "--iso and --linux-kernel exclude each other"
+    [ "$firmware" = bios ] || die_usage "--linux-kernel needs --firmware bios (QEMU's -kernel loads it through SeaBIOS)"
+    [ -z "$args" ] || die_usage "--args is shoal's fw_cfg file; a Linux kernel takes its arguments in --append"
+    [ -n "$initrd" ] || die_usage "--linux-kernel needs --initrd (the initramfs holding the guest's init)"
+    [ -f "$linux_kernel" ] || die_usage "Linux kernel '$linux_kernel' does not exist (run ./setup.sh)"
+    [ -f "$initrd" ] || die_usage "initramfs '$initrd' does not exist"
+else
+    [ -z "$initrd" ] || die_usage "--initrd needs --linux-kernel"
+    [ "$append_given" -eq 0 ] || die_usage "--append needs --linux-kernel (shoal takes its arguments in --args)"
+    [ -n "$image" ] || die_usage "no disk image given"
+    [ -f "$image" ] || die_usage "disk image '$image' does not exist (build it with 'cargo build')"
+fi
+[ "$icount" -eq 0 ] || [ "$accel" = tcg ] || die_usage "--icount needs --accel tcg: KVM runs guest instructions natively"
 
 if [ "$tlbsim" -eq 1 ]; then
     [ "$accel" = tcg ] || die_usage "--tlbsim needs --accel tcg: the plugin observes QEMU's TCG emulator"
@@ -124,7 +157,18 @@ if [ "$accel" = kvm ]; then
     fi
     cmd+=(-accel kvm -cpu "${cpu:-host,host-phys-bits=on,host-phys-bits-limit=39}")
 else
-    cmd+=(-accel tcg -cpu "${cpu:-max,phys-bits=39}")
+    if [ -n "$linux_kernel" ]; then
+        # QEMU's max CPU has LA57, and Linux turns 5-level paging on whenever the CPU has it;
+        # tlbsim models 4-level walks only.
+        cmd+=(-accel tcg -cpu "${cpu:-max,la57=off,phys-bits=39}")
+    else
+        cmd+=(-accel tcg -cpu "${cpu:-max,phys-bits=39}")
+    fi
+fi
+if [ "$icount" -eq 1 ]; then
+    # shift=0: one nanosecond of virtual time per instruction; sleep=off: an idle guest's timers
+    # fire at once instead of after real time passes, so the run does not depend on the host.
+    cmd+=(-icount shift=0,sleep=off)
 fi
 
 if [ "$firmware" = uefi ]; then
@@ -136,12 +180,16 @@ if [ "$firmware" = uefi ]; then
     cmd+=(-bios "$ovmf")
 fi
 
-if [ "$iso" -eq 1 ]; then
+if [ -n "$linux_kernel" ]; then
+    # QEMU loads the kernel and initramfs itself (SeaBIOS's linuxboot option ROM starts it); no
+    # disk, so nothing the guest writes outlives the run.
+    cmd+=(-kernel "$linux_kernel" -initrd "$initrd" -append "$append")
+elif [ "$iso" -eq 1 ]; then
     # A CD-ROM is read-only, so parallel runs can share one ISO.
     cmd+=(-cdrom "$image")
 else
-# snapshot=on: writes go to a temporary overlay, so parallel runs can share one image.
-cmd+=(-drive "format=raw,file=$image,snapshot=on")
+    # snapshot=on: writes go to a temporary overlay, so parallel runs can share one image.
+    cmd+=(-drive "format=raw,file=$image,snapshot=on")
 fi
 cmd+=(-device "isa-debug-exit,iobase=0xf4,iosize=0x04")
 if [ -n "$args" ]; then
