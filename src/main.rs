@@ -124,6 +124,12 @@ struct BenchArguments {
     /// Lua 5.4: Linux static-pie binaries).
     #[arg(long, value_delimiter = ',')]
     workload: Option<Vec<String>>,
+    /// Builds to run, comma-separated: native (shoal's own ABI) and/or linux-musl (a musl
+    /// static-pie on shoal's Linux personality), each for every workload that has it
+    /// (synth-small and wasm-runtime have both, js-runtime and lua-runtime only linux-musl).
+    /// Default: each workload's first build (native where it has one).
+    #[arg(long, value_delimiter = ',')]
+    binary: Vec<String>,
     /// Instance counts, comma-separated and increasing, at most 16 (overrides the preset).
     #[arg(long, value_delimiter = ',')]
     instances: Option<Vec<u32>>,
@@ -406,6 +412,7 @@ fn bench_options(arguments: &BenchArguments) -> Result<bench::BenchOptions, Stri
             psc: arguments.psc.clone(),
             base_cpi: arguments.base_cpi.clone(),
             workloads: arguments.workload.clone().unwrap_or_else(|| workloads.iter().map(|name| (*name).to_owned()).collect()),
+            binaries: arguments.binary.clone(),
             instances: arguments.instances.clone().unwrap_or_else(|| instances.to_vec()),
             modes,
             warmup: arguments.warmup,

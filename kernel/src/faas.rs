@@ -125,8 +125,7 @@ pub fn shut_down(instances: &[u64]) -> Result<(), FaasError> {
 /// and `data_pages` read-only data pages.
 pub fn synthetic_payload(seed: u64, code_pages: u32, data_pages: u32) -> Invocation {
     let mut payload = [0u8; abi::PAYLOAD_MAX_BYTES as usize];
-    payload[0..8].copy_from_slice(&seed.to_le_bytes());
-    payload[8..12].copy_from_slice(&code_pages.to_le_bytes());
-    payload[12..16].copy_from_slice(&data_pages.to_le_bytes());
-    Invocation { id: 0, payload, length: 16 }
+    let bytes = abi::synthetic::Payload { seed, code_pages, data_pages }.encode();
+    payload[..bytes.len()].copy_from_slice(&bytes);
+    Invocation { id: 0, payload, length: bytes.len() }
 }

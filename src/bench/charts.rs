@@ -2,7 +2,8 @@
 //!
 //! Every chart has the number of instances N on a logarithmic x axis (ticks at the measured N),
 //! a linear y axis from 0 with ticks on round numbers, and a legend; one series per window mode
-//! and PCID setting: the colour says the mode, a dashed line says PCID off. A chart may hold
+//! and PCID setting: the colour says the mode, a dashed line says PCID off, the point marker
+//! the build (a circle the workload's default build, a triangle its other build). A chart may hold
 //! several panels side by side that share the x axis (cold walks: flushed and shared-warm).
 //!
 //! The SVG is written as text (its labels are `<text>` elements, rendered by whatever shows
@@ -38,6 +39,9 @@ pub(crate) struct Series {
     pub(crate) colour: Option<usize>,
     /// Drawn dashed (PCID off).
     pub(crate) dashed: bool,
+    /// The point marker: 0 a filled circle (shoal, the workload's default build), 1 a triangle
+    /// (shoal, another build of the workload), 2 a square (a Linux baseline).
+    pub(crate) marker: usize,
 }
 
 /// One plot area of a chart.
@@ -129,7 +133,11 @@ fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, panel
                 let gap = if dashed { 4 } else { 0 };
                 EmptyElement::at((x, y)) + PathElement::new(vec![(0, 0), (8, 0)], style) + PathElement::new(vec![(8 + gap, 0), (20, 0)], style)
             });
-            chart.draw_series(points.iter().map(|&point| Circle::new(point, 3, colour.filled()))).map_err(fail)?;
+            match series.marker {
+                0 => chart.draw_series(points.iter().map(|&point| Circle::new(point, 3, colour.filled()))).map_err(fail)?,
+                1 => chart.draw_series(points.iter().map(|&point| TriangleMarker::new(point, 5, colour.filled()))).map_err(fail)?,
+                _ => chart.draw_series(points.iter().map(|&point| EmptyElement::at(point) + Rectangle::new([(-3, -3), (3, 3)], colour.filled()))).map_err(fail)?,
+            };
         }
         if panel.series.iter().any(|series| !series.label.is_empty()) {
             chart
@@ -178,7 +186,7 @@ mod tests {
         assert_eq!(tick_label(64.0), "64");
         assert_eq!(tick_label(0.25), "0.25");
         assert_eq!(tick_label(1.5000001), "1.5");
-        let series = Series { label: "a".into(), points: vec![(1.0, 2.0), (16.0, 4.0), (64.0, 8.0)], colour: Some(0), dashed: false };
+        let series = Series { label: "a".into(), points: vec![(1.0, 2.0), (16.0, 4.0), (64.0, 8.0)], colour: Some(0), dashed: false, marker: 0 };
         let (low, high, ticks) = x_range(&[panel(vec![series])], &[16.0]);
         assert_eq!((low, high, ticks), (1.0 / 1.5, 96.0, vec![1.0, 16.0, 64.0]));
         assert_eq!(x_range(&[panel(Vec::new())], &[2.0, 8.0]), (2.0 / 1.5, 12.0, vec![2.0, 8.0]), "an empty panel still shows the measured N");
@@ -190,8 +198,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("shoal-charts-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let series = vec![
-            Series { label: "global-shared pcid=simulated".into(), points: vec![(1.0, 0.0), (16.0, 1.14), (64.0, 1.41)], colour: Some(0), dashed: false },
-            Series { label: "local-private pcid=off".into(), points: vec![(1.0, 64.2), (16.0, 64.2), (64.0, 64.2)], colour: Some(3), dashed: true },
+            Series { label: "global-shared pcid=simulated".into(), points: vec![(1.0, 0.0), (16.0, 1.14), (64.0, 1.41)], colour: Some(0), dashed: false, marker: 0 },
+            Series { label: "local-private pcid=off".into(), points: vec![(1.0, 64.2), (16.0, 64.2), (64.0, 64.2)], colour: Some(3), dashed: true, marker: 0 },
         ];
         draw(&dir.join("chart"), "Warm walks: synth-small", &[panel(series.clone()), panel(series)], &[]).unwrap();
         let svg = std::fs::read_to_string(dir.join("chart.svg")).unwrap();

@@ -46,8 +46,11 @@ pub(crate) struct Study {
     pub(crate) psc: Option<String>,
     /// The cost model's base CPI; `None`: the plugin's default.
     pub(crate) base_cpi: Option<String>,
-    /// The workload binaries.
+    /// The workloads.
     pub(crate) workloads: Vec<String>,
+    /// The builds to run (`native`, `linux-musl`), each for every workload that has it; empty:
+    /// each workload's default build.
+    pub(crate) binaries: Vec<String>,
     /// The instance counts, ascending.
     pub(crate) instances: Vec<u32>,
     /// The window modes.
@@ -98,7 +101,7 @@ pub(crate) const PSC_VALUES: [&str; 3] = ["low", "nominal", "high"];
 const MANIFEST_HEADER: &str = "shoal bench manifest v=1";
 
 /// Version of `docs/result-schema.md` this tool writes.
-pub(crate) const SCHEMA_VERSION: u32 = 4;
+pub(crate) const SCHEMA_VERSION: u32 = 5;
 
 /// Checks the options before anything boots, with a message naming the bad value.
 ///
@@ -123,6 +126,18 @@ fn check_study(study: &Study) -> Result<(), String> {
     }
     if let Some(unknown) = study.workloads.iter().find(|workload| !WORKLOADS.contains(&workload.as_str())) {
         return Err(format!("unknown workload \"{unknown}\"; known: {}", WORKLOADS.join(" ")));
+    }
+    if let Some(unknown) = study.binaries.iter().find(|binary| kernel_args::Build::from_name(binary).is_none()) {
+        return Err(format!("unknown build \"{unknown}\" in --binary; known: {}", kernel_args::Build::ALL.map(kernel_args::Build::name).join(" ")));
+    }
+    if has_duplicates(&study.binaries) {
+        return Err(format!("--binary names a build twice: {}", study.binaries.join(",")));
+    }
+    for workload in &study.workloads {
+        if study.builds_of(workload).is_empty() {
+            let builds = unit::workload_named(workload).map_or_else(Vec::new, |known| known.builds().iter().map(|build| build.name()).collect());
+            return Err(format!("workload {workload} has no {} build in the bench image (it has: {})", study.binaries.join(" or "), builds.join(", ")));
+        }
     }
     if study.instances.is_empty() || study.instances.len() > MAX_COUNTS {
         return Err(format!("--instances takes 1 to {MAX_COUNTS} counts, not {}", study.instances.len()));
@@ -175,7 +190,19 @@ fn instance_list(instances: &[u32]) -> String {
 impl Study {
     /// Returns the study's units in their stable order.
     pub(crate) fn units(&self) -> Vec<Unit> {
-        unit::units(&self.workloads, &self.pcid, &self.modes, &self.instances, self.plugin_slowdown)
+        let pairs: Vec<(String, String)> =
+            self.workloads.iter().flat_map(|workload| self.builds_of(workload).into_iter().map(|build| (workload.clone(), build.to_owned()))).collect();
+        unit::units(&pairs, &self.pcid, &self.modes, &self.instances, self.plugin_slowdown)
+    }
+
+    /// Returns the builds of `workload` the study runs: those of `binaries` it has, in the
+    /// order given, or its default build when `binaries` is empty.
+    pub(crate) fn builds_of(&self, workload: &str) -> Vec<&'static str> {
+        let Some(known) = unit::workload_named(workload) else { return Vec::new() };
+        if self.binaries.is_empty() {
+            return vec![known.default_build().name()];
+        }
+        self.binaries.iter().filter_map(|name| kernel_args::Build::from_name(name)).filter(|&build| known.has_build(build)).map(kernel_args::Build::name).collect()
     }
 
     /// Returns the plugin arguments (besides `out=`): the preset and, where given, the cost
@@ -220,6 +247,7 @@ impl Study {
             ("psc", self.psc.clone().unwrap_or_default()),
             ("base_cpi", self.base_cpi.clone().unwrap_or_default()),
             ("workloads", self.workloads.join(",")),
+            ("binaries", self.binaries.join(",")),
             ("instances", instance_list(&self.instances)),
             ("modes", self.modes.iter().map(|mode| mode.name()).collect::<Vec<_>>().join(",")),
             ("pcid", self.pcid.join(",")),
@@ -253,6 +281,7 @@ impl Study {
             psc: optional("psc")?,
             base_cpi: optional("base_cpi")?,
             workloads: list("workloads")?,
+            binaries: list("binaries")?,
             instances: list("instances")?.iter().map(|count| count.parse().map_err(|_| format!("instances: \"{count}\" is not a number"))).collect::<Result<_, _>>()?,
             modes: list("modes")?.iter().map(|name| WindowMode::from_name(name).ok_or_else(|| format!("modes: unknown mode \"{name}\""))).collect::<Result<_, _>>()?,
             pcid: list("pcid")?,

@@ -22,17 +22,38 @@ fn pcid_tags(row: &Row) -> bool {
     matches!(row.kernel_text("pcid"), "simulated" | "on")
 }
 
-/// Groups rows into series by mode and PCID setting, in first-seen order, with `value`'s points
-/// (rows where it is `None` are left out; series without points too).
+/// Returns the builds (`binary` column) among `rows`, in first-seen order.
+pub(crate) fn builds(rows: &[&Row]) -> Vec<String> {
+    let mut builds: Vec<String> = Vec::new();
+    for row in rows {
+        if !builds.iter().any(|build| build == row.kernel_text("binary")) {
+            builds.push(row.kernel_text("binary").to_owned());
+        }
+    }
+    builds
+}
+
+/// Returns a row's series label: its mode and PCID setting, and its build when `rows` hold
+/// more than one build of the workload (`global-shared pcid=off linux-musl`).
+fn label(row: &Row, several_builds: bool) -> String {
+    if several_builds { format!("{} {}", row.mode(), row.kernel_text("binary")) } else { row.mode() }
+}
+
+/// Groups rows into series by mode, PCID setting and (when the rows hold several) build, in
+/// first-seen order, with `value`'s points (rows where it is `None` are left out; series
+/// without points too). A build other than the workload's default gets triangle markers.
 pub(crate) fn series(rows: &[&Row], value: impl Fn(&Row) -> Option<f64>) -> Vec<Series> {
+    let several_builds = builds(rows).len() > 1;
     let mut order: Vec<String> = Vec::new();
     let mut grouped: BTreeMap<String, Series> = BTreeMap::new();
     for row in rows {
-        let label = row.mode();
+        let label = label(row, several_builds);
         if !grouped.contains_key(&label) {
             order.push(label.clone());
             let colour = WindowMode::ALL.iter().position(|mode| mode.name() == row.mode_name());
-            grouped.insert(label.clone(), Series { label: label.clone(), points: Vec::new(), colour, dashed: !pcid_tags(row) });
+            let build = row.kernel_text("binary");
+            let marker = usize::from(!build.is_empty() && build != super::unit::default_build(row.kernel_text("workload")));
+            grouped.insert(label.clone(), Series { label: label.clone(), points: Vec::new(), colour, dashed: !pcid_tags(row), marker });
         }
         if let (Some(series), Some(value)) = (grouped.get_mut(&label), value(row)) {
             series.points.push((row.kernel_number("instances"), value));
@@ -274,12 +295,16 @@ pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], g
     let _ = writeln!(text, "## Findings (computed from the rows below)\n");
     for workload in &study.workloads {
         let of_workload: Vec<&Row> = rows.iter().filter(|row| row.kernel_text("workload") == workload).collect();
-        let sentences = findings(&of_workload);
-        if sentences.is_empty() {
+        let builds = builds(&of_workload);
+        if builds.is_empty() {
             let _ = writeln!(text, "- `{workload}`: no configuration measured in this folder.");
         }
-        for sentence in sentences {
-            let _ = writeln!(text, "- `{workload}`, {sentence}");
+        for build in &builds {
+            let of_build: Vec<&Row> = of_workload.iter().copied().filter(|row| row.kernel_text("binary") == build).collect();
+            let name = if builds.len() > 1 { format!("`{workload}` ({build})") } else { format!("`{workload}`") };
+            for sentence in findings(&of_build) {
+                let _ = writeln!(text, "- {name}, {sentence}");
+            }
         }
     }
 
@@ -301,12 +326,14 @@ pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], g
         let _ = writeln!(text, "\n## Results: `{workload}`\n");
         let _ = writeln!(text, "| mode | N | warm walks/inv. | window | private | kernel | walks/1000 instr. | overhead % | cold (flushed) | cold (shared-warm) | page-table pages/instance | frames/instance | spawn cycles (TCG) |");
         let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for row in rows.iter().filter(|row| row.kernel_text("workload") == workload) {
+        let of_workload: Vec<&Row> = rows.iter().filter(|row| row.kernel_text("workload") == workload).collect();
+        let several_builds = builds(&of_workload).len() > 1;
+        for row in of_workload {
             let instances = row.kernel_number("instances");
             let _ = writeln!(
                 text,
                 "| {} | {instances} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} |",
-                row.mode(),
+                label(row, several_builds),
                 row.walks_per_invocation(),
                 figure(row.window_walks_per_invocation()),
                 figure(row.private_walks_per_invocation()),
@@ -400,6 +427,7 @@ mod tests {
         let walks = series(&refs, |row| Some(row.walks_per_invocation()));
         let labels: Vec<(&str, Option<usize>, bool, usize)> =
             walks.iter().map(|series| (series.label.as_str(), series.colour, series.dashed, series.points.len())).collect();
+        assert!(walks.iter().all(|series| series.marker == 0), "one build: circles");
         assert_eq!(
             labels,
             [
@@ -410,5 +438,23 @@ mod tests {
         );
         assert!(panels("overhead", &refs)[0].series.len() == 3);
         assert_eq!(panels("cold", &refs).len(), 2);
+    }
+
+    #[test]
+    fn a_second_build_gets_its_own_series_and_findings() {
+        let mut rows = rows();
+        for row in &mut rows[..2] {
+            row.kernel.insert("binary".into(), "native".into());
+        }
+        for row in &mut rows[2..] {
+            row.kernel.insert("binary".into(), "linux-musl".into());
+            row.kernel.insert("global".into(), "1".into());
+        }
+        let refs: Vec<&Row> = rows.iter().collect();
+        assert_eq!(builds(&refs), ["native", "linux-musl"]);
+        let walks = series(&refs, |row| Some(row.walks_per_invocation()));
+        let labels: Vec<(&str, usize)> = walks.iter().map(|series| (series.label.as_str(), series.marker)).collect();
+        assert_eq!(labels, [("global-shared pcid=simulated native", 0), ("global-shared pcid=simulated linux-musl", 1)]);
+        assert!(walks.iter().all(|series| series.points.len() == 2), "each build's own points");
     }
 }

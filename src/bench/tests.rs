@@ -8,6 +8,7 @@ fn study() -> Study {
         psc: None,
         base_cpi: None,
         workloads: vec!["synth-small".into(), "wasm-runtime".into()],
+        binaries: Vec::new(),
         instances: vec![1, 64, 1024],
         modes: WindowMode::ALL.to_vec(),
         warmup: 512,
@@ -56,6 +57,27 @@ fn bad_options_are_refused_with_the_value_named() {
     assert_eq!(refused(|options| options.study.base_cpi = Some("0".into())), "--base-cpi takes a decimal number in (0, 100], such as 0.8, not \"0\"");
     assert_eq!(refused(|options| options.study.base_cpi = Some("1e3".into())), "--base-cpi takes a decimal number in (0, 100], such as 0.8, not \"1e3\"");
     assert_eq!(refused(|options| options.jobs = 0), "--jobs must be in 1..=256, not 0");
+    assert_eq!(refused(|options| options.study.binaries = vec!["glibc".into()]), "unknown build \"glibc\" in --binary; known: native linux-musl");
+    assert_eq!(refused(|options| options.study.binaries = vec!["native".into(), "native".into()]), "--binary names a build twice: native,native");
+    assert_eq!(
+        refused(|options| {
+            options.study.workloads = vec!["js-runtime".into()];
+            options.study.binaries = vec!["native".into()];
+        }),
+        "workload js-runtime has no native build in the bench image (it has: linux-musl)"
+    );
+}
+
+#[test]
+fn each_build_runs_for_every_workload_that_has_it() {
+    let mut study = study();
+    study.workloads = vec!["synth-small".into(), "js-runtime".into(), "synth-large".into()];
+    assert_eq!((study.builds_of("synth-small"), study.builds_of("js-runtime"), study.builds_of("synth-large")), (vec!["native"], vec!["linux-musl"], vec!["native"]));
+    study.binaries = vec!["linux-musl".into(), "native".into()];
+    assert_eq!((study.builds_of("synth-small"), study.builds_of("js-runtime"), study.builds_of("synth-large")), (vec!["linux-musl", "native"], vec!["linux-musl"], vec!["native"]));
+    let units = study.units();
+    assert_eq!(units.len(), (2 + 1 + 1) * 2 * 4 * 3 + 4, "per (workload, build): 2 PCID settings x 4 modes x 3 counts, and one slowdown unit");
+    assert_eq!(units[0].kernel_args(1, 1), "test=density tlbsim=on pcid=on workload=synth-small binary=linux-musl modes=global-shared instances=1 warmup=1 invocations=1");
 }
 
 #[test]
@@ -74,7 +96,7 @@ fn a_unit_boots_under_the_plugin_with_its_own_output_file() {
     let command = crate::describe(&unit_command(&options, &units[0]));
     assert_eq!(
         command,
-        " --mode test --firmware uefi --timeout 1 --memory 4096 --args test=density tlbsim=on pcid=on workload=synth-small modes=global-shared instances=1 warmup=512 invocations=256 --tlbsim preset=skylake-client,out=out/raw/synth-small-pcid-on-global-shared-n1.tlbsim.txt --tlbsim-plugin  "
+        " --mode test --firmware uefi --timeout 1 --memory 4096 --args test=density tlbsim=on pcid=on workload=synth-small binary=native modes=global-shared instances=1 warmup=512 invocations=256 --tlbsim preset=skylake-client,out=out/raw/synth-small-pcid-on-global-shared-n1.tlbsim.txt --tlbsim-plugin  "
     );
     let plain = units.last().unwrap();
     assert!(!plain.plugin);
@@ -89,7 +111,7 @@ fn the_manifest_round_trips_and_names_differences() {
     let text = study.manifest(Shard { index: 2, count: 3 });
     assert_eq!(
         text,
-        "shoal bench manifest v=1\nschema=4\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nshard=2/3\n"
+        "shoal bench manifest v=1\nschema=5\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nshard=2/3\n"
     );
     assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard { index: 2, count: 3 })));
     let mut other = study.clone();
@@ -97,7 +119,7 @@ fn the_manifest_round_trips_and_names_differences() {
     other.warmup = 2048;
     assert_eq!(study.differences(&other), ["preset: \"skylake-client\" vs \"zen4\"", "warmup: \"512\" vs \"2048\""]);
     assert_eq!(Study::from_manifest("something else"), Err("not a shoal bench manifest (its first line is not \"shoal bench manifest v=1\")".into()));
-    assert_eq!(Study::from_manifest(&text.replace("schema=4", "schema=2")), Err("schema 2 written by another version of shoal bench (this one writes 4)".into()));
+    assert_eq!(Study::from_manifest(&text.replace("schema=5", "schema=2")), Err("schema 2 written by another version of shoal bench (this one writes 5)".into()));
     assert_eq!(Study::from_manifest(&text.replace("warmup=512\n", "")), Err("no warmup= entry".into()));
 }
 
@@ -109,8 +131,9 @@ fn fake_outputs(study: &Study) -> Vec<UnitOutput> {
         .enumerate()
         .map(|(index, unit)| {
             let kernel = format!(
-                "boot noise\nresult: density id=100 workload={} global={} share_tables={} pcid={} instances={} warmup_invocations=512 rounds=1 invocations={} cycles_per_invocation={} cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=6 page_table_pages_per_instance=6 frames=60 spawn_cycles=1000\n",
+                "boot noise\nresult: density id=100 workload={} binary={} global={} share_tables={} pcid={} instances={} warmup_invocations=512 rounds=1 invocations={} cycles_per_invocation={} cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=6 page_table_pages_per_instance=6 frames=60 spawn_cycles=1000\n",
                 unit.workload,
+                unit.binary,
                 u8::from(unit.mode.global()),
                 u8::from(unit.mode.share_tables()),
                 if unit.pcid == "on" { "simulated" } else { "off" },

@@ -8,13 +8,15 @@
 //! that runs the same options. A shard `K/N` ([`Shard`]) takes the units whose index modulo N is
 //! K - 1, so every unit lands in exactly one shard and the workloads spread evenly over shards.
 
-use kernel_args::WindowMode;
+use kernel_args::{Build, WindowMode, Workload};
 
 /// One configuration, one boot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Unit {
-    /// The workload binary.
+    /// The workload.
     pub(crate) workload: String,
+    /// Its build: `native` or `linux-musl` (the kernel's `binary` argument).
+    pub(crate) binary: String,
     /// The PCID argument: `on` (simulated under TCG with the plugin) or `off`.
     pub(crate) pcid: String,
     /// The window mode.
@@ -26,48 +28,69 @@ pub(crate) struct Unit {
 }
 
 impl Unit {
-    /// Returns the unit's file-name stem, unique within a study
-    /// (`synth-small-pcid-on-global-shared-n16`, `...-plain` without the plugin).
-    pub(crate) fn name(&self) -> String {
-        let plain = if self.plugin { "" } else { "-plain" };
-        format!("{}-pcid-{}-{}-n{}{plain}", self.workload, self.pcid, self.mode.name(), self.instances)
+    /// Returns the workload and, when it is not the workload's default build, the build
+    /// (`synth-small`, `synth-small-linux-musl`).
+    fn workload_and_build(&self, separator: &str) -> String {
+        if self.binary == default_build(&self.workload) { self.workload.clone() } else { format!("{}{separator}{}", self.workload, self.binary) }
     }
 
-    /// Returns the unit for progress lines (`synth-small pcid=on global-shared instances=16`).
+    /// Returns the unit's file-name stem, unique within a study
+    /// (`synth-small-pcid-on-global-shared-n16`, `synth-small-linux-musl-pcid-off-...` for a
+    /// workload's other build, `...-plain` without the plugin).
+    pub(crate) fn name(&self) -> String {
+        let plain = if self.plugin { "" } else { "-plain" };
+        format!("{}-pcid-{}-{}-n{}{plain}", self.workload_and_build("-"), self.pcid, self.mode.name(), self.instances)
+    }
+
+    /// Returns the unit for progress lines (`synth-small pcid=on global-shared instances=16`,
+    /// `synth-small linux-musl pcid=off ...`).
     pub(crate) fn describe(&self) -> String {
         let plain = if self.plugin { "" } else { " without tlbsim" };
-        format!("{} pcid={} {} instances={}{plain}", self.workload, self.pcid, self.mode.name(), self.instances)
+        format!("{} pcid={} {} instances={}{plain}", self.workload_and_build(" "), self.pcid, self.mode.name(), self.instances)
     }
 
     /// Returns the kernel arguments that run exactly this configuration.
     pub(crate) fn kernel_args(&self, warmup: u32, invocations: u32) -> String {
         format!(
-            "test=density tlbsim=on pcid={} workload={} modes={} instances={} warmup={warmup} invocations={invocations}",
+            "test=density tlbsim=on pcid={} workload={} binary={} modes={} instances={} warmup={warmup} invocations={invocations}",
             self.pcid,
             self.workload,
+            self.binary,
             self.mode.name(),
             self.instances
         )
     }
 }
 
-/// Lists a study's units in their stable order; with `plugin_slowdown`, one unit per workload
-/// without the plugin follows: the first PCID setting, the first mode, the largest instance
-/// count (the same configuration as one of the simulated units, for the slowdown ratio).
-pub(crate) fn units(workloads: &[String], pcid: &[String], modes: &[WindowMode], instances: &[u32], plugin_slowdown: bool) -> Vec<Unit> {
+/// Returns the name of `workload`'s default build (`native` for an unknown name: the study's
+/// options are checked before units are made).
+pub(crate) fn default_build(workload: &str) -> &'static str {
+    workload_named(workload).map_or(Build::Native, Workload::default_build).name()
+}
+
+/// Returns the workload named `name`.
+pub(crate) fn workload_named(name: &str) -> Option<Workload> {
+    Workload::ALL.into_iter().find(|workload| workload.binary() == name)
+}
+
+/// Lists a study's units in their stable order: per (workload, build) pair of `workloads`, per
+/// PCID setting, mode and instance count. With `plugin_slowdown`, one unit per pair without the
+/// plugin follows: the first PCID setting, the first mode, the largest instance count (the same
+/// configuration as one of the simulated units, for the slowdown ratio).
+pub(crate) fn units(workloads: &[(String, String)], pcid: &[String], modes: &[WindowMode], instances: &[u32], plugin_slowdown: bool) -> Vec<Unit> {
     let mut units = Vec::new();
-    for workload in workloads {
+    for (workload, binary) in workloads {
         for setting in pcid {
             for &mode in modes {
                 for &count in instances {
-                    units.push(Unit { workload: workload.clone(), pcid: setting.clone(), mode, instances: count, plugin: true });
+                    units.push(Unit { workload: workload.clone(), binary: binary.clone(), pcid: setting.clone(), mode, instances: count, plugin: true });
                 }
             }
         }
     }
     if plugin_slowdown && let (Some(setting), Some(&mode), Some(&count)) = (pcid.first(), modes.first(), instances.last()) {
-        for workload in workloads {
-            units.push(Unit { workload: workload.clone(), pcid: setting.clone(), mode, instances: count, plugin: false });
+        for (workload, binary) in workloads {
+            units.push(Unit { workload: workload.clone(), binary: binary.clone(), pcid: setting.clone(), mode, instances: count, plugin: false });
         }
     }
     units
@@ -121,10 +144,15 @@ mod tests {
         items.iter().map(|item| (*item).to_owned()).collect()
     }
 
+    /// Returns (workload, default build) pairs.
+    fn defaults(workloads: &[&str]) -> Vec<(String, String)> {
+        workloads.iter().map(|workload| ((*workload).to_owned(), default_build(workload).to_owned())).collect()
+    }
+
     #[test]
     fn units_come_in_a_stable_order_with_the_slowdown_units_last() {
         let units = units(
-            &strings(&["synth-small", "wasm-runtime"]),
+            &defaults(&["synth-small", "wasm-runtime"]),
             &strings(&["on", "off"]),
             &[WindowMode::GlobalShared, WindowMode::LocalPrivate],
             &[1, 16],
@@ -154,7 +182,7 @@ mod tests {
 
     #[test]
     fn without_the_slowdown_option_only_simulated_units_run() {
-        let units = units(&strings(&["synth-small"]), &strings(&["off"]), &WindowMode::ALL, &[1, 2, 4], false);
+        let units = units(&defaults(&["synth-small"]), &strings(&["off"]), &WindowMode::ALL, &[1, 2, 4], false);
         assert_eq!(units.len(), 12);
         assert!(units.iter().all(|unit| unit.plugin));
         assert_eq!(units[3].mode, WindowMode::LocalShared, "modes in the kernel's default order");
@@ -162,11 +190,18 @@ mod tests {
 
     #[test]
     fn a_unit_boots_exactly_its_configuration() {
-        let unit = Unit { workload: "synth-large".into(), pcid: "off".into(), mode: WindowMode::GlobalPrivate, instances: 64, plugin: true };
+        let unit = Unit { workload: "synth-large".into(), binary: "native".into(), pcid: "off".into(), mode: WindowMode::GlobalPrivate, instances: 64, plugin: true };
         assert_eq!(
             unit.kernel_args(512, 1024),
-            "test=density tlbsim=on pcid=off workload=synth-large modes=global-private instances=64 warmup=512 invocations=1024"
+            "test=density tlbsim=on pcid=off workload=synth-large binary=native modes=global-private instances=64 warmup=512 invocations=1024"
         );
+    }
+
+    #[test]
+    fn a_workloads_other_build_is_named_in_its_files() {
+        let pairs = vec![("synth-small".to_owned(), "native".to_owned()), ("synth-small".to_owned(), "linux-musl".to_owned()), ("js-runtime".to_owned(), "linux-musl".to_owned())];
+        let names: Vec<String> = units(&pairs, &strings(&["off"]), &[WindowMode::LocalPrivate], &[4], false).iter().map(Unit::name).collect();
+        assert_eq!(names, ["synth-small-pcid-off-local-private-n4", "synth-small-linux-musl-pcid-off-local-private-n4", "js-runtime-pcid-off-local-private-n4"]);
     }
 
     #[test]

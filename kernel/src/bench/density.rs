@@ -19,7 +19,7 @@
 //! Outside the measured regions it reads the TSC and the memory figures and prints one line:
 //!
 //! ```text
-//! result: density id=<warm phase> workload=<binary> binary=<native|linux-musl> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
+//! result: density id=<warm phase> workload=<workload> binary=<native|linux-musl> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
 //!         instances=<N> warmup_invocations=<W> rounds=<R> invocations=<N*R> cycles_per_invocation=<c>
 //!         cold_shared_id=<id+1> cold_flushed_id=<id+2> engine=<tcg|kvm|hardware>
 //!         pmu=<unavailable|intel-v4|amd-...> [pmu.<event>=<count> ...]
@@ -51,13 +51,15 @@ use crate::mm::frame;
 use crate::mm::global_segment::{self, GlobalError, Mode};
 use crate::mm::pcid;
 use crate::process::scheduler::{self, Invocation};
-use kernel_args::Workload;
+use kernel_args::{Build, Workload};
 
 /// One sweep's parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct Sweep<'a> {
     /// The workload (its binary serves invocations).
     pub workload: Workload,
+    /// Which of the workload's builds runs (the `binary` argument).
+    pub build: Build,
     /// Instance counts.
     pub instances: &'a [usize],
     /// Window modes, in the order they run (the `modes` argument; [`MODES`] by default).
@@ -73,6 +75,12 @@ pub struct Sweep<'a> {
 }
 
 impl Sweep<'_> {
+    /// Returns the ramdisk name of the binary the sweep runs (`synth-small-musl` for the musl
+    /// build of `synth-small`).
+    pub fn binary(&self) -> &'static str {
+        self.workload.file_name(self.build)
+    }
+
     /// Returns the process argument of instance `index`: for a language runtime (WebAssembly,
     /// JavaScript, Lua) the number of the function it hosts (instances cycle through the functions, so N instances
     /// interleave N / 8 instances of each of the 8 functions); 0 for the synthetic runtimes.
@@ -137,7 +145,7 @@ impl fmt::Display for DensityError {
 pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> {
     let facts = crate::boot_facts();
     let pcid_word = pcid::mode_word();
-    let binary = sweep.workload.binary();
+    let binary = sweep.binary();
     // The study's counts must repeat: Linux workloads see a virtual clock and seeded randomness.
     crate::syscall::linux::process::set_deterministic(true);
     // Load the workload before anything is counted (large workloads load on first use).
@@ -213,8 +221,8 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             let invocations = rounds * count as u64;
             crate::println!(
                 "result: density id={phase_id} workload={} binary={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
-                binary,
-                sweep.workload.binary_kind(),
+                sweep.workload.binary(),
+                sweep.build.name(),
                 u8::from(mode.global),
                 u8::from(mode.share_tables),
                 warmup_rounds * count as u64,

@@ -11,7 +11,7 @@ use crate::mm::global_segment::Mode;
 /// Phase id of the sweep's first configuration.
 const FIRST_PHASE_ID: u64 = 100;
 
-/// Runs the sweep the kernel arguments describe (`workload`, `instances`, `modes`, `warmup`,
+/// Runs the sweep the kernel arguments describe (`workload`, `binary`, `instances`, `modes`, `warmup`,
 /// `invocations`).
 pub fn run(checks: &mut Checks) -> Result<(), Failed> {
     checks.check("the density sweep runs every configuration with correct answers");
@@ -21,6 +21,7 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
         args.modes.as_slice().iter().map(|mode| Mode { global: mode.global(), share_tables: mode.share_tables() }).collect();
     let sweep = density::Sweep {
         workload: args.workload,
+        build: args.workload_build(),
         instances: &counts,
         modes: &modes,
         warmup: u64::from(args.warmup),
@@ -28,8 +29,8 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
         code_pages: density::CODE_PAGES_PER_INVOCATION,
         data_pages: density::DATA_PAGES_PER_INVOCATION,
     };
-    if let Err(error) = crate::mm::global_segment::load(sweep.workload.binary()) {
-        fail!(checks, "loading {}: {error}", sweep.workload.binary());
+    if let Err(error) = crate::mm::global_segment::load(sweep.binary()) {
+        fail!(checks, "loading {}: {error}", sweep.binary());
     }
     let free_before = frame::free_count();
     match density::run(&sweep, FIRST_PHASE_ID) {

@@ -19,6 +19,7 @@
 use core::fmt;
 
 pub mod linux;
+pub mod synthetic;
 pub mod wasm;
 
 /// Longest byte string one `write` call accepts.

@@ -112,8 +112,12 @@ pub struct KernelArgs {
     /// Key `invocations`: measured invocations per density configuration (rounded up to whole
     /// rounds, at least one round).
     pub invocations: u32,
-    /// Key `workload`: the density sweep's workload binary.
+    /// Key `workload`: the density sweep's workload.
     pub workload: Workload,
+    /// Key `binary`: which build of the workload the density sweep runs; `None` (the value
+    /// `auto`): the workload's first build ([`Workload::default_build`]). [`parse`] refuses a
+    /// build the workload does not have.
+    pub build: Option<Build>,
     /// Key `modes`: the density sweep's window modes, in the order they run.
     pub modes: WindowModes,
     /// Key `max_frames`: the most physical frames left free for processes after boot (the rest
@@ -175,13 +179,75 @@ impl Workload {
         matches!(self, Workload::Wasm | Workload::Js | Workload::Lua)
     }
 
-    /// Returns the kind of binary it is: `native` (shoal's ABI) or `linux-musl` (a Linux
-    /// static-pie on the Linux personality), the results' `binary` column.
-    pub const fn binary_kind(self) -> &'static str {
+    /// Returns the builds of the workload the images carry, the default first: synth-small and
+    /// wasm-runtime exist as shoal programs and, built from the same sources, as musl static-pies
+    /// (`<name>-musl` in the ramdisk); the runtimes of Linux programs only as the latter. The musl
+    /// builds of synth-medium and synth-large exist but are packed into no image (they would add
+    /// 150 MiB to the bench image).
+    pub const fn builds(self) -> &'static [Build] {
         match self {
-            Workload::Js | Workload::Lua => "linux-musl",
-            _ => "native",
+            Workload::SyntheticSmall | Workload::Wasm => &[Build::Native, Build::LinuxMusl],
+            Workload::SyntheticMedium | Workload::SyntheticLarge => &[Build::Native],
+            Workload::Js | Workload::Lua => &[Build::LinuxMusl],
         }
+    }
+
+    /// Returns the build the sweep runs when the `binary` key is not given.
+    pub const fn default_build(self) -> Build {
+        self.builds()[0]
+    }
+
+    /// Returns whether the workload has `build`.
+    pub fn has_build(self, build: Build) -> bool {
+        self.builds().contains(&build)
+    }
+
+    /// Returns the ramdisk name of the workload's `build`: [`Workload::binary`] for its default
+    /// build, `<binary>-musl` for the musl build of a shoal program.
+    pub const fn file_name(self, build: Build) -> &'static str {
+        match (self, build) {
+            (Workload::SyntheticSmall, Build::LinuxMusl) => "synth-small-musl",
+            (Workload::SyntheticMedium, Build::LinuxMusl) => "synth-medium-musl",
+            (Workload::SyntheticLarge, Build::LinuxMusl) => "synth-large-musl",
+            (Workload::Wasm, Build::LinuxMusl) => "wasm-runtime-musl",
+            _ => self.binary(),
+        }
+    }
+}
+
+/// A build of a workload: the results' `binary` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// `native`: a program written against shoal's own ABI (`userland/rt`).
+    Native,
+    /// `linux-musl`: a static-pie for x86_64-unknown-linux-musl, run on shoal's Linux
+    /// personality (and unchanged on Linux).
+    LinuxMusl,
+}
+
+impl Build {
+    /// Every build.
+    pub const ALL: [Build; 2] = [Build::Native, Build::LinuxMusl];
+
+    /// Returns the build's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Build::Native => "native",
+            Build::LinuxMusl => "linux-musl",
+        }
+    }
+
+    /// Returns the build named `name`.
+    pub fn from_name(name: &str) -> Option<Build> {
+        Build::ALL.into_iter().find(|build| build.name() == name)
+    }
+}
+
+impl KernelArgs {
+    /// Returns the build of the workload the density sweep runs: the `binary` key's, or the
+    /// workload's default.
+    pub fn workload_build(&self) -> Build {
+        self.build.unwrap_or(self.workload.default_build())
     }
 }
 
@@ -351,6 +417,10 @@ const INVOCATIONS_RANGE: core::ops::RangeInclusive<u32> = 1..=10_000_000;
 const INVOCATIONS_VALUES: &str = "an integer in 1..=10000000";
 /// Accepted values of the `workload` key.
 const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium synth-large wasm-runtime js-runtime lua-runtime";
+/// Accepted values of the `binary` key.
+const BINARY_VALUES: &str = "one of: auto native linux-musl";
+/// What the `binary` key accepts once the workload is known (`parse` checks the pair).
+const BINARY_OF_WORKLOAD_VALUES: &str = "a build the workload has (synth-small, wasm-runtime: native or linux-musl; synth-medium, synth-large: native; js-runtime, lua-runtime: linux-musl) or auto";
 /// Default of [`KernelArgs::pcids`]: every PCID the architecture has.
 const PCIDS_DEFAULT: u32 = 4096;
 /// Accepted values of [`KernelArgs::pcids`] (PCID 0 is the kernel's, so at least one more).
@@ -408,6 +478,7 @@ impl Default for KernelArgs {
             warmup: DEFAULT_WARMUP,
             invocations: DEFAULT_INVOCATIONS,
             workload: Workload::SyntheticSmall,
+            build: None,
             modes: WindowModes::ALL,
             max_frames: 0,
             heap_bytes: DEFAULT_HEAP_BYTES,
@@ -656,6 +727,20 @@ pub const KEYS: &[KeyInfo] = &[
         current_value: |args| Some(CurrentValue::Text(args.workload.binary())),
     },
     KeyInfo {
+        name: "binary",
+        values: BINARY_VALUES,
+        default: "auto",
+        meaning: "which build of the workload the density sweep runs (auto: native where it exists)",
+        apply: |args, value, _| {
+            args.build = match value {
+                "auto" => None,
+                name => Some(Build::from_name(name).ok_or(Expected::Description(BINARY_VALUES))?),
+            };
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Text(args.build.map_or("auto", Build::name))),
+    },
+    KeyInfo {
         name: "modes",
         values: MODES_VALUES,
         default: "global-shared,local-shared,global-private,local-private",
@@ -882,6 +967,7 @@ pub fn parse<'a>(
     }
     let mut args = KernelArgs::default();
     let mut seen = [false; KEY_COUNT];
+    let mut binary_value = "";
     for token in input.split_ascii_whitespace() {
         let (key, value) = token
             .split_once(KEY_VALUE_SEPARATOR)
@@ -903,6 +989,15 @@ pub fn parse<'a>(
             value,
             expected,
         })?;
+        if info.name == "binary" {
+            binary_value = value;
+        }
+    }
+    // The one pair of keys checked together: the build must be one the workload has.
+    if let Some(build) = args.build
+        && !args.workload.has_build(build)
+    {
+        return Err(ArgError::BadValue { key: "binary", value: binary_value, expected: Expected::Description(BINARY_OF_WORKLOAD_VALUES) });
     }
     Ok(args)
 }

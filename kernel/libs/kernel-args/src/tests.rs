@@ -27,6 +27,7 @@ fn empty_input_gives_the_defaults() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticSmall,
+        build: None,
         modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -50,7 +51,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target", "kstack_probe"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "binary", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target", "kstack_probe"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -236,6 +237,7 @@ fn all_keys_together_in_any_order() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticMedium,
+        build: None,
         modes: WindowModes::ALL,
         max_frames: 4096,
         heap_bytes: 8 << 20,
@@ -260,7 +262,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload binary modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -376,6 +378,7 @@ fn whitespace_variants_are_accepted() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticSmall,
+        build: None,
         modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -474,7 +477,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -491,6 +494,7 @@ fn canonical_form_lists_every_key_in_table_order() {
         warmup: 512,
         invocations: 1024,
         workload: Workload::SyntheticSmall,
+        build: None,
         modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -501,7 +505,7 @@ fn canonical_form_lists_every_key_in_table_order() {
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
@@ -680,4 +684,21 @@ fn a_bad_mode_list_names_what_is_accepted() {
         ArgError::BadValue { key: "modes", value: "local-shared,local-shared", expected: Expected::Description(MODES_VALUES) }
     );
     assert_eq!(parse_known("modes=local-shared").map(|args| args.modes.as_slice().to_vec()), Ok(vec![WindowMode::LocalShared]));
+}
+
+#[test]
+fn the_binary_key_chooses_a_build_the_workload_has() {
+    let build = |text: &'static str| parse_known(text).map(|args| (args.workload_build(), args.workload.file_name(args.workload_build())));
+    assert_eq!(build("workload=synth-small"), Ok((Build::Native, "synth-small")));
+    assert_eq!(build("workload=synth-small binary=linux-musl"), Ok((Build::LinuxMusl, "synth-small-musl")));
+    assert_eq!(build("binary=linux-musl workload=wasm-runtime"), Ok((Build::LinuxMusl, "wasm-runtime-musl")), "the pair is checked after every key");
+    assert_eq!(build("workload=js-runtime"), Ok((Build::LinuxMusl, "js-runtime")));
+    assert_eq!(build("workload=lua-runtime binary=auto"), Ok((Build::LinuxMusl, "lua-runtime")));
+    assert_eq!(build("workload=wasm-runtime binary=native"), Ok((Build::Native, "wasm-runtime")));
+    for (text, value) in [("workload=js-runtime binary=native", "native"), ("workload=synth-large binary=linux-musl", "linux-musl")] {
+        let error = parse_known(text).expect_err(text);
+        assert!(matches!(error, ArgError::BadValue { key: "binary", value: v, .. } if v == value), "{text}: {error:?}");
+        assert!(error.to_string().contains("a build the workload has"), "{error}");
+    }
+    assert!(matches!(parse_known("binary=glibc"), Err(ArgError::BadValue { key: "binary", .. })));
 }
