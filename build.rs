@@ -23,7 +23,10 @@
 //! The host tool and the integration tests find the results through compile-time environment
 //! variables: `SHOAL_BIOS_IMAGE`, `SHOAL_UEFI_IMAGE`, `SHOAL_HARDWARE_IMAGE`, `SHOAL_BENCH_IMAGE`,
 //! `SHOAL_UEFI_PARTITION`, `SHOAL_RAMDISK`, `SHOAL_BENCH_RAMDISK`, `SHOAL_KERNEL_ELF` (the unstripped kernel, for a
-//! debugger), and `SHOAL_LINUX_PROGRAMS` (the folder of the Linux programs, unstripped).
+//! debugger), `SHOAL_LINUX_PROGRAMS` (the folder of the Linux programs, unstripped) and
+//! `SHOAL_LINUX_STRIPPED` (the folder of their stripped copies, `user-<name>`, and of the Linux
+//! baseline's init `user-linux-guest-init`, which `shoal bench --baseline` packs into the Linux
+//! guest's initramfs: the same workload files shoal's bench image holds).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -225,7 +228,7 @@ fn linux_c_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// the variables this build script inherits that would override its configuration removed.
 fn linux_rust_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("userland/linux");
-    for watched in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml", "link", "rt", "programs"] {
+    for watched in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml", "link", "rt", "programs", "guest"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     // The musl builds of the native workloads compile the native sources.
@@ -251,6 +254,10 @@ fn linux_rust_programs(out_dir: &Path) -> Vec<(String, Vec<u8>)> {
     let built = workspace.join("target/x86_64-unknown-linux-musl/release");
     // The host test runs the same binaries on this Linux host (`tests/linux_runtimes.rs`).
     println!("cargo:rustc-env=SHOAL_LINUX_PROGRAMS={}", built.display());
+    // The Linux baseline's init (`guest/`) is packed into no shoal image: `shoal bench
+    // --baseline` puts it, with the stripped workloads below, into the Linux guest's initramfs.
+    strip(&built.join("linux-guest-init"), &out_dir.join("user-linux-guest-init"));
+    println!("cargo:rustc-env=SHOAL_LINUX_STRIPPED={}", out_dir.display());
     let mut names: Vec<String> = std::fs::read_dir(workspace.join("programs/src/bin"))
         .expect("reading userland/linux/programs/src/bin")
         .filter_map(|entry| Some(entry.ok()?.path().file_stem()?.to_str()?.to_owned()))
