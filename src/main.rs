@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod iso;
+mod linux_guest;
 
 /// The BIOS disk image built by `build.rs`.
 const BIOS_IMAGE: &str = env!("SHOAL_BIOS_IMAGE");
