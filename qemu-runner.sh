@@ -36,14 +36,19 @@
 #                          page walks; the plugin prints its report lines to stderr unless out=FILE
 #   --tlbsim-plugin PATH   the plugin library (default: libtlbsim.so under $CARGO_TARGET_DIR or
 #                          ./target, release build first; build it with 'cargo build -p tlbsim')
-#   --icount               instruction-counted virtual time (TCG only): QEMU's clock advances one
-#                          nanosecond per guest instruction and never sleeps, so timer interrupts
-#                          land at the same instruction counts on every run
-#   --linux-kernel PATH    boot this Linux kernel image (bzImage) through QEMU's -kernel instead of
-#                          a disk image; needs --initrd and --firmware bios, refuses IMAGE, --iso
-#                          and --args. The default CPU under TCG is then max without LA57
-#                          (max,la57=off,phys-bits=39): Linux would otherwise turn on 5-level
-#                          paging, which tlbsim does not model
+#   --icount               a repeatable run (TCG only): instruction-counted virtual time (QEMU's
+#                          clock advances one nanosecond per guest instruction and never sleeps,
+#                          so timer interrupts land at the same instruction counts on every run),
+#                          the RTC starts at a fixed date and follows that clock, and the default
+#                          CPU has no RDRAND/RDSEED (TCG answers them from the host's random
+#                          source) and no x2APIC (see below). Two Linux boots under tlbsim then
+#                          print identical lines
+#   --linux-kernel PATH    boot this Linux kernel (a bzImage, or a vmlinux ELF file with a PVH
+#                          entry note, which starts without decompressing itself) through QEMU's
+#                          -kernel instead of a disk image; needs --initrd and --firmware bios,
+#                          refuses IMAGE, --iso and --args. The default CPU under TCG is then max
+#                          without LA57 (max,la57=off,phys-bits=39): Linux would otherwise turn
+#                          on 5-level paging, which tlbsim does not model
 #   --initrd PATH          the initramfs (an uncompressed or compressed cpio archive) for
 #                          --linux-kernel
 #   --append "CMDLINE"     the Linux kernel command line for --linux-kernel (Linux's arguments,
@@ -157,18 +162,24 @@ if [ "$accel" = kvm ]; then
     fi
     cmd+=(-accel kvm -cpu "${cpu:-host,host-phys-bits=on,host-phys-bits-limit=39}")
 else
-    if [ -n "$linux_kernel" ]; then
-        # QEMU's max CPU has LA57, and Linux turns 5-level paging on whenever the CPU has it;
-        # tlbsim models 4-level walks only.
-        cmd+=(-accel tcg -cpu "${cpu:-max,la57=off,phys-bits=39}")
-    else
-        cmd+=(-accel tcg -cpu "${cpu:-max,phys-bits=39}")
-    fi
+    default_cpu=max,phys-bits=39
+    # QEMU's max CPU has LA57, and Linux turns 5-level paging on whenever the CPU has it;
+    # tlbsim models 4-level walks only.
+    [ -z "$linux_kernel" ] || default_cpu=max,la57=off,phys-bits=39
+    # Under TCG, RDRAND and RDSEED return the host's random numbers, and Linux seeds its random
+    # generator (free-list order, stack offsets, hash seeds) from them; shoal uses neither.
+    # With icount, QEMU 10 stops with "Bad icount read" when RDMSR reads the x2APIC timer's
+    # current count (shoal's calibration does): an MSR read is not an I/O point of a translated
+    # block. The xAPIC's MMIO reads are, so both kernels use the xAPIC instead.
+    [ "$icount" -eq 0 ] || default_cpu+=,rdrand=off,rdseed=off,x2apic=off
+    cmd+=(-accel tcg -cpu "${cpu:-$default_cpu}")
 fi
 if [ "$icount" -eq 1 ]; then
     # shift=0: one nanosecond of virtual time per instruction; sleep=off: an idle guest's timers
     # fire at once instead of after real time passes, so the run does not depend on the host.
-    cmd+=(-icount shift=0,sleep=off)
+    # The RTC would start at the host's time of day (Linux reads it at boot); clock=vm makes it
+    # follow the virtual clock.
+    cmd+=(-icount shift=0,sleep=off -rtc base=2000-01-01T00:00:00,clock=vm)
 fi
 
 if [ "$firmware" = uefi ]; then
