@@ -42,7 +42,8 @@
 #                          the RTC starts at a fixed date and follows that clock, and the default
 #                          CPU has no RDRAND/RDSEED (TCG answers them from the host's random
 #                          source) and no x2APIC (see below). Two Linux boots under tlbsim then
-#                          print identical lines
+#                          differ by a few counts in a billion, where they differed by thousands
+#                          (QEMU's record/replay, not used here, would make them identical)
 #   --linux-kernel PATH    boot this Linux kernel (a bzImage, or a vmlinux ELF file with a PVH
 #                          entry note, which starts without decompressing itself) through QEMU's
 #                          -kernel instead of a disk image; needs --initrd and --firmware bios,
