@@ -182,6 +182,13 @@ struct BenchArguments {
     /// Skip the plugin-slowdown boots (one per workload without the simulator).
     #[arg(long)]
     no_plugin_slowdown: bool,
+    /// Linux baselines to run beside shoal, comma-separated: linux (Debian 12's kernel, pinned in
+    /// guest/linux/kernel.pin and fetched by ./setup.sh) and/or linux-pti (the same with page-table
+    /// isolation forced on). Each runs the linux-musl build of every workload at every instance
+    /// count on a Linux guest under the same simulator; needs workloads with a musl build
+    /// (synth-small, wasm-runtime, js-runtime, lua-runtime).
+    #[arg(long, value_delimiter = ',')]
+    baseline: Vec<String>,
 }
 
 /// How to boot under Bochs.
@@ -422,10 +429,12 @@ fn bench_options(arguments: &BenchArguments) -> Result<bench::BenchOptions, Stri
             pcid: arguments.pcid.clone(),
             memory_mib: arguments.memory,
             plugin_slowdown: !arguments.no_plugin_slowdown,
+            baselines: arguments.baseline.clone(),
         },
         runner: runner_path(),
         image: PathBuf::from(env!("SHOAL_BENCH_IMAGE")),
         plugin: PathBuf::from(env!("SHOAL_TLBSIM_PLUGIN")),
+        guest: if arguments.baseline.is_empty() { None } else { Some(linux_guest::GuestKernel::locate()?) },
         out_dir: arguments.out.clone(),
         timeout_seconds: 6 * 3600,
         jobs: arguments.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),

@@ -22,6 +22,7 @@
 //! are the emulator's and are labelled as such.
 
 pub(crate) mod charts;
+pub(crate) mod linux;
 pub(crate) mod report;
 pub(crate) mod rows;
 pub(crate) mod runner;
@@ -69,6 +70,9 @@ pub(crate) struct Study {
     pub(crate) memory_mib: u32,
     /// Whether one boot per workload runs without the plugin, for the slowdown figure.
     pub(crate) plugin_slowdown: bool,
+    /// Linux baselines ([`linux::BASELINES`]) that run beside shoal, on every instance count,
+    /// for each workload with a `linux-musl` build.
+    pub(crate) baselines: Vec<String>,
 }
 
 /// What `shoal bench` needs.
@@ -81,6 +85,8 @@ pub(crate) struct BenchOptions {
     pub(crate) image: PathBuf,
     /// The tlbsim plugin.
     pub(crate) plugin: PathBuf,
+    /// The Linux guest kernel, when the study has baselines.
+    pub(crate) guest: Option<crate::linux_guest::GuestKernel>,
     /// The results folder.
     pub(crate) out_dir: PathBuf,
     /// Per-boot timeout in seconds.
@@ -132,6 +138,17 @@ fn check_study(study: &Study) -> Result<(), String> {
     }
     if has_duplicates(&study.binaries) {
         return Err(format!("--binary names a build twice: {}", study.binaries.join(",")));
+    }
+    if let Some(unknown) = study.baselines.iter().find(|baseline| !linux::BASELINES.contains(&baseline.as_str())) {
+        return Err(format!("unknown baseline \"{unknown}\" in --baseline; known: {}", linux::BASELINES.join(" ")));
+    }
+    if has_duplicates(&study.baselines) {
+        return Err(format!("--baseline names a baseline twice: {}", study.baselines.join(",")));
+    }
+    if !study.baselines.is_empty()
+        && let Some(native_only) = study.workloads.iter().find(|workload| unit::workload_named(workload).is_some_and(|known| !known.has_build(kernel_args::Build::LinuxMusl)))
+    {
+        return Err(format!("workload {native_only} has no linux-musl build in the images, so no Linux baseline can run it; leave it out or drop --baseline"));
     }
     for workload in &study.workloads {
         if study.builds_of(workload).is_empty() {
@@ -192,7 +209,7 @@ impl Study {
     pub(crate) fn units(&self) -> Vec<Unit> {
         let pairs: Vec<(String, String)> =
             self.workloads.iter().flat_map(|workload| self.builds_of(workload).into_iter().map(|build| (workload.clone(), build.to_owned()))).collect();
-        unit::units(&pairs, &self.pcid, &self.modes, &self.instances, self.plugin_slowdown)
+        unit::units(&pairs, &self.pcid, &self.modes, &self.instances, &self.baselines, self.plugin_slowdown)
     }
 
     /// Returns the builds of `workload` the study runs: those of `binaries` it has, in the
@@ -256,6 +273,7 @@ impl Study {
             ("rounds", self.rounds.map(|rounds| rounds.to_string()).unwrap_or_default()),
             ("memory", self.memory_mib.to_string()),
             ("plugin_slowdown", if self.plugin_slowdown { "on" } else { "off" }.to_owned()),
+            ("baselines", self.baselines.join(",")),
         ]
     }
 
@@ -294,6 +312,7 @@ impl Study {
                 "off" => false,
                 other => return Err(format!("plugin_slowdown={other} is neither on nor off")),
             },
+            baselines: list("baselines")?,
         };
         check_study(&study)?;
         Ok((study, Shard::parse(get("shard")?)?))
@@ -330,20 +349,42 @@ fn plugin_path(dir: &Path, unit: &Unit) -> PathBuf {
     dir.join("raw").join(format!("{}.tlbsim.txt", unit.name()))
 }
 
+/// Returns where a run keeps the Linux guest's initramfs.
+fn initramfs_path(dir: &Path) -> PathBuf {
+    dir.join("raw").join("linux-initramfs.cpio")
+}
+
 /// Returns the runner command of one unit.
 fn unit_command(options: &BenchOptions, unit: &Unit) -> Command {
     let study = &options.study;
     let mut command = Command::new(&options.runner);
-    command
-        .args(["--mode", "test", "--firmware", "uefi", "--timeout", &options.timeout_seconds.to_string(), "--memory", &study.memory_mib.to_string()])
-        .args(["--args", &unit.kernel_args(study.warmup_for(unit.instances), study.invocations_for(unit.instances))]);
+    let (warmup, invocations) = (study.warmup_for(unit.instances), study.invocations_for(unit.instances));
+    command.args(["--mode", "test", "--timeout", &options.timeout_seconds.to_string(), "--memory", &study.memory_mib.to_string()]);
+    match &options.guest {
+        Some(guest) if unit.is_baseline() => {
+            // The uncompressed kernel (no decompressor runs under the plugin), instruction-counted
+            // time (the guest's timer ticks land at the same instruction counts in every run).
+            command
+                .args(["--firmware", "bios", "--icount", "--linux-kernel", &guest.vmlinux.display().to_string()])
+                .args(["--initrd", &initramfs_path(&options.out_dir).display().to_string()])
+                .args(["--append", &linux::unit_command_line(unit, warmup, invocations)]);
+        }
+        _ => {
+            command.args(["--firmware", "uefi", "--args", &unit.kernel_args(warmup, invocations)]);
+        }
+    }
     if unit.plugin {
         let out = plugin_path(&options.out_dir, unit);
+        // Linux runs different programs at the same linear addresses (every static-pie at
+        // ELF_ET_DYN_BASE); exact mode counts each block at its RIP whatever QEMU shared.
+        let mode = if unit.is_baseline() { ",mode=exact" } else { "" };
         command
-            .args(["--tlbsim", &format!("{},out={}", study.plugin_args(), out.display())])
+            .args(["--tlbsim", &format!("{}{mode},out={}", study.plugin_args(), out.display())])
             .args(["--tlbsim-plugin", &options.plugin.display().to_string()]);
     }
-    command.arg(&options.image);
+    if !unit.is_baseline() {
+        command.arg(&options.image);
+    }
     command
 }
 
@@ -359,6 +400,12 @@ pub(crate) fn run(options: &BenchOptions) -> Result<Vec<Row>, runner::Stopped> {
     let all = study.units();
     let mine: Vec<Unit> = all.iter().enumerate().filter(|(index, _)| options.shard.selects(*index)).map(|(_, unit)| unit.clone()).collect();
     let simulated = mine.iter().filter(|unit| unit.plugin).count();
+    if mine.iter().any(Unit::is_baseline) {
+        if options.guest.is_none() {
+            return Err(failed("the study has Linux baselines but no guest kernel was located".into()));
+        }
+        linux::write_initramfs(&initramfs_path(&options.out_dir), &study.workloads).map_err(failed)?;
+    }
     runner::check_shared_memory(options.jobs.min(simulated), study.memory_mib).map_err(failed)?;
     let shard = if options.shard == Shard::WHOLE { String::new() } else { format!(" (shard {} of {} units)", options.shard, all.len()) };
     eprintln!(
@@ -404,7 +451,12 @@ pub(crate) fn write_folder(out_dir: &Path, study: &Study, shard: Shard, outputs:
     let mut rows = Vec::new();
     let mut plain = Vec::new();
     for output in outputs {
-        let joined = rows::join(&output.kernel, &output.plugin);
+        let mut joined = rows::join(&output.kernel, &output.plugin);
+        if output.unit.is_baseline() {
+            for row in &mut joined {
+                row.kernel.insert("guest_cmdline".into(), linux::command_line(&output.unit.kernel));
+            }
+        }
         if output.unit.plugin { rows.extend(joined) } else { plain.extend(joined) }
     }
     let geometry = outputs

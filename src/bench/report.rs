@@ -36,7 +36,15 @@ pub(crate) fn builds(rows: &[&Row]) -> Vec<String> {
 /// Returns a row's series label: its mode and PCID setting, and its build when `rows` hold
 /// more than one build of the workload (`global-shared pcid=off linux-musl`).
 fn label(row: &Row, several_builds: bool) -> String {
+    if is_baseline(row) {
+        return row.kernel_text("kernel").to_owned();
+    }
     if several_builds { format!("{} {}", row.mode(), row.kernel_text("binary")) } else { row.mode() }
+}
+
+/// Returns whether a Linux baseline produced the row.
+fn is_baseline(row: &Row) -> bool {
+    row.kernel_text("kernel") != super::unit::SHOAL
 }
 
 /// Groups rows into series by mode, PCID setting and (when the rows hold several) build, in
@@ -50,9 +58,10 @@ pub(crate) fn series(rows: &[&Row], value: impl Fn(&Row) -> Option<f64>) -> Vec<
         let label = label(row, several_builds);
         if !grouped.contains_key(&label) {
             order.push(label.clone());
-            let colour = WindowMode::ALL.iter().position(|mode| mode.name() == row.mode_name());
+            // A Linux baseline: grey, dashed (no PCID), square points.
+            let colour = if is_baseline(row) { None } else { WindowMode::ALL.iter().position(|mode| mode.name() == row.mode_name()) };
             let build = row.kernel_text("binary");
-            let marker = usize::from(!build.is_empty() && build != super::unit::default_build(row.kernel_text("workload")));
+            let marker = if is_baseline(row) { 2 } else { usize::from(!build.is_empty() && build != super::unit::default_build(row.kernel_text("workload"))) };
             grouped.insert(label.clone(), Series { label: label.clone(), points: Vec::new(), colour, dashed: !pcid_tags(row), marker });
         }
         if let (Some(series), Some(value)) = (grouped.get_mut(&label), value(row)) {
@@ -196,6 +205,86 @@ pub(crate) fn findings(rows: &[&Row]) -> Vec<String> {
     sentences
 }
 
+/// Formats `numerator / denominator` as a ratio with two decimals, `?` when either is missing
+/// or the denominator is 0.
+fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
+    match (numerator, denominator) {
+        (Some(numerator), Some(denominator)) if denominator > 0.0 => format!("{:.2}", numerator / denominator),
+        _ => "?".to_owned(),
+    }
+}
+
+/// Returns shoal's row that a baseline row is compared with: same workload and N, PCID off
+/// (Linux under TCG has none), window mode `mode`, the `linux-musl` build when it ran (the same
+/// file as the guest's), else the workload's other build.
+fn shoal_reference<'a>(rows: &[&'a Row], baseline: &Row, mode: WindowMode) -> Option<&'a Row> {
+    let candidates = || {
+        rows.iter().copied().filter(move |row| {
+            !is_baseline(row)
+                && row.kernel_text("workload") == baseline.kernel_text("workload")
+                && row.kernel_number("instances") == baseline.kernel_number("instances")
+                && matches!(row.kernel_text("pcid"), "off" | "unavailable")
+                && row.mode_name() == mode.name()
+        })
+    };
+    candidates().find(|row| row.kernel_text("binary") == baseline.kernel_text("binary")).or_else(|| candidates().next())
+}
+
+/// Writes the Linux-beside-shoal section: the method's differences, then per workload a table
+/// of each baseline row beside shoal's global-shared (the proposal) and local-private (Linux's
+/// own way of mapping a shared binary) rows with PCID off, and the ratios Linux / shoal.
+pub(crate) fn baseline_section(study: &Study, rows: &[Row]) -> String {
+    let mut text = String::new();
+    let guest = rows.iter().find(|row| is_baseline(row));
+    let _ = writeln!(
+        text,
+        "The same `linux-musl` workload files ran on a Linux guest (`{}`, booted with `{}`) under the same simulator and preset, driven by `linux-guest-init` (`userland/linux/guest`): the same seeds, payloads, warm-up and measured invocations and the same three phases as shoal's in-kernel driver. What differs, and is not corrected for:",
+        guest.map_or("?", |row| row.kernel_text("guest_kernel")),
+        guest.map_or("?", |row| row.kernel_text("guest_cmdline"))
+    );
+    let _ = writeln!(text, "- Linux's driver is a process: an invocation switches address spaces twice (driver, instance, driver), shoal's in-kernel driver once; the driver's own pages and the pipe system calls are in Linux's counts.");
+    let _ = writeln!(text, "- Linux's timer keeps ticking in the measured rounds (shoal masks its timer in a configuration), so its counts vary slightly from run to run; shoal's repeat exactly.");
+    let _ = writeln!(text, "- QEMU TCG has no PCID: every Linux context switch flushes the non-global TLB entries. The comparison is with shoal's `pcid=off` rows; shoal's simulated-PCID rows are in the tables below, not here.");
+    let _ = writeln!(text, "- Every instance's mapped pages are populated after the warm-up (the `page_faults` column counts the faults left in the measured rounds), as shoal's instances have theirs. The cold phases start fresh processes on both kernels, faults included.");
+    let _ = writeln!(text, "- `window` walks on Linux are the walks of the workload binary's read-only mappings, which sit at the same address in every instance (`norandmaps`); on shoal, of the global-segment window.\n");
+    for workload in &study.workloads {
+        let of_workload: Vec<&Row> = rows.iter().filter(|row| row.kernel_text("workload") == workload).collect();
+        let baselines: Vec<&Row> = of_workload.iter().copied().filter(|row| is_baseline(row)).collect();
+        if baselines.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "### `{workload}`\n");
+        let _ = writeln!(text, "| kernel | N | warm walks/inv. | shoal global-shared | Linux ÷ global-shared | shoal local-private | Linux ÷ local-private | cold flushed (Linux / global-shared) | cold shared-warm (Linux / global-shared) | window walks/inv. (Linux / global-shared) | overhead % (Linux / global-shared) | page-table pages/instance (Linux / global-shared) | instructions/inv. (Linux / global-shared) | page faults, measured |");
+        let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---:|");
+        for row in baselines {
+            let global = shoal_reference(&of_workload, row, WindowMode::GlobalShared);
+            let local = shoal_reference(&of_workload, row, WindowMode::LocalPrivate);
+            let pair = |value: &dyn Fn(&Row) -> Option<f64>| format!("{} / {}", figure(value(row)), figure(global.and_then(value)));
+            let tables = |row: &Row| Some(row.kernel_number("page_table_pages_per_instance"));
+            let _ = writeln!(
+                text,
+                "| {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                row.kernel_text("kernel"),
+                row.kernel_number("instances"),
+                row.walks_per_invocation(),
+                figure(global.map(Row::walks_per_invocation)),
+                ratio(Some(row.walks_per_invocation()), global.map(Row::walks_per_invocation)),
+                figure(local.map(Row::walks_per_invocation)),
+                ratio(Some(row.walks_per_invocation()), local.map(Row::walks_per_invocation)),
+                pair(&Row::cold_flushed_walks),
+                pair(&Row::cold_shared_walks),
+                pair(&Row::window_walks_per_invocation),
+                pair(&Row::translation_overhead_percent),
+                pair(&tables),
+                pair(&Row::instructions_per_invocation),
+                row.kernel_text("page_faults"),
+            );
+        }
+        let _ = writeln!(text);
+    }
+    text
+}
+
 /// Returns the plugin-slowdown sentences: per run without the plugin, the matching simulated
 /// row's cycles per invocation over its own.
 pub(crate) fn slowdown(rows: &[Row], plain: &[Row]) -> Vec<String> {
@@ -294,7 +383,7 @@ pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], g
 
     let _ = writeln!(text, "## Findings (computed from the rows below)\n");
     for workload in &study.workloads {
-        let of_workload: Vec<&Row> = rows.iter().filter(|row| row.kernel_text("workload") == workload).collect();
+        let of_workload: Vec<&Row> = rows.iter().filter(|row| row.kernel_text("workload") == workload && !is_baseline(row)).collect();
         let builds = builds(&of_workload);
         if builds.is_empty() {
             let _ = writeln!(text, "- `{workload}`: no configuration measured in this folder.");
@@ -306,6 +395,11 @@ pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], g
                 let _ = writeln!(text, "- {name}, {sentence}");
             }
         }
+    }
+
+    if !study.baselines.is_empty() {
+        let _ = writeln!(text, "\n## Linux beside shoal\n");
+        text.push_str(&baseline_section(study, rows));
     }
 
     let _ = writeln!(text, "\n## Plugin slowdown\n");
@@ -438,6 +532,31 @@ mod tests {
         );
         assert!(panels("overhead", &refs)[0].series.len() == 3);
         assert_eq!(panels("cold", &refs).len(), 2);
+    }
+
+    #[test]
+    fn a_linux_row_is_set_beside_shoals_pcid_off_rows_of_the_same_file() {
+        let kernel = "result: density id=100 workload=synth-small binary=linux-musl global=1 share_tables=1 pcid=off instances=4 invocations=8 cold_shared_id=101 cold_flushed_id=102 page_table_pages_per_instance=7\n\
+                      result: density id=103 workload=synth-small binary=linux-musl global=0 share_tables=0 pcid=off instances=4 invocations=8 cold_shared_id=104 cold_flushed_id=105 page_table_pages_per_instance=7\n\
+                      result: density id=106 workload=synth-small binary=native global=1 share_tables=1 pcid=off instances=4 invocations=8 cold_shared_id=107 cold_flushed_id=108\n";
+        let plugin = "tlbsim phase v=2 id=100 i.walks_4k=16\ntlbsim phase v=2 id=102 d.walks_4k=100\ntlbsim phase v=2 id=103 i.walks_4k=480\ntlbsim phase v=2 id=106 i.walks_4k=8\n";
+        let mut rows = join(kernel, plugin);
+        let linux = "result: density id=100 workload=synth-small binary=linux-musl kernel=linux guest_kernel=6.1.0-50-amd64 global=0 share_tables=0 pcid=unavailable instances=4 invocations=8 cold_shared_id=101 cold_flushed_id=102 page_table_pages_per_instance=8 page_faults=0\n";
+        let mut linux_rows = join(linux, "tlbsim phase v=2 id=100 i.walks_4k=640\ntlbsim phase v=2 id=102 d.walks_4k=150\n");
+        linux_rows[0].kernel.insert("guest_cmdline".into(), "console=ttyS0 quiet".into());
+        rows.extend(linux_rows);
+        assert_eq!(rows[0].kernel_text("kernel"), "shoal", "shoal's line names no kernel");
+        let mut study = crate::bench::tests::study();
+        study.workloads = vec!["synth-small".into()];
+        study.baselines = vec!["linux".into()];
+        let text = baseline_section(&study, &rows);
+        assert!(text.contains("(`6.1.0-50-amd64`, booted with `console=ttyS0 quiet`)"), "{text}");
+        // 80 walks per invocation against the musl file's 2 (global-shared) and 60 (local-private).
+        assert!(text.contains("| linux | 4 | 80.00 | 2.00 | 40.00 | 60.00 | 1.33 | 150.00 / 100.00 | "), "{text}");
+        let refs: Vec<&Row> = rows.iter().collect();
+        let walks = series(&refs, |row| Some(row.walks_per_invocation()));
+        let linux_series = walks.iter().find(|series| series.label == "linux").expect("a Linux series");
+        assert_eq!((linux_series.colour, linux_series.dashed, linux_series.marker), (None, true, 2));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! version-1 plugin has no `instructions.user`, no `cost.walk_cycles`) is left empty rather than
 //! guessed. [`Row`] holds one configuration: its kernel fields, the counters of its three phases
 //! and its boot's cost-model line. [`csv`] writes the rows in the column order of
-//! `docs/result-schema.md` (version 4).
+//! `docs/result-schema.md` (version 5).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -193,7 +193,9 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
     kernel_output
         .lines()
         .filter_map(|line| fields(line, RESULT_PREFIX))
-        .map(|kernel| {
+        .map(|mut kernel| {
+            // shoal's own line has no `kernel` field; a Linux baseline's driver names itself.
+            kernel.entry("kernel".to_owned()).or_insert_with(|| super::unit::SHOAL.to_owned());
             let phase = |key: &str| kernel.get(key).and_then(|id| phases.get(id)).cloned().unwrap_or_default();
             Row {
                 simulator: phase("id"),
@@ -206,10 +208,14 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
         .collect()
 }
 
-/// The kernel fields of the CSV, in order.
-pub(crate) const KERNEL_COLUMNS: [&str; 17] = [
-    "id", "workload", "binary", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
+/// The kernel fields of the CSV, in order. The last four are the Linux baselines' (empty for
+/// shoal's rows): the guest kernel's release and command line (without the driver's
+/// arguments), the instances' page faults in the measured rounds, and the page-table pages
+/// `/proc/meminfo` counted for the instances.
+pub(crate) const KERNEL_COLUMNS: [&str; 22] = [
+    "id", "workload", "binary", "kernel", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
     "cycles_per_invocation", "engine", "pmu", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
+    "guest_kernel", "guest_cmdline", "page_faults", "meminfo_page_table_pages",
 ];
 /// The warm phase's simulator counters of the CSV, in order.
 pub(crate) const SIMULATOR_COLUMNS: [&str; 12] = [
@@ -283,8 +289,8 @@ mod tests {
         let text = csv(&join(KERNEL, PLUGIN));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[0].starts_with("id,workload,binary,pcid,global"));
-        assert!(lines[1].starts_with("100,synth-small,native,simulated,1,1,2,512,4,8,"));
+        assert!(lines[0].starts_with("id,workload,binary,kernel,pcid,global"));
+        assert!(lines[1].starts_with("100,synth-small,native,shoal,simulated,1,1,2,512,4,8,"));
         let header: Vec<&str> = lines[0].split(',').collect();
         assert_eq!(
             &header[header.len() - 10..],

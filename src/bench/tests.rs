@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn study() -> Study {
+pub(crate) fn study() -> Study {
     Study {
         preset: "skylake-client".into(),
         psc: None,
@@ -17,6 +17,7 @@ fn study() -> Study {
         pcid: vec!["on".into(), "off".into()],
         memory_mib: 4096,
         plugin_slowdown: true,
+        baselines: Vec::new(),
     }
 }
 
@@ -26,6 +27,7 @@ fn options() -> BenchOptions {
         runner: PathBuf::new(),
         image: PathBuf::new(),
         plugin: PathBuf::new(),
+        guest: None,
         out_dir: PathBuf::from("out"),
         timeout_seconds: 1,
         jobs: 2,
@@ -96,12 +98,35 @@ fn a_unit_boots_under_the_plugin_with_its_own_output_file() {
     let command = crate::describe(&unit_command(&options, &units[0]));
     assert_eq!(
         command,
-        " --mode test --firmware uefi --timeout 1 --memory 4096 --args test=density tlbsim=on pcid=on workload=synth-small binary=native modes=global-shared instances=1 warmup=512 invocations=256 --tlbsim preset=skylake-client,out=out/raw/synth-small-pcid-on-global-shared-n1.tlbsim.txt --tlbsim-plugin  "
+        " --mode test --timeout 1 --memory 4096 --firmware uefi --args test=density tlbsim=on pcid=on workload=synth-small binary=native modes=global-shared instances=1 warmup=512 invocations=256 --tlbsim preset=skylake-client,out=out/raw/synth-small-pcid-on-global-shared-n1.tlbsim.txt --tlbsim-plugin  "
     );
     let plain = units.last().unwrap();
     assert!(!plain.plugin);
     let command = crate::describe(&unit_command(&options, plain));
     assert!(command.contains("modes=global-shared instances=1024 ") && !command.contains("--tlbsim"), "{command}");
+}
+
+#[test]
+fn a_baseline_unit_boots_the_guest_kernel_with_its_initramfs_in_exact_mode() {
+    let mut options = options();
+    options.study.workloads = vec!["synth-small".into()];
+    options.study.baselines = vec!["linux".into()];
+    options.guest = Some(crate::linux_guest::GuestKernel {
+        package: "p".into(),
+        version: "v".into(),
+        release: "r".into(),
+        sha256: "s".into(),
+        vmlinuz: PathBuf::from("/cache/vmlinuz"),
+        vmlinux: PathBuf::from("/cache/vmlinux"),
+        config: PathBuf::from("/cache/config"),
+    });
+    let units = options.study.units();
+    let linux = units.iter().find(|unit| unit.is_baseline()).expect("a baseline unit");
+    let command = crate::describe(&unit_command(&options, linux));
+    assert!(command.starts_with(" --mode test --timeout 1 --memory 4096 --firmware bios --icount --linux-kernel /cache/vmlinux --initrd out/raw/linux-initramfs.cpio --append "), "{command}");
+    assert!(command.contains("-- workload=synth-small file=synth-small-musl instances=1 warmup=512 invocations=256 handlers=0 kernel=linux"), "{command}");
+    assert!(command.contains("--tlbsim preset=skylake-client,mode=exact,out=out/raw/synth-small-linux-n1.tlbsim.txt"), "{command}");
+    assert!(!command.contains("--args"), "no fw_cfg arguments for Linux: {command}");
 }
 
 #[test]
@@ -111,7 +136,7 @@ fn the_manifest_round_trips_and_names_differences() {
     let text = study.manifest(Shard { index: 2, count: 3 });
     assert_eq!(
         text,
-        "shoal bench manifest v=1\nschema=5\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nshard=2/3\n"
+        "shoal bench manifest v=1\nschema=5\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nbaselines=\nshard=2/3\n"
     );
     assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard { index: 2, count: 3 })));
     let mut other = study.clone();

@@ -25,6 +25,10 @@ pub(crate) struct Unit {
     pub(crate) instances: u32,
     /// Whether the boot runs under the tlbsim plugin; `false` for a plugin-slowdown unit.
     pub(crate) plugin: bool,
+    /// The kernel that runs it: `shoal`, or a Linux baseline ([`super::linux::BASELINES`]),
+    /// which runs the workload's `linux-musl` build on a Linux guest (its `pcid` and `mode` are
+    /// then fixed: `off` and `local-private`, what Linux does under TCG).
+    pub(crate) kernel: String,
 }
 
 impl Unit {
@@ -38,6 +42,9 @@ impl Unit {
     /// (`synth-small-pcid-on-global-shared-n16`, `synth-small-linux-musl-pcid-off-...` for a
     /// workload's other build, `...-plain` without the plugin).
     pub(crate) fn name(&self) -> String {
+        if self.is_baseline() {
+            return format!("{}-{}-n{}", self.workload, self.kernel, self.instances);
+        }
         let plain = if self.plugin { "" } else { "-plain" };
         format!("{}-pcid-{}-{}-n{}{plain}", self.workload_and_build("-"), self.pcid, self.mode.name(), self.instances)
     }
@@ -45,11 +52,19 @@ impl Unit {
     /// Returns the unit for progress lines (`synth-small pcid=on global-shared instances=16`,
     /// `synth-small linux-musl pcid=off ...`).
     pub(crate) fn describe(&self) -> String {
+        if self.is_baseline() {
+            return format!("{} on {} instances={}", self.workload, self.kernel, self.instances);
+        }
         let plain = if self.plugin { "" } else { " without tlbsim" };
         format!("{} pcid={} {} instances={}{plain}", self.workload_and_build(" "), self.pcid, self.mode.name(), self.instances)
     }
 
-    /// Returns the kernel arguments that run exactly this configuration.
+    /// Returns whether a Linux guest runs the unit.
+    pub(crate) fn is_baseline(&self) -> bool {
+        self.kernel != SHOAL
+    }
+
+    /// Returns the kernel arguments that run exactly this configuration on shoal.
     pub(crate) fn kernel_args(&self, warmup: u32, invocations: u32) -> String {
         format!(
             "test=density tlbsim=on pcid={} workload={} binary={} modes={} instances={} warmup={warmup} invocations={invocations}",
@@ -61,6 +76,9 @@ impl Unit {
         )
     }
 }
+
+/// The `kernel` of a unit shoal runs.
+pub(crate) const SHOAL: &str = "shoal";
 
 /// Returns the name of `workload`'s default build (`native` for an unknown name: the study's
 /// options are checked before units are made).
@@ -74,23 +92,61 @@ pub(crate) fn workload_named(name: &str) -> Option<Workload> {
 }
 
 /// Lists a study's units in their stable order: per (workload, build) pair of `workloads`, per
-/// PCID setting, mode and instance count. With `plugin_slowdown`, one unit per pair without the
-/// plugin follows: the first PCID setting, the first mode, the largest instance count (the same
-/// configuration as one of the simulated units, for the slowdown ratio).
-pub(crate) fn units(workloads: &[(String, String)], pcid: &[String], modes: &[WindowMode], instances: &[u32], plugin_slowdown: bool) -> Vec<Unit> {
+/// PCID setting, mode and instance count; then per workload with a `linux-musl` build, per Linux
+/// baseline of `baselines` and instance count. With `plugin_slowdown`, one unit per pair without
+/// the plugin follows: the first PCID setting, the first mode, the largest instance count (the
+/// same configuration as one of the simulated units, for the slowdown ratio).
+pub(crate) fn units(
+    workloads: &[(String, String)],
+    pcid: &[String],
+    modes: &[WindowMode],
+    instances: &[u32],
+    baselines: &[String],
+    plugin_slowdown: bool,
+) -> Vec<Unit> {
+    let shoal = |workload: &String, binary: &String, pcid: &String, mode, instances, plugin| Unit {
+        workload: workload.clone(),
+        binary: binary.clone(),
+        pcid: pcid.clone(),
+        mode,
+        instances,
+        plugin,
+        kernel: SHOAL.to_owned(),
+    };
     let mut units = Vec::new();
     for (workload, binary) in workloads {
         for setting in pcid {
             for &mode in modes {
                 for &count in instances {
-                    units.push(Unit { workload: workload.clone(), binary: binary.clone(), pcid: setting.clone(), mode, instances: count, plugin: true });
+                    units.push(shoal(workload, binary, setting, mode, count, true));
                 }
+            }
+        }
+    }
+    let mut linux_workloads: Vec<&String> = Vec::new();
+    for (workload, _) in workloads {
+        if workload_named(workload).is_some_and(|known| known.has_build(Build::LinuxMusl)) && !linux_workloads.contains(&workload) {
+            linux_workloads.push(workload);
+        }
+    }
+    for workload in linux_workloads {
+        for baseline in baselines {
+            for &count in instances {
+                units.push(Unit {
+                    workload: workload.clone(),
+                    binary: Build::LinuxMusl.name().to_owned(),
+                    pcid: "off".to_owned(),
+                    mode: WindowMode::LocalPrivate,
+                    instances: count,
+                    plugin: true,
+                    kernel: baseline.clone(),
+                });
             }
         }
     }
     if plugin_slowdown && let (Some(setting), Some(&mode), Some(&count)) = (pcid.first(), modes.first(), instances.last()) {
         for (workload, binary) in workloads {
-            units.push(Unit { workload: workload.clone(), binary: binary.clone(), pcid: setting.clone(), mode, instances: count, plugin: false });
+            units.push(shoal(workload, binary, setting, mode, count, false));
         }
     }
     units
@@ -156,6 +212,7 @@ mod tests {
             &strings(&["on", "off"]),
             &[WindowMode::GlobalShared, WindowMode::LocalPrivate],
             &[1, 16],
+            &[],
             true,
         );
         assert_eq!(units.len(), 2 * 2 * 2 * 2 + 2);
@@ -182,7 +239,7 @@ mod tests {
 
     #[test]
     fn without_the_slowdown_option_only_simulated_units_run() {
-        let units = units(&defaults(&["synth-small"]), &strings(&["off"]), &WindowMode::ALL, &[1, 2, 4], false);
+        let units = units(&defaults(&["synth-small"]), &strings(&["off"]), &WindowMode::ALL, &[1, 2, 4], &[], false);
         assert_eq!(units.len(), 12);
         assert!(units.iter().all(|unit| unit.plugin));
         assert_eq!(units[3].mode, WindowMode::LocalShared, "modes in the kernel's default order");
@@ -190,7 +247,15 @@ mod tests {
 
     #[test]
     fn a_unit_boots_exactly_its_configuration() {
-        let unit = Unit { workload: "synth-large".into(), binary: "native".into(), pcid: "off".into(), mode: WindowMode::GlobalPrivate, instances: 64, plugin: true };
+        let unit = Unit {
+            workload: "synth-large".into(),
+            binary: "native".into(),
+            pcid: "off".into(),
+            mode: WindowMode::GlobalPrivate,
+            instances: 64,
+            plugin: true,
+            kernel: SHOAL.into(),
+        };
         assert_eq!(
             unit.kernel_args(512, 1024),
             "test=density tlbsim=on pcid=off workload=synth-large binary=native modes=global-private instances=64 warmup=512 invocations=1024"
@@ -200,8 +265,34 @@ mod tests {
     #[test]
     fn a_workloads_other_build_is_named_in_its_files() {
         let pairs = vec![("synth-small".to_owned(), "native".to_owned()), ("synth-small".to_owned(), "linux-musl".to_owned()), ("js-runtime".to_owned(), "linux-musl".to_owned())];
-        let names: Vec<String> = units(&pairs, &strings(&["off"]), &[WindowMode::LocalPrivate], &[4], false).iter().map(Unit::name).collect();
+        let names: Vec<String> = units(&pairs, &strings(&["off"]), &[WindowMode::LocalPrivate], &[4], &[], false).iter().map(Unit::name).collect();
         assert_eq!(names, ["synth-small-pcid-off-local-private-n4", "synth-small-linux-musl-pcid-off-local-private-n4", "js-runtime-pcid-off-local-private-n4"]);
+    }
+
+    #[test]
+    fn baseline_units_follow_the_shoal_units_for_workloads_with_a_musl_build() {
+        let pairs = defaults(&["synth-small", "synth-large", "js-runtime"]);
+        let units = units(&pairs, &strings(&["off"]), &[WindowMode::GlobalShared], &[1, 64], &strings(&["linux", "linux-pti"]), true);
+        let names: Vec<String> = units.iter().map(Unit::name).collect();
+        assert_eq!(
+            names[6..],
+            [
+                "synth-small-linux-n1",
+                "synth-small-linux-n64",
+                "synth-small-linux-pti-n1",
+                "synth-small-linux-pti-n64",
+                "js-runtime-linux-n1",
+                "js-runtime-linux-n64",
+                "js-runtime-linux-pti-n1",
+                "js-runtime-linux-pti-n64",
+                "synth-small-pcid-off-global-shared-n64-plain",
+                "synth-large-pcid-off-global-shared-n64-plain",
+                "js-runtime-pcid-off-global-shared-n64-plain",
+            ],
+            "synth-large has no musl build in the images: no baseline"
+        );
+        assert!(units[6].is_baseline() && !units[5].is_baseline() && !units[14].is_baseline());
+        assert_eq!((units[6].binary.as_str(), units[6].describe()), ("linux-musl", "synth-small on linux instances=1".to_owned()));
     }
 
     #[test]

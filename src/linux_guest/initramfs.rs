@@ -170,6 +170,7 @@ impl Initramfs {
     ///
     /// # Errors
     /// Returns an error for a bad or duplicate path, a missing parent, or bad permissions.
+    #[allow(dead_code, reason = "the baseline's archive needs only the console node, which `new` adds")]
     pub(crate) fn add_character_device(
         &mut self,
         path: &str,

@@ -11,16 +11,19 @@
 //!    runtime, 0 for a synthetic one), each waited for until it blocks reading its first frame;
 //! 2. **warm**: warm-up rounds (each instance once per round, in order, closed loop: this driver
 //!    writes an invocation frame to instance i and reads its result frame before instance i + 1),
-//!    then a pass that populates every page each instance has mapped (reads through
-//!    `/proc/<pid>/mem`, and writes the same bytes back to private writable mappings), so that no
-//!    page fault lands in the measured rounds; then `ZeroCounters` and the measured rounds inside
+//!    then a pass that populates every page each instance has mapped (a byte of each page
+//!    `/proc/<pid>/pagemap` shows absent is read through `/proc/<pid>/mem`, and written back in
+//!    private writable mappings), so that no page fault lands in the measured rounds (shoal maps
+//!    a binary's read-only pages whole at load); then `ZeroCounters` and the measured rounds inside
 //!    phase `id`;
 //! 3. **cold, shared-warm** (phase `id + 1`): a fresh instance's first invocation;
 //! 4. **cold, flushed** (phase `id + 2`): another fresh instance's first invocation after the
 //!    `FlushTlbs` marker empties the modelled TLBs (a Linux process cannot invalidate global
 //!    entries; the marker is the same flush as far as the simulator is concerned);
 //! 5. shut-down frames to every instance, their exit statuses checked, and one `result: density`
-//!    line on the console with the fields of shoal's line and `kernel=linux`.
+//!    line on the console with the fields of shoal's line, `kernel=<baseline>`, the guest
+//!    kernel's release, the instances' page faults in the measured rounds (0 after the populate
+//!    pass), and the page-table pages /proc/meminfo counted.
 //!
 //! Seeds and payloads are shoal's: invocation ids count from 0 across the warm-up, measured and
 //! cold invocations, and each invocation's seed is its id (`abi::synthetic`, `abi::wasm`). The
@@ -33,7 +36,8 @@
 //!
 //! Arguments come from the kernel command line after `--` (Linux passes them to init as argv):
 //! `workload=<name> file=<binary in /bin> instances=<N> warmup=<W> invocations=<I>
-//! handlers=<0|1> [id=<first phase id>] [code_pages=32] [data_pages=32]`.
+//! handlers=<0|1> [kernel=<linux|linux-pti>] [id=<first phase id>] [code_pages=32]
+//! [data_pages=32]`.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -109,6 +113,8 @@ struct Config {
     code_pages: u32,
     /// Data pages per synthetic invocation.
     data_pages: u32,
+    /// The baseline's name in the results' `kernel` field (`linux`, `linux-pti`).
+    kernel: String,
 }
 
 impl Config {
@@ -124,6 +130,7 @@ impl Config {
             id: 100,
             code_pages: 32,
             data_pages: 32,
+            kernel: "linux".into(),
         };
         for argument in arguments {
             // Linux also hands init the command-line words it does not know that have no `=`
@@ -140,6 +147,7 @@ impl Config {
                 "id" => config.id = number()?,
                 "code_pages" => config.code_pages = number()? as u32,
                 "data_pages" => config.data_pages = number()? as u32,
+                "kernel" => config.kernel = value.to_owned(),
                 _ => return Err(format!("unknown argument \"{key}\"")),
             }
         }
@@ -272,13 +280,23 @@ fn round(config: &Config, instances: &mut [Instance], next_id: &mut u64) -> Resu
     Ok(())
 }
 
-/// Makes every page `pid` has mapped present in its page tables: reads each readable mapping
-/// through `/proc/<pid>/mem` and writes the bytes back to private writable ones (a read alone
-/// would map the shared zero page, and the instance's first write would still fault).
+/// `/proc/<pid>/pagemap` bits (Documentation/admin-guide/mm/pagemap.rst).
+const PAGEMAP_PRESENT: u64 = 1 << 63;
+/// The page is a file page or shared anonymous memory (in a private writable mapping: not yet
+/// copied on write).
+const PAGEMAP_FILE_OR_SHARED: u64 = 1 << 61;
+/// The page is mapped exclusively (a private copy; the shared zero page is not).
+const PAGEMAP_EXCLUSIVE: u64 = 1 << 56;
+
+/// Makes every page `pid` has mapped present, and every page of its private writable mappings
+/// its own copy, so that the measured rounds take no page fault: `/proc/<pid>/pagemap` says
+/// which pages are not yet so, and one byte of each is read through `/proc/<pid>/mem` (and, in a
+/// private writable mapping, written back unchanged, which copies the page as the instance's
+/// own first write would).
 fn populate(pid: libc::pid_t) -> Result<(), String> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|error| format!("/proc/{pid}/maps: {error}"))?;
     let memory = File::options().read(true).write(true).open(format!("/proc/{pid}/mem")).map_err(|error| format!("/proc/{pid}/mem: {error}"))?;
-    let mut buffer = vec![0u8; 64 * 1024];
+    let pagemap = File::open(format!("/proc/{pid}/pagemap")).map_err(|error| format!("/proc/{pid}/pagemap: {error}"))?;
     for line in maps.lines() {
         let mut words = line.split_whitespace();
         let (Some(range), Some(permissions)) = (words.next(), words.next()) else { continue };
@@ -289,15 +307,21 @@ fn populate(pid: libc::pid_t) -> Result<(), String> {
         let Some((start, end)) = range.split_once('-') else { continue };
         let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16)) else { continue };
         let write_back = permissions.as_bytes().get(1) == Some(&b'w') && permissions.as_bytes().get(3) == Some(&b'p');
-        let mut address = start;
-        while address < end {
-            let length = (end - address).min(buffer.len() as u64) as usize;
-            let chunk = &mut buffer[..length];
-            memory.read_exact_at(chunk, address).map_err(|error| format!("reading {pid}'s memory at {address:#x}: {error}"))?;
-            if write_back {
-                memory.write_all_at(chunk, address).map_err(|error| format!("writing {pid}'s memory at {address:#x}: {error}"))?;
+        let pages = ((end - start) / PAGE_BYTES) as usize;
+        let mut entries = vec![0u8; pages * 8];
+        pagemap.read_exact_at(&mut entries, start / PAGE_BYTES * 8).map_err(|error| format!("reading {pid}'s pagemap at {start:#x}: {error}"))?;
+        for (index, entry) in entries.as_chunks::<8>().0.iter().enumerate() {
+            let entry = u64::from_le_bytes(*entry);
+            let ready = entry & PAGEMAP_PRESENT != 0 && (!write_back || (entry & PAGEMAP_FILE_OR_SHARED == 0 && entry & PAGEMAP_EXCLUSIVE != 0));
+            if ready {
+                continue;
             }
-            address += length as u64;
+            let address = start + index as u64 * PAGE_BYTES;
+            let mut byte = [0u8; 1];
+            memory.read_exact_at(&mut byte, address).map_err(|error| format!("reading {pid}'s memory at {address:#x}: {error}"))?;
+            if write_back {
+                memory.write_all_at(&byte, address).map_err(|error| format!("writing {pid}'s memory at {address:#x}: {error}"))?;
+            }
         }
     }
     Ok(())
@@ -458,8 +482,9 @@ fn measure(config: &Config) -> Result<String, String> {
     shut_down(instances)?;
     let invocations = rounds * count as u64;
     Ok(format!(
-        "result: density id={id} workload={} binary=linux-musl kernel=linux guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames}",
+        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames}",
         config.workload,
+        config.kernel,
         kernel_release(),
         warmup_rounds * count as u64,
         cycles / invocations.max(1),

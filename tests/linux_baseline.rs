@@ -1,0 +1,82 @@
+//! The Linux baseline end to end: `shoal bench --baseline linux` boots the pinned Debian kernel
+//! (fetched by `./setup.sh`) under the tlbsim simulator with the same `synth-small-musl` file
+//! that shoal runs on its Linux personality, at N = 1 and 4 for 2 rounds, and writes Linux rows
+//! beside shoal's. The test checks that the Linux rows exist and agree with shoal's
+//! `local-private pcid=off` rows (Linux's own way to map a shared binary: non-global entries,
+//! page tables per process, no PCID under TCG) within what the Linux side's known extra work
+//! explains (see [`EXTRA_WALKS_PER_INVOCATION`]), and that shoal's global segment beats both.
+//!
+//! Without the guest kernel the bench fails with a message naming `./setup.sh`, and so does this
+//! test, unless `SHOAL_SKIP_LINUX_GUEST=1` asks to skip it (it then says so).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Walks per warm invocation Linux may make beyond shoal's `local-private pcid=off` on the same
+/// file. Measured on this tree (README, "Linux beside shoal"): synth-small walks about 62 times
+/// per invocation for its binary on both kernels (every page the invocation touches, re-walked
+/// after every address-space switch); what Linux adds is its driver, a process whose pages
+/// (code, stack, pipe buffers' user side) are re-walked after each of the two CR3 writes of an
+/// invocation, and the instance's own stack and libc data, about 15 in all. 25 leaves room for
+/// the timer tick's moments, which vary between runs; a Linux row below shoal's, or more than
+/// this above, means the two drivers no longer measure the same thing.
+const EXTRA_WALKS_PER_INVOCATION: f64 = 25.0;
+
+#[test]
+fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
+    if std::env::var("SHOAL_SKIP_LINUX_GUEST").is_ok_and(|value| value == "1") {
+        eprintln!("SKIPPED: SHOAL_SKIP_LINUX_GUEST=1 asks to skip the Linux baseline test");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("shoal-linux-baseline-test-{}", std::process::id()));
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["bench", "--workload", "synth-small", "--binary", "linux-musl", "--instances", "1,4", "--rounds", "2", "--pcid", "off"])
+        .args(["--modes", "global-shared,local-private", "--baseline", "linux", "--no-plugin-slowdown", "--memory", "1024", "--out"])
+        .arg(&out)
+        .output()
+        .expect("running shoal bench");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{log}\n{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("shoal bench with the Linux baseline took {:.0} s (2 jobs)", started.elapsed().as_secs_f64());
+    assert!(log.contains("synth-small on linux instances=4 done in "), "progress names the baseline: {log}");
+
+    let csv = std::fs::read_to_string(out.join("results.csv")).expect("reading results.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let column = |name: &str| header.iter().position(|column| *column == name).unwrap_or_else(|| panic!("no column {name}"));
+    // (kernel, global, instances) -> the row's cells.
+    let mut rows: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+    for line in lines {
+        let cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        assert_eq!(cells[column("binary")], "linux-musl", "every row ran the musl file: {line}");
+        rows.insert((cells[column("kernel")].clone(), cells[column("global")].clone(), cells[column("instances")].clone()), cells);
+    }
+    assert_eq!(rows.len(), 6, "two shoal modes and Linux, at N = 1 and 4: {csv}");
+    let number = |cells: &[String], name: &str| cells[column(name)].parse::<f64>().unwrap_or_else(|_| panic!("{name} = {:?}", cells[column(name)]));
+    for instances in ["1", "4"] {
+        let linux = &rows[&("linux".to_owned(), "0".to_owned(), instances.to_owned())];
+        let local = &rows[&("shoal".to_owned(), "0".to_owned(), instances.to_owned())];
+        let global = &rows[&("shoal".to_owned(), "1".to_owned(), instances.to_owned())];
+        assert_eq!(linux[column("pcid")], "unavailable", "TCG gives Linux no PCID");
+        assert_eq!(linux[column("guest_kernel")], "6.1.0-50-amd64", "the pinned kernel booted");
+        assert!(linux[column("guest_cmdline")].contains("transparent_hugepage=never"), "{}", linux[column("guest_cmdline")]);
+        assert_eq!(number(linux, "page_faults"), 0.0, "the populate pass leaves no fault in the measured rounds");
+        assert_eq!(number(linux, "invocations"), number(local, "invocations"), "the same measured invocations");
+        let (linux_walks, local_walks, global_walks) =
+            (number(linux, "walks_per_invocation"), number(local, "walks_per_invocation"), number(global, "walks_per_invocation"));
+        eprintln!("N = {instances}: warm walks per invocation: linux {linux_walks:.2}, shoal local-private {local_walks:.2}, shoal global-shared {global_walks:.2}");
+        assert!(
+            linux_walks >= local_walks && linux_walks <= local_walks + EXTRA_WALKS_PER_INVOCATION,
+            "N = {instances}: Linux's {linux_walks:.2} walks per invocation should be shoal local-private's {local_walks:.2} plus at most {EXTRA_WALKS_PER_INVOCATION}"
+        );
+        assert!(global_walks < local_walks, "N = {instances}: the global segment saves walks: {global_walks:.2} < {local_walks:.2}");
+        assert!(number(linux, "window_walks_per_invocation") > number(global, "window_walks_per_invocation"), "Linux re-walks the binary's pages");
+        assert!(number(linux, "page_table_pages_per_instance") > 0.0 && number(linux, "instructions_per_invocation") > 0.0);
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).expect("reading report.md");
+    assert!(report.contains("## Linux beside shoal") && report.contains("| linux | 4 |"), "the ratio table: {report}");
+    let svg = std::fs::read_to_string(out.join("synth-small-walks.svg")).expect("the walks chart");
+    assert!(svg.lines().any(|line| line.trim() == "linux"), "the chart's legend has a Linux series");
+    let _ = std::fs::remove_dir_all(&out);
+}
