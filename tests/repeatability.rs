@@ -36,8 +36,8 @@ fn a_configuration_repeats_exactly_in_separate_qemu_runs() {
     let other = thread::spawn(|| phase_lines("b"));
     let first = phase_lines("a");
     let second = other.join().expect("the second run");
-    // Three phases (warm, cold shared-warm, cold flushed) per mode and instance count.
-    assert_eq!(first.len(), 4 * 2 * 3, "{first:#?}");
+    // Four phases (warm, cold shared-warm, cold flushed, spawn) per mode and instance count.
+    assert_eq!(first.len(), 4 * 2 * 4, "{first:#?}");
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a, b, "the same phase differs between two runs");
     }

@@ -38,6 +38,11 @@ pub(crate) struct Row {
     /// The same for the cold, flushed phase (one fresh instance's first invocation after a full
     /// flush).
     pub(crate) cold_flushed: Fields,
+    /// The same for the spawn phase (one fresh instance's start, until it waits for its first
+    /// invocation); on a Linux baseline, by fork and execve.
+    pub(crate) spawn: Fields,
+    /// On a Linux baseline, the same for the start of another instance by posix_spawn.
+    pub(crate) posix_spawn: Fields,
     /// The fields of the boot's `tlbsim cost` line (`preset`, `psc`, `data`, `base_cpi`, ...);
     /// empty with a version-1 plugin.
     pub(crate) cost: Fields,
@@ -103,6 +108,22 @@ impl Row {
     /// Returns `instructions_per_invocation`: warm instructions, user plus kernel, per invocation.
     pub(crate) fn instructions_per_invocation(&self) -> Option<f64> {
         Some(self.instructions()? / self.invocations())
+    }
+
+    /// Returns the instructions, user plus kernel, of a phase with them.
+    fn phase_instructions(phase: &Fields) -> Option<f64> {
+        Some(optional(phase, "instructions.user")? + optional(phase, "instructions.kernel")?)
+    }
+
+    /// Returns `spawn_instructions`: the guest instructions of one instance's start, from the
+    /// request until it waits for its first invocation (shoal's spawn; Linux's fork + execve).
+    pub(crate) fn spawn_instructions(&self) -> Option<f64> {
+        Self::phase_instructions(&self.spawn)
+    }
+
+    /// Returns `posix_spawn_instructions`: the same for Linux's posix_spawn (Linux rows only).
+    pub(crate) fn posix_spawn_instructions(&self) -> Option<f64> {
+        Self::phase_instructions(&self.posix_spawn)
     }
 
     /// Returns `walks_per_kilo_instruction`: warm walks per 1000 warm instructions; `None` without
@@ -201,6 +222,8 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
                 simulator: phase("id"),
                 cold_shared: phase("cold_shared_id"),
                 cold_flushed: phase("cold_flushed_id"),
+                spawn: phase("spawn_id"),
+                posix_spawn: phase("posix_spawn_id"),
                 cost: cost.clone(),
                 kernel,
             }
@@ -227,7 +250,7 @@ pub(crate) const SIMULATOR_COLUMNS: [&str; 12] = [
 type Derived = (&'static str, fn(&Row) -> Option<f64>);
 
 /// The derived columns of the CSV, in order, each written with three decimals.
-pub(crate) const DERIVED_COLUMNS: [Derived; 10] = [
+pub(crate) const DERIVED_COLUMNS: [Derived; 12] = [
     ("walks_per_invocation", |row| Some(row.walks_per_invocation())),
     ("cold_walks_per_invocation", Row::cold_flushed_walks),
     ("cold_shared_walks_per_invocation", Row::cold_shared_walks),
@@ -238,6 +261,8 @@ pub(crate) const DERIVED_COLUMNS: [Derived; 10] = [
     ("kernel_walks_per_invocation", Row::kernel_walks_per_invocation),
     ("walk_cycles_per_invocation", Row::walk_cycles_per_invocation),
     ("translation_overhead_percent", Row::translation_overhead_percent),
+    ("spawn_instructions", Row::spawn_instructions),
+    ("posix_spawn_instructions", Row::posix_spawn_instructions),
 ];
 
 /// Writes the rows as CSV: kernel fields, then one `pmu.<event>` column per event any row
@@ -293,7 +318,7 @@ mod tests {
         assert!(lines[1].starts_with("100,synth-small,native,shoal,simulated,1,1,2,512,4,8,"));
         let header: Vec<&str> = lines[0].split(',').collect();
         assert_eq!(
-            &header[header.len() - 10..],
+            &header[header.len() - 12..],
             [
                 "walks_per_invocation",
                 "cold_walks_per_invocation",
@@ -304,12 +329,14 @@ mod tests {
                 "private_walks_per_invocation",
                 "kernel_walks_per_invocation",
                 "walk_cycles_per_invocation",
-                "translation_overhead_percent"
+                "translation_overhead_percent",
+                "spawn_instructions",
+                "posix_spawn_instructions"
             ]
         );
         // A version-1 plugin: the columns that need version-2 keys stay empty.
-        assert!(lines[1].ends_with(",1.000,70.000,23.000,,,,,,,"), "{}", lines[1]);
-        assert!(lines[2].ends_with(",10.000,,,,,,,,,"), "{}", lines[2]);
+        assert!(lines[1].ends_with(",1.000,70.000,23.000,,,,,,,,,"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",10.000,,,,,,,,,,,"), "{}", lines[2]);
     }
 
     #[test]
@@ -328,10 +355,21 @@ mod tests {
         );
         let text = csv(&rows);
         let last = text.lines().nth(1).unwrap();
-        assert!(last.ends_with(",1.000,,,250.000,4.000,0.250,0.500,0.250,120.000,48.980"), "{last}");
+        assert!(last.ends_with(",1.000,,,250.000,4.000,0.250,0.500,0.250,120.000,48.980,,"), "{last}");
         // The second configuration has no phase in this output: only the cost line reaches it.
         assert_eq!(rows[1].translation_overhead_percent(), None);
         assert_eq!(rows[1].base_cpi(), Some(0.5));
+    }
+
+    #[test]
+    fn the_spawn_phases_give_the_spawn_instructions() {
+        let kernel = "result: density id=100 workload=synth-small kernel=linux instances=1 invocations=4 cold_shared_id=101 cold_flushed_id=102 spawn_id=103 posix_spawn_id=104\nresult: density id=105 workload=synth-small instances=1 invocations=4 spawn_id=108\n";
+        let plugin = "tlbsim phase v=2 id=103 instructions.user=4000 instructions.kernel=300000\ntlbsim phase v=2 id=104 instructions.user=4000 instructions.kernel=200000\ntlbsim phase v=2 id=108 instructions.user=100 instructions.kernel=13000\n";
+        let rows = join(kernel, plugin);
+        assert_eq!((rows[0].spawn_instructions(), rows[0].posix_spawn_instructions()), (Some(304_000.0), Some(204_000.0)));
+        assert_eq!((rows[1].spawn_instructions(), rows[1].posix_spawn_instructions()), (Some(13_100.0), None), "shoal has no posix_spawn");
+        assert_eq!(rows[1].kernel_text("kernel"), "shoal");
+        assert!(csv(&rows).lines().nth(2).unwrap().ends_with(",13100.000,"));
     }
 
     #[test]

@@ -15,13 +15,16 @@
 //! - **cold, flushed** (id + 2): another fresh instance's first invocation after every TLB
 //!   entry, global ones included, is invalidated (INVPCID type 2 or a CR4.PGE toggle, which
 //!   tlbsim models as the same flush, just before the phase begins).
+//! - **spawn** (id + 3): the start of the cold, shared-warm instance, from the request until it
+//!   waits for its first invocation: its instructions are the spawn cost the Linux baseline's
+//!   fork + execve is set beside.
 //!
 //! Outside the measured regions it reads the TSC and the memory figures and prints one line:
 //!
 //! ```text
 //! result: density id=<warm phase> workload=<workload> binary=<native|linux-musl> global=<0|1> share_tables=<0|1> pcid=<on|off|simulated|unavailable>
 //!         instances=<N> warmup_invocations=<W> rounds=<R> invocations=<N*R> cycles_per_invocation=<c>
-//!         cold_shared_id=<id+1> cold_flushed_id=<id+2> engine=<tcg|kvm|hardware>
+//!         cold_shared_id=<id+1> cold_flushed_id=<id+2> spawn_id=<id+3> engine=<tcg|kvm|hardware>
 //!         pmu=<unavailable|intel-v4|amd-...> [pmu.<event>=<count> ...]
 //!         page_table_pages=<all instances> page_table_pages_per_instance=<p>
 //!         frames=<all instances> spawn_cycles=<per instance>
@@ -103,8 +106,8 @@ impl Sweep<'_> {
     }
 }
 
-/// Phase ids one configuration uses: warm, cold shared-warm, cold flushed.
-pub const PHASES_PER_CONFIGURATION: u64 = 3;
+/// Phase ids one configuration uses: warm, cold shared-warm, cold flushed, spawn.
+pub const PHASES_PER_CONFIGURATION: u64 = 4;
 
 /// Code pages each invocation visits.
 pub const CODE_PAGES_PER_INVOCATION: u32 = 32;
@@ -200,8 +203,13 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             marker::end_phase(phase_id);
             let counts = pmu::stop();
 
-            // Cold, shared-warm: a fresh instance's first invocation, the others' entries warm.
+            // Spawn: one more instance, from the request until it waits for its first invocation
+            // (its own phase, so that the cold phase below counts only the invocation).
+            marker::begin_phase(phase_id + 3, &alloc::format!("{name}-spawn"));
             let shared = faas::start_instances(binary, 1, |_| sweep.argument(count)).map_err(DensityError::Faas)?;
+            marker::end_phase(phase_id + 3);
+
+            // Cold, shared-warm: that fresh instance's first invocation, the others' entries warm.
             marker::begin_phase(phase_id + 1, &alloc::format!("{name}-cold-shared"));
             run_round(&shared)?;
             marker::end_phase(phase_id + 1);
@@ -220,7 +228,7 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             drop(quiet);
             let invocations = rounds * count as u64;
             crate::println!(
-                "result: density id={phase_id} workload={} binary={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
+                "result: density id={phase_id} workload={} binary={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
                 sweep.workload.binary(),
                 sweep.build.name(),
                 u8::from(mode.global),
@@ -229,6 +237,7 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
                 cycles / invocations.max(1),
                 phase_id + 1,
                 phase_id + 2,
+                phase_id + 3,
                 facts.features.engine.name(),
                 tables / count.max(1),
             );

@@ -16,8 +16,12 @@
 //!    private writable mappings), so that no page fault lands in the measured rounds (shoal maps
 //!    a binary's read-only pages whole at load); then `ZeroCounters` and the measured rounds inside
 //!    phase `id`;
-//! 3. **cold, shared-warm** (phase `id + 1`): a fresh instance's first invocation;
-//! 4. **cold, flushed** (phase `id + 2`): another fresh instance's first invocation after the
+//! 3. **spawn** (phase `id + 3`): one more instance started by fork and execve, until it blocks
+//!    reading its first frame (the driver looks at `/proc/<pid>/stat` once per millisecond of
+//!    guest time, a few thousand instructions a look, counted in); then **cold, shared-warm**
+//!    (phase `id + 1`): that fresh instance's first invocation;
+//! 4. **posix_spawn** (phase `id + 4`): another instance started by posix_spawn, likewise; then
+//!    **cold, flushed** (phase `id + 2`): its first invocation after the
 //!    `FlushTlbs` marker empties the modelled TLBs (a Linux process cannot invalidate global
 //!    entries; the marker is the same flush as far as the simulator is concerned);
 //! 5. shut-down frames to every instance, their exit statuses checked, and one `result: density`
@@ -200,9 +204,18 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// How an instance is started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// fork, then execve in the child (the instances, and the spawn phase).
+    ForkExec,
+    /// posix_spawn (musl's: a CLONE_VM|CLONE_VFORK child that execs at once).
+    PosixSpawn,
+}
+
 /// Starts `/bin/<file> <argument>` with pipes on fd 0 and fd 1 (fd 2 stays the console), and
 /// waits until it blocks reading its first frame.
-fn spawn(config: &Config, argument: u64) -> Result<Instance, String> {
+fn spawn(config: &Config, argument: u64, start: Start) -> Result<Instance, String> {
     use std::os::fd::AsRawFd;
     let path = CString::new(format!("/bin/{}", config.file)).map_err(|_| "bad file name".to_owned())?;
     let name = CString::new(config.file.clone()).map_err(|_| "bad file name".to_owned())?;
@@ -211,23 +224,46 @@ fn spawn(config: &Config, argument: u64) -> Result<Instance, String> {
     let envp = [std::ptr::null()];
     let (input_read, input_write) = pipe()?;
     let (output_read, output_write) = pipe()?;
-    // SAFETY: the child calls only async-signal-safe functions (dup2, execve, _exit) on values
-    // prepared before the fork.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(os_error("fork"));
-    }
-    if pid == 0 {
-        // SAFETY: in the child; the descriptors are open; argv and envp are NULL-terminated
-        // arrays of C strings that live until execve replaces the process.
-        unsafe {
-            if libc::dup2(input_read.as_raw_fd(), 0) < 0 || libc::dup2(output_write.as_raw_fd(), 1) < 0 {
-                libc::_exit(126);
+    let pid = match start {
+        Start::ForkExec => {
+            // SAFETY: the child calls only async-signal-safe functions (dup2, execve, _exit) on
+            // values prepared before the fork.
+            let pid = unsafe { libc::fork() };
+            if pid < 0 {
+                return Err(os_error("fork"));
             }
-            libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-            libc::_exit(127);
+            if pid == 0 {
+                // SAFETY: in the child; the descriptors are open; argv and envp are
+                // NULL-terminated arrays of C strings that live until execve replaces the process.
+                unsafe {
+                    if libc::dup2(input_read.as_raw_fd(), 0) < 0 || libc::dup2(output_write.as_raw_fd(), 1) < 0 {
+                        libc::_exit(126);
+                    }
+                    libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                    libc::_exit(127);
+                }
+            }
+            pid
         }
-    }
+        Start::PosixSpawn => {
+            let mut pid = 0;
+            // SAFETY: the file-actions object is initialised before use and destroyed after;
+            // path, argv and envp are valid NULL-terminated C strings and arrays.
+            let status = unsafe {
+                let mut actions: libc::posix_spawn_file_actions_t = core::mem::zeroed();
+                libc::posix_spawn_file_actions_init(&mut actions);
+                libc::posix_spawn_file_actions_adddup2(&mut actions, input_read.as_raw_fd(), 0);
+                libc::posix_spawn_file_actions_adddup2(&mut actions, output_write.as_raw_fd(), 1);
+                let status = libc::posix_spawn(&mut pid, path.as_ptr(), &actions, std::ptr::null(), argv.as_ptr().cast(), envp.as_ptr().cast());
+                libc::posix_spawn_file_actions_destroy(&mut actions);
+                status
+            };
+            if status != 0 {
+                return Err(format!("posix_spawn: {}", std::io::Error::from_raw_os_error(status)));
+            }
+            pid
+        }
+    };
     drop((input_read, output_write));
     let instance = Instance { pid, input: File::from(input_write), output: File::from(output_read) };
     wait_until_blocked(pid)?;
@@ -251,8 +287,10 @@ fn wait_until_blocked(pid: libc::pid_t) -> Result<(), String> {
                 return Ok(());
             }
         }
-        // SAFETY: sched_yield has no preconditions.
-        unsafe { libc::sched_yield() };
+        // Sleep rather than spin: the spawn phases count every instruction until the instance
+        // blocks, and each look at /proc costs thousands; a 1 ms sleep (1 million instructions of
+        // virtual time under --icount) lets a start finish between two looks.
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -414,7 +452,7 @@ fn measure(config: &Config) -> Result<String, String> {
     let spawn_start = tsc();
     let mut instances = Vec::with_capacity(count);
     for index in 0..count {
-        instances.push(spawn(config, config.argument(index))?);
+        instances.push(spawn(config, config.argument(index), Start::ForkExec)?);
     }
     let spawn_cycles = (tsc() - spawn_start) / count as u64;
     let memfree_frames = free_before.saturating_sub(meminfo("MemFree")?) / (PAGE_BYTES / 1024);
@@ -462,8 +500,12 @@ fn measure(config: &Config) -> Result<String, String> {
     end_phase(id);
     let faults: u64 = instances.iter().map(|instance| page_faults(instance.pid)).sum::<Result<u64, String>>()? - faults_before;
 
-    // Cold, shared-warm: a fresh instance's first invocation, the others' entries cached.
-    let mut shared = spawn(config, config.argument(count))?;
+    // Spawn (fork + execve): one more instance, until it blocks reading its first frame.
+    begin_phase(id + 3, &format!("{name}-spawn"));
+    let mut shared = spawn(config, config.argument(count), Start::ForkExec)?;
+    end_phase(id + 3);
+
+    // Cold, shared-warm: that fresh instance's first invocation, the others' entries cached.
     begin_phase(id + 1, &format!("{name}-cold-shared"));
     invoke(&mut shared, &config.payload(next_id))?;
     next_id += 1;
@@ -471,7 +513,10 @@ fn measure(config: &Config) -> Result<String, String> {
 
     // Cold, flushed: another fresh instance's first invocation after the modelled TLBs were
     // emptied.
-    let mut flushed = spawn(config, config.argument(count + 1))?;
+    // The other fresh instance starts by posix_spawn, in a phase of its own.
+    begin_phase(id + 4, &format!("{name}-posix-spawn"));
+    let mut flushed = spawn(config, config.argument(count + 1), Start::PosixSpawn)?;
+    end_phase(id + 4);
     marker!(Command::FlushTlbs, 0u64);
     begin_phase(id + 2, &format!("{name}-cold-flushed"));
     invoke(&mut flushed, &config.payload(next_id))?;
@@ -482,7 +527,7 @@ fn measure(config: &Config) -> Result<String, String> {
     shut_down(instances)?;
     let invocations = rounds * count as u64;
     Ok(format!(
-        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames}",
+        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} posix_spawn_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames}",
         config.workload,
         config.kernel,
         kernel_release(),
@@ -490,6 +535,8 @@ fn measure(config: &Config) -> Result<String, String> {
         cycles / invocations.max(1),
         id + 1,
         id + 2,
+        id + 3,
+        id + 4,
         engine(),
         tables / count as u64,
     ))
