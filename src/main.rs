@@ -189,6 +189,10 @@ struct BenchArguments {
     /// (synth-small, wasm-runtime, js-runtime, lua-runtime).
     #[arg(long, value_delimiter = ',')]
     baseline: Vec<String>,
+    /// Code and data pages each synthetic invocation touches, CODE,DATA (default 32,32); 0,0 is
+    /// the empty handler, which calibrates an invocation's fixed cost on each kernel.
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    pages: Option<Vec<u32>>,
 }
 
 /// How to boot under Bochs.
@@ -430,6 +434,7 @@ fn bench_options(arguments: &BenchArguments) -> Result<bench::BenchOptions, Stri
             memory_mib: arguments.memory,
             plugin_slowdown: !arguments.no_plugin_slowdown,
             baselines: arguments.baseline.clone(),
+            pages: arguments.pages.as_deref().map(|pages| (pages[0], pages[1])),
         },
         runner: runner_path(),
         image: PathBuf::from(env!("SHOAL_BENCH_IMAGE")),

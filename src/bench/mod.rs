@@ -73,6 +73,9 @@ pub(crate) struct Study {
     /// Linux baselines ([`linux::BASELINES`]) that run beside shoal, on every instance count,
     /// for each workload with a `linux-musl` build.
     pub(crate) baselines: Vec<String>,
+    /// Code and data pages per synthetic invocation, when not the kernel's default (32, 32);
+    /// (0, 0) is the empty handler that calibrates an invocation's fixed cost.
+    pub(crate) pages: Option<(u32, u32)>,
 }
 
 /// What `shoal bench` needs.
@@ -127,6 +130,7 @@ fn check_study(study: &Study) -> Result<(), String> {
     const MAX_INSTANCES: u32 = 65536;
     const MAX_INVOCATIONS: u32 = 10_000_000;
     const MAX_BASE_CPI: f64 = 100.0;
+    const MAX_PAGES: u32 = 4096;
     if study.workloads.is_empty() {
         return Err("no workload given".into());
     }
@@ -141,6 +145,11 @@ fn check_study(study: &Study) -> Result<(), String> {
     }
     if let Some(unknown) = study.baselines.iter().find(|baseline| !linux::BASELINES.contains(&baseline.as_str())) {
         return Err(format!("unknown baseline \"{unknown}\" in --baseline; known: {}", linux::BASELINES.join(" ")));
+    }
+    if let Some((code, data)) = study.pages
+        && (code > MAX_PAGES || data > MAX_PAGES)
+    {
+        return Err(format!("--pages takes CODE,DATA, each in 0..={MAX_PAGES}, not {code},{data}"));
     }
     if has_duplicates(&study.baselines) {
         return Err(format!("--baseline names a baseline twice: {}", study.baselines.join(",")));
@@ -246,6 +255,12 @@ impl Study {
         text
     }
 
+    /// Returns the kernel arguments (and the Linux driver's, which has the same names) that set
+    /// the synthetic pages, with a leading space; empty for the default.
+    pub(crate) fn pages_arguments(&self) -> String {
+        self.pages.map(|(code, data)| format!(" code_pages={code} data_pages={data}")).unwrap_or_default()
+    }
+
     /// Returns the warm-up invocations of a configuration of `instances` instances.
     pub(crate) fn warmup_for(&self, instances: u32) -> u32 {
         self.rounds.map_or(self.warmup, |rounds| rounds * instances)
@@ -274,6 +289,7 @@ impl Study {
             ("memory", self.memory_mib.to_string()),
             ("plugin_slowdown", if self.plugin_slowdown { "on" } else { "off" }.to_owned()),
             ("baselines", self.baselines.join(",")),
+            ("pages", self.pages.map(|(code, data)| format!("{code},{data}")).unwrap_or_default()),
         ]
     }
 
@@ -313,6 +329,13 @@ impl Study {
                 other => return Err(format!("plugin_slowdown={other} is neither on nor off")),
             },
             baselines: list("baselines")?,
+            pages: match optional("pages")? {
+                None => None,
+                Some(text) => {
+                    let parsed = text.split_once(',').and_then(|(code, data)| Some((code.parse().ok()?, data.parse().ok()?)));
+                    Some(parsed.ok_or_else(|| format!("pages={text} is not CODE,DATA"))?)
+                }
+            },
         };
         check_study(&study)?;
         Ok((study, Shard::parse(get("shard")?)?))
@@ -367,10 +390,10 @@ fn unit_command(options: &BenchOptions, unit: &Unit) -> Command {
             command
                 .args(["--firmware", "bios", "--icount", "--linux-kernel", &guest.vmlinux.display().to_string()])
                 .args(["--initrd", &initramfs_path(&options.out_dir).display().to_string()])
-                .args(["--append", &linux::unit_command_line(unit, warmup, invocations)]);
+                .args(["--append", &format!("{}{}", linux::unit_command_line(unit, warmup, invocations), study.pages_arguments())]);
         }
         _ => {
-            command.args(["--firmware", "uefi", "--args", &unit.kernel_args(warmup, invocations)]);
+            command.args(["--firmware", "uefi", "--args", &format!("{}{}", unit.kernel_args(warmup, invocations), study.pages_arguments())]);
         }
     }
     if unit.plugin {

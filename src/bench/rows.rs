@@ -153,6 +153,13 @@ impl Row {
         self.warm_per_invocation("walks.private")
     }
 
+    /// Returns `driver_walks_per_invocation`: warm walks made in the driver's address space
+    /// (plugin key `walks.driver`; the Linux baseline's driver is a process, shoal's driver is
+    /// in the kernel and announces no space, so its rows have 0 or nothing).
+    pub(crate) fn driver_walks_per_invocation(&self) -> Option<f64> {
+        self.warm_per_invocation("walks.driver")
+    }
+
     /// Returns `kernel_walks_per_invocation`: warm walks of kernel-half addresses.
     pub(crate) fn kernel_walks_per_invocation(&self) -> Option<f64> {
         self.warm_per_invocation("walks.kernel")
@@ -231,14 +238,15 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
         .collect()
 }
 
-/// The kernel fields of the CSV, in order. The last four are the Linux baselines' (empty for
-/// shoal's rows): the guest kernel's release and command line (without the driver's
+/// The kernel fields of the CSV, in order. `code_pages` and `data_pages` are the synthetic
+/// runtimes' pages per invocation. The last four are the Linux baselines' (empty for shoal's
+/// rows): the guest kernel's release and command line (without the driver's
 /// arguments), the instances' page faults in the measured rounds, and the page-table pages
 /// `/proc/meminfo` counted for the instances.
-pub(crate) const KERNEL_COLUMNS: [&str; 22] = [
+pub(crate) const KERNEL_COLUMNS: [&str; 24] = [
     "id", "workload", "binary", "kernel", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
     "cycles_per_invocation", "engine", "pmu", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
-    "guest_kernel", "guest_cmdline", "page_faults", "meminfo_page_table_pages",
+    "code_pages", "data_pages", "guest_kernel", "guest_cmdline", "page_faults", "meminfo_page_table_pages",
 ];
 /// The warm phase's simulator counters of the CSV, in order.
 pub(crate) const SIMULATOR_COLUMNS: [&str; 12] = [
@@ -250,7 +258,7 @@ pub(crate) const SIMULATOR_COLUMNS: [&str; 12] = [
 type Derived = (&'static str, fn(&Row) -> Option<f64>);
 
 /// The derived columns of the CSV, in order, each written with three decimals.
-pub(crate) const DERIVED_COLUMNS: [Derived; 12] = [
+pub(crate) const DERIVED_COLUMNS: [Derived; 13] = [
     ("walks_per_invocation", |row| Some(row.walks_per_invocation())),
     ("cold_walks_per_invocation", Row::cold_flushed_walks),
     ("cold_shared_walks_per_invocation", Row::cold_shared_walks),
@@ -263,6 +271,7 @@ pub(crate) const DERIVED_COLUMNS: [Derived; 12] = [
     ("translation_overhead_percent", Row::translation_overhead_percent),
     ("spawn_instructions", Row::spawn_instructions),
     ("posix_spawn_instructions", Row::posix_spawn_instructions),
+    ("driver_walks_per_invocation", Row::driver_walks_per_invocation),
 ];
 
 /// Writes the rows as CSV: kernel fields, then one `pmu.<event>` column per event any row
@@ -318,7 +327,7 @@ mod tests {
         assert!(lines[1].starts_with("100,synth-small,native,shoal,simulated,1,1,2,512,4,8,"));
         let header: Vec<&str> = lines[0].split(',').collect();
         assert_eq!(
-            &header[header.len() - 12..],
+            &header[header.len() - 13..],
             [
                 "walks_per_invocation",
                 "cold_walks_per_invocation",
@@ -331,12 +340,13 @@ mod tests {
                 "walk_cycles_per_invocation",
                 "translation_overhead_percent",
                 "spawn_instructions",
-                "posix_spawn_instructions"
+                "posix_spawn_instructions",
+                "driver_walks_per_invocation"
             ]
         );
         // A version-1 plugin: the columns that need version-2 keys stay empty.
-        assert!(lines[1].ends_with(",1.000,70.000,23.000,,,,,,,,,"), "{}", lines[1]);
-        assert!(lines[2].ends_with(",10.000,,,,,,,,,,,"), "{}", lines[2]);
+        assert!(lines[1].ends_with(",1.000,70.000,23.000,,,,,,,,,,"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",10.000,,,,,,,,,,,,"), "{}", lines[2]);
     }
 
     #[test]
@@ -355,7 +365,7 @@ mod tests {
         );
         let text = csv(&rows);
         let last = text.lines().nth(1).unwrap();
-        assert!(last.ends_with(",1.000,,,250.000,4.000,0.250,0.500,0.250,120.000,48.980,,"), "{last}");
+        assert!(last.ends_with(",1.000,,,250.000,4.000,0.250,0.500,0.250,120.000,48.980,,,"), "{last}");
         // The second configuration has no phase in this output: only the cost line reaches it.
         assert_eq!(rows[1].translation_overhead_percent(), None);
         assert_eq!(rows[1].base_cpi(), Some(0.5));
@@ -369,7 +379,7 @@ mod tests {
         assert_eq!((rows[0].spawn_instructions(), rows[0].posix_spawn_instructions()), (Some(304_000.0), Some(204_000.0)));
         assert_eq!((rows[1].spawn_instructions(), rows[1].posix_spawn_instructions()), (Some(13_100.0), None), "shoal has no posix_spawn");
         assert_eq!(rows[1].kernel_text("kernel"), "shoal");
-        assert!(csv(&rows).lines().nth(2).unwrap().ends_with(",13100.000,"));
+        assert!(csv(&rows).lines().nth(2).unwrap().ends_with(",13100.000,,"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub(crate) fn study() -> Study {
         memory_mib: 4096,
         plugin_slowdown: true,
         baselines: Vec::new(),
+        pages: None,
     }
 }
 
@@ -130,13 +131,27 @@ fn a_baseline_unit_boots_the_guest_kernel_with_its_initramfs_in_exact_mode() {
 }
 
 #[test]
+fn synthetic_pages_reach_both_kernels_and_the_manifest() {
+    let mut options = options();
+    options.study.pages = Some((0, 0));
+    let units = options.study.units();
+    let command = crate::describe(&unit_command(&options, &units[0]));
+    assert!(command.contains(" invocations=256 code_pages=0 data_pages=0 --tlbsim"), "{command}");
+    let text = options.study.manifest(Shard::WHOLE);
+    assert!(text.contains("\npages=0,0\n"), "{text}");
+    assert_eq!(Study::from_manifest(&text).map(|(study, _)| study.pages), Ok(Some((0, 0))));
+    options.study.pages = Some((4097, 0));
+    assert_eq!(check(&options), Err("--pages takes CODE,DATA, each in 0..=4096, not 4097,0".into()));
+}
+
+#[test]
 fn the_manifest_round_trips_and_names_differences() {
     let mut study = study();
     study.base_cpi = Some("0.8".into());
     let text = study.manifest(Shard { index: 2, count: 3 });
     assert_eq!(
         text,
-        "shoal bench manifest v=1\nschema=5\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nbaselines=\nshard=2/3\n"
+        "shoal bench manifest v=1\nschema=5\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nbaselines=\npages=\nshard=2/3\n"
     );
     assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard { index: 2, count: 3 })));
     let mut other = study.clone();

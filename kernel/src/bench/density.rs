@@ -27,7 +27,7 @@
 //!         cold_shared_id=<id+1> cold_flushed_id=<id+2> spawn_id=<id+3> engine=<tcg|kvm|hardware>
 //!         pmu=<unavailable|intel-v4|amd-...> [pmu.<event>=<count> ...]
 //!         page_table_pages=<all instances> page_table_pages_per_instance=<p>
-//!         frames=<all instances> spawn_cycles=<per instance>
+//!         frames=<all instances> spawn_cycles=<per instance> code_pages=<c> data_pages=<d>
 //! ```
 //!
 //! Nothing inside the measured region prints; the only allocation is the scheduler's per-round
@@ -109,10 +109,6 @@ impl Sweep<'_> {
 /// Phase ids one configuration uses: warm, cold shared-warm, cold flushed, spawn.
 pub const PHASES_PER_CONFIGURATION: u64 = 4;
 
-/// Code pages each invocation visits.
-pub const CODE_PAGES_PER_INVOCATION: u32 = 32;
-/// Data pages each invocation reads.
-pub const DATA_PAGES_PER_INVOCATION: u32 = 32;
 
 /// The four window modes, in the default order of the `modes` argument.
 pub const MODES: [Mode; 4] = [
@@ -228,7 +224,7 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             drop(quiet);
             let invocations = rounds * count as u64;
             crate::println!(
-                "result: density id={phase_id} workload={} binary={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles}",
+                "result: density id={phase_id} workload={} binary={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} code_pages={} data_pages={}",
                 sweep.workload.binary(),
                 sweep.build.name(),
                 u8::from(mode.global),
@@ -240,6 +236,8 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
                 phase_id + 3,
                 facts.features.engine.name(),
                 tables / count.max(1),
+                sweep.code_pages,
+                sweep.data_pages,
             );
             phase_id += PHASES_PER_CONFIGURATION;
         }

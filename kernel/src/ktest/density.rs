@@ -26,8 +26,8 @@ pub fn run(checks: &mut Checks) -> Result<(), Failed> {
         modes: &modes,
         warmup: u64::from(args.warmup),
         invocations: u64::from(args.invocations),
-        code_pages: density::CODE_PAGES_PER_INVOCATION,
-        data_pages: density::DATA_PAGES_PER_INVOCATION,
+        code_pages: args.code_pages,
+        data_pages: args.data_pages,
     };
     if let Err(error) = crate::mm::global_segment::load(sweep.binary()) {
         fail!(checks, "loading {}: {error}", sweep.binary());

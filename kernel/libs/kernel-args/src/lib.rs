@@ -118,6 +118,11 @@ pub struct KernelArgs {
     /// `auto`): the workload's first build ([`Workload::default_build`]). [`parse`] refuses a
     /// build the workload does not have.
     pub build: Option<Build>,
+    /// Key `code_pages`: code pages each invocation of a synthetic runtime calls into (0 with
+    /// `data_pages=0`: the empty handler that calibrates an invocation's fixed cost).
+    pub code_pages: u32,
+    /// Key `data_pages`: read-only data pages each invocation of a synthetic runtime reads.
+    pub data_pages: u32,
     /// Key `modes`: the density sweep's window modes, in the order they run.
     pub modes: WindowModes,
     /// Key `max_frames`: the most physical frames left free for processes after boot (the rest
@@ -417,6 +422,12 @@ const INVOCATIONS_RANGE: core::ops::RangeInclusive<u32> = 1..=10_000_000;
 const INVOCATIONS_VALUES: &str = "an integer in 1..=10000000";
 /// Accepted values of the `workload` key.
 const WORKLOAD_VALUES: &str = "one of: synth-small synth-medium synth-large wasm-runtime js-runtime lua-runtime";
+/// Default of [`KernelArgs::code_pages`] and [`KernelArgs::data_pages`].
+pub const DEFAULT_SYNTHETIC_PAGES: u32 = 32;
+/// Accepted values of [`KernelArgs::code_pages`] and [`KernelArgs::data_pages`].
+const SYNTHETIC_PAGES_RANGE: core::ops::RangeInclusive<u32> = 0..=4096;
+/// Accepted values of the `code_pages` and `data_pages` keys.
+const SYNTHETIC_PAGES_VALUES: &str = "an integer in 0..=4096";
 /// Accepted values of the `binary` key.
 const BINARY_VALUES: &str = "one of: auto native linux-musl";
 /// What the `binary` key accepts once the workload is known (`parse` checks the pair).
@@ -479,6 +490,8 @@ impl Default for KernelArgs {
             invocations: DEFAULT_INVOCATIONS,
             workload: Workload::SyntheticSmall,
             build: None,
+            code_pages: DEFAULT_SYNTHETIC_PAGES,
+            data_pages: DEFAULT_SYNTHETIC_PAGES,
             modes: WindowModes::ALL,
             max_frames: 0,
             heap_bytes: DEFAULT_HEAP_BYTES,
@@ -739,6 +752,28 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(CurrentValue::Text(args.build.map_or("auto", Build::name))),
+    },
+    KeyInfo {
+        name: "code_pages",
+        values: SYNTHETIC_PAGES_VALUES,
+        default: "32",
+        meaning: "code pages each synthetic invocation calls into (0 and data_pages=0: an empty handler)",
+        apply: |args, value, _| {
+            args.code_pages = parse_decimal_in(value, SYNTHETIC_PAGES_RANGE).ok_or(Expected::Description(SYNTHETIC_PAGES_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.code_pages)),
+    },
+    KeyInfo {
+        name: "data_pages",
+        values: SYNTHETIC_PAGES_VALUES,
+        default: "32",
+        meaning: "read-only data pages each synthetic invocation reads",
+        apply: |args, value, _| {
+            args.data_pages = parse_decimal_in(value, SYNTHETIC_PAGES_RANGE).ok_or(Expected::Description(SYNTHETIC_PAGES_VALUES))?;
+            Ok(())
+        },
+        current_value: |args| Some(CurrentValue::Integer(args.data_pages)),
     },
     KeyInfo {
         name: "modes",

@@ -28,6 +28,8 @@ fn empty_input_gives_the_defaults() {
         invocations: 1024,
         workload: Workload::SyntheticSmall,
         build: None,
+        code_pages: 32,
+        data_pages: 32,
         modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -51,7 +53,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "binary", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target", "kstack_probe"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "binary", "code_pages", "data_pages", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target", "kstack_probe"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -238,6 +240,8 @@ fn all_keys_together_in_any_order() {
         invocations: 1024,
         workload: Workload::SyntheticMedium,
         build: None,
+        code_pages: 32,
+        data_pages: 32,
         modes: WindowModes::ALL,
         max_frames: 4096,
         heap_bytes: 8 << 20,
@@ -262,7 +266,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload binary modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload binary code_pages data_pages modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -379,6 +383,8 @@ fn whitespace_variants_are_accepted() {
         invocations: 1024,
         workload: Workload::SyntheticSmall,
         build: None,
+        code_pages: 32,
+        data_pages: 32,
         modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -477,7 +483,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto code_pages=32 data_pages=32 modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -495,6 +501,8 @@ fn canonical_form_lists_every_key_in_table_order() {
         invocations: 1024,
         workload: Workload::SyntheticSmall,
         build: None,
+        code_pages: 32,
+        data_pages: 32,
         modes: WindowModes::ALL,
         max_frames: 0,
         heap_bytes: 16 << 20,
@@ -505,7 +513,7 @@ fn canonical_form_lists_every_key_in_table_order() {
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto code_pages=32 data_pages=32 modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }
@@ -701,4 +709,12 @@ fn the_binary_key_chooses_a_build_the_workload_has() {
         assert!(error.to_string().contains("a build the workload has"), "{error}");
     }
     assert!(matches!(parse_known("binary=glibc"), Err(ArgError::BadValue { key: "binary", .. })));
+}
+
+#[test]
+fn synthetic_pages_reach_zero_for_the_empty_handler() {
+    let args = parse_known("code_pages=0 data_pages=0").unwrap();
+    assert_eq!((args.code_pages, args.data_pages), (0, 0));
+    assert_eq!(parse_known("data_pages=4096").map(|args| args.data_pages), Ok(4096));
+    assert!(matches!(parse_known("code_pages=4097"), Err(ArgError::BadValue { key: "code_pages", .. })));
 }

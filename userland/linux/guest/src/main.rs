@@ -527,7 +527,7 @@ fn measure(config: &Config) -> Result<String, String> {
     shut_down(instances)?;
     let invocations = rounds * count as u64;
     Ok(format!(
-        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} posix_spawn_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames}",
+        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} posix_spawn_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames} code_pages={} data_pages={}",
         config.workload,
         config.kernel,
         kernel_release(),
@@ -539,6 +539,8 @@ fn measure(config: &Config) -> Result<String, String> {
         id + 4,
         engine(),
         tables / count as u64,
+        config.code_pages,
+        config.data_pages,
     ))
 }
 
