@@ -2,8 +2,8 @@
 //!
 //! A [`PhaseReport`] is what [`crate::Model::end_phase`] returns, completed by the plugin's
 //! session: the phase's identifier and name, the TLB model's [`Counters`], the instructions
-//! executed ([`InstructionCounts`]), the successful walks by region ([`RegionWalks`]) and the
-//! walk-cost model's [`CostCounters`]. The plugin prints it as one line; the host tool parses
+//! executed ([`InstructionCounts`]), the successful walks by region ([`RegionWalks`]), those
+//! made in the driver's address space, and the walk-cost model's [`CostCounters`]. The plugin prints it as one line; the host tool parses
 //! the line back with [`PhaseReport::parse_line`] and joins it with the kernel's own result line
 //! through the identifier.
 //!
@@ -12,7 +12,8 @@
 //! ```text
 //! tlbsim phase v=2 id=3 name=density-n64 i.accesses=120 ... flush.invpcid3.entries_removed=0
 //!     instructions.user=5000 instructions.kernel=800 walks.window=12 walks.private=30
-//!     walks.kernel=2 cost.walks=44 ... cost.walk_cycles=1234 ... cost.psc_entries_removed=0
+//!     walks.kernel=2 walks.driver=7 cost.walks=44 ... cost.walk_cycles=1234 ...
+//!     cost.psc_entries_removed=0
 //! ```
 //!
 //! (one line; wrapped here). The line starts with [`PHASE_LINE_PREFIX`] (`tlbsim phase `),
@@ -26,13 +27,18 @@
 //!   linear addresses below and at or above `0xffff_8000_0000_0000`: split by address, not by
 //!   CPL), `walks.window`, `walks.private`, `walks.kernel` (successful walks by the region of
 //!   their linear address; their sum is the sum of the `walks_4k`, `walks_2m` and `walks_1g` of
-//!   both access kinds);
+//!   both access kinds), `walks.driver` (the part of those walks made while the driver's address
+//!   space was current, whatever their region: a split across the other three, not a fourth
+//!   region; 0 until the guest sent `DriverSpace`);
 //! - every key of [`CostCounters::KEYS`] (`cost.walks`, ..., `cost.walk_cycles`, ...), the
 //!   walk-cost model's counts for the phase.
 //!
 //! All values are decimal `u64`. The writer always emits exactly this order. The parser
 //! requires every field exactly once, refuses unknown keys and other versions, and does not
-//! depend on the order. Adding, removing or renaming a key means a new version.
+//! depend on the order. Removing or renaming a key, or changing its meaning, means a new
+//! version. A key may be added within a version (host parsers read `key=value` words and skip
+//! keys they do not know); this parser then reads it as optional, 0 when absent, so lines
+//! written before it still parse: [`OPTIONAL_V2_KEYS`] (`walks.driver`).
 //!
 //! **Version 1** lines (the same without the extra and cost keys) are still read: their
 //! instruction, region and cost counts come back as zero.
@@ -66,7 +72,7 @@ pub const LINE_FORMAT_VERSION_1: u32 = 1;
 pub const GEOMETRY_LINE_VERSION: u32 = 1;
 
 /// Number of keys in [`EXTRA_KEYS`].
-const EXTRA_KEY_COUNT: usize = 5;
+const EXTRA_KEY_COUNT: usize = 6;
 
 /// The keys a version-2 phase line adds after [`Counters::KEYS`] and before
 /// [`CostCounters::KEYS`], in the order of [`PhaseReport::extra_values`].
@@ -76,7 +82,12 @@ pub const EXTRA_KEYS: [&str; EXTRA_KEY_COUNT] = [
     "walks.window",
     "walks.private",
     "walks.kernel",
+    "walks.driver",
 ];
+
+/// The keys added to version 2 after its first lines were written: the parser reads them as 0
+/// when a version-2 line lacks them.
+pub const OPTIONAL_V2_KEYS: [&str; 1] = ["walks.driver"];
 
 /// Number of keys after the name in a version-2 phase line.
 const V2_KEY_COUNT: usize = Counters::COUNT + EXTRA_KEY_COUNT + CostCounters::KEYS.len();
@@ -94,6 +105,9 @@ pub struct PhaseReport {
     pub instructions: InstructionCounts,
     /// Successful walks by region (zero in a report straight from the model).
     pub region_walks: RegionWalks,
+    /// The successful walks (of every region) made while the driver's address space was
+    /// current (zero in a report straight from the model, and before `DriverSpace`).
+    pub driver_walks: u64,
     /// The walk-cost model's counts (zero in a report straight from the model).
     pub cost: CostCounters,
 }
@@ -116,7 +130,8 @@ impl PhaseReport {
     /// # Errors
     ///
     /// Returns what is wrong with the line: a missing prefix, a field without `=`, an
-    /// unknown, repeated or missing key, a bad number or name, or another version.
+    /// unknown, repeated or missing key (keys of [`OPTIONAL_V2_KEYS`] may be missing), a bad
+    /// number or name, or another version.
     pub fn parse_line(line: &str) -> Result<PhaseReport, LineError> {
         let fields = line
             .trim()
@@ -176,7 +191,7 @@ impl PhaseReport {
                     return Err(LineError::UnknownKey(key.to_owned()));
                 }
                 Some(value) => counts[index] = value,
-                None if index >= known_keys => {}
+                None if index >= known_keys || OPTIONAL_V2_KEYS.contains(&key) => {}
                 None => return Err(LineError::MissingKey(key)),
             }
         }
@@ -191,6 +206,7 @@ impl PhaseReport {
             self.region_walks.window,
             self.region_walks.private,
             self.region_walks.kernel,
+            self.driver_walks,
         ]
     }
 
@@ -215,6 +231,7 @@ impl PhaseReport {
                 private: extra[3],
                 kernel: extra[4],
             },
+            driver_walks: extra[5],
             cost: CostCounters::from_values(cost),
         }
     }

@@ -30,6 +30,12 @@
 //! the global-segment window announced by the `WindowStart` and `WindowEnd` markers, the kernel
 //! half (at or above [`KERNEL_HALF_START`]), or else private ([`RegionWalks`]).
 //!
+//! **Walks in the driver's space.** Independently of the region, a successful walk made while
+//! the current page-table root (CR3 without the PCID, bits 11:0, and bit 63) is the one the
+//! `DriverSpace` marker announced also counts as a driver walk (`walks.driver`, a part of all
+//! walks, not a fourth region). The comparison happens where the root changes (CR3 and CR0
+//! writes, the marker) and is kept as one flag, so a walk costs one more branch.
+//!
 //! **Recent-page fast path.** The session remembers, per access kind, up to eight 4 KiB pages
 //! whose translations the L1 TLB of that kind holds, with where it holds them
 //! ([`Model::l1_slot`]). An access of that kind to one of them is an L1 hit on that entry, and
@@ -121,6 +127,8 @@ struct Extras {
     instructions: InstructionCounts,
     /// Successful walks by region.
     region_walks: RegionWalks,
+    /// Successful walks in the driver's address space.
+    driver_walks: u64,
     /// The walk-cost model's counters.
     cost: CostCounters,
 }
@@ -131,6 +139,7 @@ impl Extras {
         Extras {
             instructions: self.instructions.since(&earlier.instructions),
             region_walks: self.region_walks.since(&earlier.region_walks),
+            driver_walks: self.driver_walks.wrapping_sub(earlier.driver_walks),
             cost: self.cost.since(&earlier.cost),
         }
     }
@@ -139,6 +148,7 @@ impl Extras {
     fn complete(&self, mut report: PhaseReport) -> PhaseReport {
         report.instructions = self.instructions;
         report.region_walks = self.region_walks;
+        report.driver_walks = self.driver_walks;
         report.cost = self.cost;
         report
     }
@@ -276,6 +286,14 @@ pub struct Session<M> {
     window_end: Option<u64>,
     /// Successful walks by region since the last `Reset` or `ZeroCounters`.
     region_walks: RegionWalks,
+    /// The driver's page-table root (see [`page_table_root`]), from `DriverSpace`.
+    driver_root: Option<u64>,
+    /// Whether the root of `cr3` is `driver_root`: kept up to date at every change of either,
+    /// so that counting a walk costs one branch.
+    in_driver_space: bool,
+    /// Successful walks made while `in_driver_space`, since the last `Reset` or
+    /// `ZeroCounters`.
+    driver_walks: u64,
     /// The instruction totals at the last `Reset` or `ZeroCounters`.
     instruction_base: InstructionCounts,
     /// The extras when the open phase began (zero after a `ZeroCounters` inside it).
@@ -322,6 +340,9 @@ impl<M: GuestMemory> Session<M> {
             window_start: None,
             window_end: None,
             region_walks: RegionWalks::default(),
+            driver_root: None,
+            in_driver_space: false,
+            driver_walks: 0,
             instruction_base: InstructionCounts::default(),
             phase_start: None,
             recent_code: RecentPages::EMPTY,
@@ -338,6 +359,17 @@ impl<M: GuestMemory> Session<M> {
     /// Returns the successful walks by region since the last `Reset` or `ZeroCounters`.
     pub fn region_walks(&self) -> RegionWalks {
         self.region_walks
+    }
+
+    /// Returns the successful walks made in the driver's address space since the last `Reset`
+    /// or `ZeroCounters`.
+    pub fn driver_walks(&self) -> u64 {
+        self.driver_walks
+    }
+
+    /// Returns the driver's page-table root, once a `DriverSpace` marker has announced it.
+    pub fn driver_root(&self) -> Option<u64> {
+        self.driver_root
     }
 
     /// Returns the global-segment window, once both markers have announced a non-empty one.
@@ -511,8 +543,13 @@ impl<M: GuestMemory> Session<M> {
         Some(physical | (address - page_start))
     }
 
-    /// Counts one successful walk for `address` in its region.
+    /// Counts one successful walk for `address` in its region, and as a driver walk while the
+    /// driver's address space is current.
+    #[inline]
     fn count_region_walk(&mut self, address: u64) {
+        if self.in_driver_space {
+            self.driver_walks += 1;
+        }
         if address >= KERNEL_HALF_START {
             self.region_walks.kernel += 1;
         } else if self.window().is_some_and(|window| window.contains(&address)) {
@@ -520,6 +557,12 @@ impl<M: GuestMemory> Session<M> {
         } else {
             self.region_walks.private += 1;
         }
+    }
+
+    /// Recomputes whether the current address space is the driver's, after CR3 or the driver's
+    /// root changed.
+    fn update_driver_space(&mut self) {
+        self.in_driver_space = self.driver_root == Some(page_table_root(self.cr3));
     }
 
     /// Forgets the fast path's pages: something may have invalidated their TLB entries.
@@ -536,6 +579,7 @@ impl<M: GuestMemory> Session<M> {
         let paging = cr0 & CR0_PG != 0 && real.cr4 & CR4_PAE != 0 && real.efer & EFER_LME != 0;
         self.real_cr4 = real.cr4;
         self.cr3 = real.cr3;
+        self.update_driver_space();
         if paging && !self.paging {
             self.model.synchronize_control_registers(ControlRegisters {
                 cr3: self.cr3,
@@ -554,6 +598,7 @@ impl<M: GuestMemory> Session<M> {
             value
         };
         self.cr3 = value & !CR3_NO_FLUSH;
+        self.update_driver_space();
         if self.paging {
             let before = self.model.control_registers();
             self.model.write_cr3(value);
@@ -653,6 +698,10 @@ impl<M: GuestMemory> Session<M> {
             }
             Command::WindowStart => self.window_start = Some(rax),
             Command::WindowEnd => self.window_end = Some(rax),
+            Command::DriverSpace => {
+                self.driver_root = Some(page_table_root(self.cr3));
+                self.update_driver_space();
+            }
         }
     }
 
@@ -694,6 +743,7 @@ impl<M: GuestMemory> Session<M> {
         Extras {
             instructions: instructions.since(&self.instruction_base),
             region_walks: self.region_walks,
+            driver_walks: self.driver_walks,
             cost: *self.cost.counters(),
         }
     }
@@ -702,6 +752,7 @@ impl<M: GuestMemory> Session<M> {
     fn zero_extras(&mut self, instructions: InstructionCounts) {
         self.instruction_base = instructions;
         self.region_walks = RegionWalks::default();
+        self.driver_walks = 0;
     }
 
     /// Counts one instruction fetch at `address`, if paging is on.
@@ -858,4 +909,13 @@ impl<M: GuestMemory> Session<M> {
         }
         Some(bytes)
     }
+}
+
+/// Returns the page-table root that `cr3` selects, CR3 bits 51:12 as the walker reads it: CR3
+/// without the PCID (bits 11:0), bit 63 (the no-flush bit of a MOV to CR3) and bits 62:52
+/// (reserved, or the linear-address-masking enables 62:61, which select no tables; Intel SDM
+/// vol. 3A §4.5). Two CR3 values with the same root are the same address space whatever
+/// their PCIDs.
+pub fn page_table_root(cr3: u64) -> u64 {
+    cr3 & walk::ENTRY_ADDRESS_MASK
 }

@@ -5,12 +5,12 @@ use tlbsim_protocol::{Command, name_words};
 
 use super::config::FetchMode;
 use super::session::{
-    CR0_AT_RESET, CR0_PG, EFER_LME, PagingRegisters, Session, SessionOptions,
+    CR0_AT_RESET, CR0_PG, EFER_LME, PagingRegisters, Session, SessionOptions, page_table_root,
 };
 use crate::cost::{PscSensitivity, WalkCostModel};
 use crate::counters::{InstructionCounts, RegionWalks};
 use crate::model::AccessKind;
-use crate::model::{CR4_PAE, CR4_PCIDE, CR4_PGE};
+use crate::model::{CR3_NO_FLUSH, CR4_PAE, CR4_PCIDE, CR4_PGE};
 use crate::report::{self, PhaseReport};
 use crate::{
     Counters, FlushCause, Geometry, Model, PageSize, PageTableBuilder, PhysicalAddress,
@@ -577,6 +577,164 @@ fn successful_walks_are_attributed_to_the_window_the_kernel_half_or_private() {
     session.finish(NO_INSTRUCTIONS);
     let whole = phases(session.take_lines());
     assert_eq!(whole[0].region_walks.private, 2);
+}
+
+/// Returns the successful walks (every page size, fetches and data) of `counters`.
+fn successful_walks(counters: &Counters) -> u64 {
+    [counters.instruction, counters.data]
+        .iter()
+        .map(|kind| kind.walks_4k + kind.walks_2m + kind.walks_1g)
+        .sum()
+}
+
+#[test]
+fn walks_in_the_driver_space_are_counted_beside_the_regions() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    // Before the marker: a walk in what will be the driver's space is nobody's.
+    session.data_access(DATA, 8);
+    assert_eq!(session.driver_walks(), 0);
+    session.marker(Command::DriverSpace, 0, NO_INSTRUCTIONS);
+    assert_eq!(session.driver_root(), Some(fixture.roots[0]));
+    session.marker(Command::FlushTlbs, 0, NO_INSTRUCTIONS);
+    begin(&mut session, 6, "driver");
+    // The driver's space: a fetch and a data access walk, both the driver's.
+    session.block(CODE, CODE);
+    session.data_access(DATA, 8);
+    // An instance's space (the switch flushes: no PCIDE): walks, not the driver's.
+    session.mov_to_cr3(fixture.roots[1]);
+    session.block(CODE, CODE);
+    session.data_access(DATA, 8);
+    // Back in the driver's space: its pages are walked again, and counted again.
+    session.mov_to_cr3(fixture.roots[0]);
+    session.data_access(DATA, 8);
+    session.marker(Command::EndPhase, 6, NO_INSTRUCTIONS);
+    let lines = session.take_lines();
+    let line = lines
+        .iter()
+        .find(|line| PhaseReport::is_phase_line(line))
+        .expect("a phase line");
+    // The key comes right after the region keys.
+    assert!(
+        line.contains(" walks.kernel=0 walks.driver=3 cost.walks="),
+        "{line}"
+    );
+    let phase = &phases(lines)[0];
+    assert_eq!(phase.driver_walks, 3);
+    // An extra split: the regions still add up to every walk, the driver's included.
+    assert_eq!(successful_walks(&phase.counters), 5);
+    assert_eq!(phase.region_walks.total(), 5);
+    // The whole run has the walk before the marker, which is not the driver's.
+    let whole = &finish(&mut session)[0];
+    assert_eq!(
+        (whole.driver_walks, successful_walks(&whole.counters)),
+        (3, 6)
+    );
+}
+
+#[test]
+fn a_second_driver_space_replaces_the_first() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.marker(Command::DriverSpace, 0, NO_INSTRUCTIONS);
+    session.data_access(DATA, 8);
+    assert_eq!(session.driver_walks(), 1);
+    session.mov_to_cr3(fixture.roots[1]);
+    session.marker(Command::DriverSpace, 0, NO_INSTRUCTIONS);
+    assert_eq!(session.driver_root(), Some(fixture.roots[1]));
+    // The marker takes effect at once, in the space current at it.
+    session.data_access(DATA, 8);
+    assert_eq!(session.driver_walks(), 2);
+    // The first space is no longer the driver's.
+    session.mov_to_cr3(fixture.roots[0]);
+    session.data_access(DATA, 8);
+    assert_eq!(session.driver_walks(), 2);
+    // Paging coming back on in the driver's space (CR0 seeds CR3) is tracked too.
+    session.mov_to_cr0(
+        CR0_AT_RESET | CR0_PG,
+        PagingRegisters {
+            cr3: fixture.roots[1],
+            cr4: CR4_PAE | CR4_PGE,
+            efer: EFER_LME,
+        },
+    );
+    session.marker(Command::FlushTlbs, 0, NO_INSTRUCTIONS);
+    session.data_access(DATA, 8);
+    assert_eq!(session.driver_walks(), 3);
+}
+
+#[test]
+fn the_driver_space_is_compared_without_the_pcid_and_bit_63() {
+    let fixture = Fixture::new();
+    assert_eq!(
+        page_table_root(fixture.roots[0] | 0xfff | CR3_NO_FLUSH),
+        fixture.roots[0]
+    );
+    let mut session = fixture.paging_session();
+    session.marker(Command::SimulatePcid, 1, NO_INSTRUCTIONS);
+    session.mov_to_cr3(fixture.roots[0] | 1);
+    session.marker(Command::DriverSpace, 0, NO_INSTRUCTIONS);
+    assert_eq!(session.driver_root(), Some(fixture.roots[0]));
+    session.data_access(DATA, 8);
+    // The same tables under another PCID, written with bit 63 (as a real PCID kernel does):
+    // a new PCID, so a walk, and still the driver's space.
+    session.mov_to_cr3(fixture.roots[0] | 2 | CR3_NO_FLUSH);
+    session.data_access(DATA, 8);
+    // Another space under the driver's old PCID is not the driver's.
+    session.mov_to_cr3(fixture.roots[1] | 1);
+    session.data_access(DATA, 8);
+    let whole = &finish(&mut session)[0];
+    assert_eq!(
+        (whole.driver_walks, successful_walks(&whole.counters)),
+        (2, 3)
+    );
+}
+
+#[test]
+fn no_walk_is_the_drivers_before_the_marker() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    begin(&mut session, 1, "no-driver");
+    for index in [0, 1, 0] {
+        session.mov_to_cr3(fixture.roots[index]);
+        session.block(CODE, CODE);
+        session.data_access(DATA, 8);
+    }
+    session.marker(Command::EndPhase, 1, NO_INSTRUCTIONS);
+    assert_eq!(session.driver_root(), None);
+    let reports = finish(&mut session);
+    for report in &reports {
+        assert_eq!(successful_walks(&report.counters), 6, "{}", report.name);
+        assert_eq!(report.driver_walks, 0, "{}", report.name);
+    }
+}
+
+#[test]
+fn reset_and_zero_counters_zero_the_driver_walks_and_keep_the_space() {
+    let fixture = Fixture::new();
+    let mut session = fixture.paging_session();
+    session.marker(Command::DriverSpace, 0, NO_INSTRUCTIONS);
+    session.data_access(DATA, 8);
+    begin(&mut session, 2, "warm");
+    session.block(CODE, CODE);
+    assert_eq!(session.driver_walks(), 2);
+    session.marker(Command::ZeroCounters, 0, NO_INSTRUCTIONS);
+    assert_eq!(session.driver_walks(), 0);
+    // The open phase counts from the zeroing; the TLBs stay warm, so flush to walk again.
+    session.marker(Command::FlushTlbs, 0, NO_INSTRUCTIONS);
+    session.data_access(DATA, 8);
+    session.marker(Command::EndPhase, 2, NO_INSTRUCTIONS);
+    assert_eq!(phases(session.take_lines())[0].driver_walks, 1);
+    // Reset zeroes them too (and empties the TLBs); the driver's space stays known.
+    session.marker(Command::Reset, 0, NO_INSTRUCTIONS);
+    assert_eq!(session.driver_walks(), 0);
+    assert_eq!(session.driver_root(), Some(fixture.roots[0]));
+    session.data_access(DATA, 8);
+    let whole = &finish(&mut session)[0];
+    assert_eq!(
+        (whole.driver_walks, successful_walks(&whole.counters)),
+        (1, 1)
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::report::{
 /// distinct value.
 fn numbered_report(name: &str) -> PhaseReport {
     let values = core::array::from_fn(|index| index as u64 + 1);
-    let cost = core::array::from_fn(|index| index as u64 + 44);
+    let cost = core::array::from_fn(|index| index as u64 + 45);
     PhaseReport {
         id: 3,
         name: name.to_owned(),
@@ -25,6 +25,7 @@ fn numbered_report(name: &str) -> PhaseReport {
             private: 42,
             kernel: 43,
         },
+        driver_walks: 44,
         cost: CostCounters::from_values(cost),
     }
 }
@@ -54,13 +55,13 @@ fn the_phase_line_format_is_pinned() {
         flush.invpcid2.events=35 flush.invpcid2.entries_removed=36 \
         flush.invpcid3.events=37 flush.invpcid3.entries_removed=38 \
         instructions.user=39 instructions.kernel=40 \
-        walks.window=41 walks.private=42 walks.kernel=43 \
-        cost.walks=44 cost.faulting_walks=45 cost.psc_hits.pml4e=46 cost.psc_hits.pdpte=47 \
-        cost.psc_hits.pde=48 cost.psc_misses=49 cost.skipped.pml4e=50 cost.skipped.pdpte=51 \
-        cost.skipped.pde=52 cost.refs.l1d=53 cost.refs.l2=54 cost.refs.llc=55 \
-        cost.refs.memory=56 cost.walk_cycles=57 cost.data.l1d=58 cost.data.l2=59 \
-        cost.data.llc=60 cost.data.memory=61 cost.psc_invalidations=62 \
-        cost.psc_entries_removed=63";
+        walks.window=41 walks.private=42 walks.kernel=43 walks.driver=44 \
+        cost.walks=45 cost.faulting_walks=46 cost.psc_hits.pml4e=47 cost.psc_hits.pdpte=48 \
+        cost.psc_hits.pde=49 cost.psc_misses=50 cost.skipped.pml4e=51 cost.skipped.pdpte=52 \
+        cost.skipped.pde=53 cost.refs.l1d=54 cost.refs.l2=55 cost.refs.llc=56 \
+        cost.refs.memory=57 cost.walk_cycles=58 cost.data.l1d=59 cost.data.l2=60 \
+        cost.data.llc=61 cost.data.memory=62 cost.psc_invalidations=63 \
+        cost.psc_entries_removed=64";
     let report = numbered_report("density-n64");
     assert_eq!(report.to_line(), expected);
     assert_eq!(report.counters.data.walks_4k, 17);
@@ -68,7 +69,7 @@ fn the_phase_line_format_is_pinned() {
         report.counters.flush(FlushCause::Invlpg).entries_removed,
         30
     );
-    assert_eq!(report.cost.walk_cycles, 57);
+    assert_eq!(report.cost.walk_cycles, 58);
     assert_eq!(PhaseReport::parse_line(expected), Ok(report));
 }
 
@@ -81,6 +82,7 @@ fn version_1_lines_are_still_read_with_zero_extras() {
     assert_eq!(parsed.counters, report.counters);
     assert_eq!(parsed.instructions, InstructionCounts::default());
     assert_eq!(parsed.region_walks, RegionWalks::default());
+    assert_eq!(parsed.driver_walks, 0);
     assert_eq!(parsed.cost, CostCounters::default());
     // A version-1 line with a version-2 key, or a version-2 line without one, is refused.
     assert_eq!(
@@ -88,8 +90,31 @@ fn version_1_lines_are_still_read_with_zero_extras() {
         Err(LineError::UnknownKey("walks.window".to_owned()))
     );
     assert_eq!(
-        PhaseReport::parse_line(&report.to_line().replace(" cost.walk_cycles=57", "")),
+        PhaseReport::parse_line(&report.to_line().replace(" cost.walk_cycles=58", "")),
         Err(LineError::MissingKey("cost.walk_cycles"))
+    );
+}
+
+#[test]
+fn version_2_lines_written_before_walks_driver_are_still_read() {
+    let report = numbered_report("before-driver");
+    let line = report.to_line().replace(" walks.driver=44", "");
+    let parsed = PhaseReport::parse_line(&line).expect("a version-2 line without walks.driver");
+    assert_eq!(
+        parsed,
+        PhaseReport {
+            driver_walks: 0,
+            ..report.clone()
+        }
+    );
+    // Optional does not mean anything goes: twice is refused, and version 1 does not know it.
+    assert_eq!(
+        PhaseReport::parse_line(&format!("{} walks.driver=1", report.to_line())),
+        Err(LineError::DuplicateKey("walks.driver".to_owned()))
+    );
+    assert_eq!(
+        PhaseReport::parse_line(&format!("{} walks.driver=1", version_1_line(&report))),
+        Err(LineError::UnknownKey("walks.driver".to_owned()))
     );
 }
 

@@ -30,6 +30,7 @@
 //! | 9 | [`Command::FlushTlbs`] | ignored |
 //! | 10 | [`Command::WindowStart`] | the first address of the global-segment window |
 //! | 11 | [`Command::WindowEnd`] | the address just past the window (half-open range) |
+//! | 12 | [`Command::DriverSpace`] | ignored (0); the current address space is the driver's |
 //!
 //! `Reset` (4) both empties the modelled TLBs and zeroes the counters, so a phase that starts
 //! after it measures cold TLBs. To measure a warm steady state, warm up and then send
@@ -41,6 +42,13 @@
 //! so that it can attribute each page walk to the window, the kernel half or the private rest of
 //! the address space. The kernel sends both once at boot; the range is `start..end`, and until
 //! both have arrived (or if `end <= start`) no walk is attributed to the window.
+//!
+//! `DriverSpace` (12) tells the plugin that the address space current when the marker executes
+//! belongs to the FaaS driver: its page-table root, CR3 with the PCID (bits 11:0) and bit 63
+//! masked off, is the driver's. The plugin then also counts the walks made while that root is
+//! current, whatever their region, beside the total (on a Linux guest the driver is a user
+//! process and every invocation switches to the instance and back). A later `DriverSpace`
+//! replaces the root; until the first one arrives no walk is attributed to the driver.
 //!
 //! A phase is named by zero or more `NamePhase` markers *before* its `BeginPhase`: each appends
 //! the bytes of its word from the lowest byte up, stopping at the first zero byte
@@ -151,11 +159,14 @@ pub enum Command {
     WindowStart = 10,
     /// RAX is the linear address just past the global-segment window (the range is half-open).
     WindowEnd = 11,
+    /// The address space current at this marker (its CR3 page-table root, PCID and bit 63
+    /// masked off) is the FaaS driver's; replaces an earlier one. RAX is ignored (send 0).
+    DriverSpace = 12,
 }
 
 impl Command {
     /// Every command, in number order.
-    pub const ALL: [Command; 11] = [
+    pub const ALL: [Command; 12] = [
         Command::BeginPhase,
         Command::EndPhase,
         Command::NamePhase,
@@ -167,6 +178,7 @@ impl Command {
         Command::FlushTlbs,
         Command::WindowStart,
         Command::WindowEnd,
+        Command::DriverSpace,
     ];
 
     /// Returns the command number.
@@ -188,6 +200,7 @@ impl Command {
             9 => Some(Command::FlushTlbs),
             10 => Some(Command::WindowStart),
             11 => Some(Command::WindowEnd),
+            12 => Some(Command::DriverSpace),
             _ => None,
         }
     }
@@ -234,6 +247,7 @@ impl Command {
             Command::FlushTlbs => "flush-tlbs",
             Command::WindowStart => "window-start",
             Command::WindowEnd => "window-end",
+            Command::DriverSpace => "driver-space",
         }
     }
 }
@@ -364,6 +378,7 @@ mod tests {
                 (Command::FlushTlbs, 9),
                 (Command::WindowStart, 10),
                 (Command::WindowEnd, 11),
+                (Command::DriverSpace, 12),
             ]
         );
     }
@@ -375,6 +390,10 @@ mod tests {
             [0x0f, 0x1f, 0x80, 0x01, 0x00, 0x4c, 0x54]
         );
         assert_eq!(Command::KeepNextCr3.displacement(), 0x544c_0007);
+        assert_eq!(
+            encode(Command::DriverSpace),
+            [0x0f, 0x1f, 0x80, 0x0c, 0x00, 0x4c, 0x54]
+        );
     }
 
     #[test]
@@ -410,7 +429,7 @@ mod tests {
             bytes
         };
         // Command 0 and numbers past the last command: in the range, but unknown.
-        for number in [0u32, 12, 0x100, 0xffff] {
+        for number in [0u32, 13, 0x100, 0xffff] {
             let bytes = with_displacement(DISPLACEMENT_BASE + number);
             assert_eq!(decode(&bytes), None, "number {number:#x}");
             assert_eq!(
