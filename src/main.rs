@@ -183,8 +183,9 @@ struct BenchArguments {
     #[arg(long)]
     no_plugin_slowdown: bool,
     /// Linux baselines to run beside shoal, comma-separated: linux (Debian 12's kernel, pinned in
-    /// guest/linux/kernel.pin and fetched by ./setup.sh) and/or linux-pti (the same with page-table
-    /// isolation forced on). Each runs the linux-musl build of every workload at every instance
+    /// guest/linux/kernel.pin and fetched by ./setup.sh), linux-pti (the same with page-table
+    /// isolation forced on), linux-thp (transparent huge pages always, the workload started from
+    /// a huge-page tmpfs). Each runs the linux-musl build of every workload at every instance
     /// count on a Linux guest under the same simulator; needs workloads with a musl build
     /// (synth-small, wasm-runtime, js-runtime, lua-runtime).
     #[arg(long, value_delimiter = ',')]

@@ -73,6 +73,10 @@ fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
         assert!(global_walks < local_walks, "N = {instances}: the global segment saves walks: {global_walks:.2} < {local_walks:.2}");
         assert!(number(linux, "window_walks_per_invocation") > number(global, "window_walks_per_invocation"), "Linux re-walks the binary's pages");
         assert!(number(linux, "page_table_pages_per_instance") > 0.0 && number(linux, "instructions_per_invocation") > 0.0);
+        let driver = number(linux, "driver_walks_per_invocation");
+        assert!(driver > 0.0 && driver < linux_walks, "N = {instances}: the driver's own walks ({driver:.2}) are a part of Linux's {linux_walks:.2}");
+        assert!(number(linux, "spawn_instructions") > number(local, "spawn_instructions") / 10.0 && number(linux, "posix_spawn_instructions") > 0.0);
+        assert!(number(global, "spawn_instructions") > 0.0, "shoal's spawn phase");
     }
     let report = std::fs::read_to_string(out.join("report.md")).expect("reading report.md");
     assert!(report.contains("## Linux beside shoal") && report.contains("| linux | 4 |"), "the ratio table: {report}");

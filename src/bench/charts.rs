@@ -23,8 +23,17 @@ const HEIGHT: u32 = 480;
 /// Font family the charts use (registered for the PNG backend from the embedded font).
 const FONT: &str = "sans-serif";
 
-/// Colours by window mode, in the order of [`kernel_args::WindowMode::ALL`].
-const MODE_COLOURS: [RGBColor; 4] = [RGBColor(0x1b, 0x6c, 0xa8), RGBColor(0xd1, 0x49, 0x5b), RGBColor(0x2e, 0x93, 0x3c), RGBColor(0xed, 0xae, 0x49)];
+/// Colours by window mode, in the order of [`kernel_args::WindowMode::ALL`], then by Linux
+/// baseline, in the order of [`super::linux::BASELINES`] (black, purple, brown).
+const MODE_COLOURS: [RGBColor; 7] = [
+    RGBColor(0x1b, 0x6c, 0xa8),
+    RGBColor(0xd1, 0x49, 0x5b),
+    RGBColor(0x2e, 0x93, 0x3c),
+    RGBColor(0xed, 0xae, 0x49),
+    RGBColor(0x10, 0x10, 0x10),
+    RGBColor(0x7b, 0x3f, 0x9e),
+    RGBColor(0x8c, 0x56, 0x2b),
+];
 /// Colour of a series whose mode is unknown.
 const OTHER_COLOUR: RGBColor = RGBColor(0x3d, 0x3d, 0x3d);
 
@@ -35,7 +44,8 @@ pub(crate) struct Series {
     pub(crate) label: String,
     /// Points (instances, value), instances ascending.
     pub(crate) points: Vec<(f64, f64)>,
-    /// Index into the mode colours (`None`: grey).
+    /// Index into the mode colours: a window mode's, or 4 + a Linux baseline's index (`None`:
+    /// grey).
     pub(crate) colour: Option<usize>,
     /// Drawn dashed (PCID off).
     pub(crate) dashed: bool,

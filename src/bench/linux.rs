@@ -17,15 +17,20 @@ use super::unit::{self, Unit};
 use crate::linux_guest::{self, initramfs::Initramfs};
 
 /// The Linux baselines: `linux` (Debian 12's kernel as it boots on this CPU model: no PTI, since
-/// QEMU's `max` CPU model under TCG is an AMD one, which Linux does not isolate) and `linux-pti`
-/// (page-table isolation forced on, `pti=on`: the Meltdown-era configuration, which switches
-/// CR3 at every kernel entry and exit).
-pub(crate) const BASELINES: [&str; 2] = ["linux", "linux-pti"];
+/// QEMU's `max` CPU model under TCG is an AMD one, which Linux does not isolate, and no
+/// transparent huge pages), `linux-pti` (page-table isolation forced on, `pti=on`: the
+/// Meltdown-era configuration, which switches CR3 at every kernel entry and exit) and
+/// `linux-thp` (transparent huge pages always, and the workload started from a tmpfs mounted
+/// `huge=always`, so that its file pages, text included, may be mapped with 2 MiB pages where a
+/// whole aligned 2 MiB of a mapping allows it; the results say how much was).
+pub(crate) const BASELINES: [&str; 3] = ["linux", "linux-pti", "linux-thp"];
 
-/// Returns the kernel parameters a baseline adds to the common command line.
+/// Returns the kernel parameters a baseline adds to the common command line (a later
+/// `transparent_hugepage=` overrides the common `never`).
 fn parameters(baseline: &str) -> &'static str {
     match baseline {
         "linux-pti" => "pti=on",
+        "linux-thp" => "transparent_hugepage=always",
         _ => "",
     }
 }
@@ -43,11 +48,12 @@ pub(crate) fn unit_command_line(unit: &Unit, warmup: u32, invocations: u32) -> S
     let file = workload.map_or(unit.workload.as_str(), |known| known.file_name(Build::LinuxMusl));
     let handlers = u8::from(workload.is_some_and(Workload::hosts_handlers));
     format!(
-        "{} -- workload={} file={file} instances={} warmup={warmup} invocations={invocations} handlers={handlers} kernel={}",
+        "{} -- workload={} file={file} instances={} warmup={warmup} invocations={invocations} handlers={handlers} kernel={} thp={}",
         command_line(&unit.kernel),
         unit.workload,
         unit.instances,
-        unit.kernel
+        unit.kernel,
+        u8::from(unit.kernel == "linux-thp")
     )
 }
 
@@ -99,11 +105,13 @@ mod tests {
     fn a_baseline_unit_passes_the_driver_its_configuration_after_the_kernel_parameters() {
         assert_eq!(
             unit_command_line(&unit("synth-small", "linux"), 512, 1024),
-            format!("{} -- workload=synth-small file=synth-small-musl instances=16 warmup=512 invocations=1024 handlers=0 kernel=linux", command_line("linux"))
+            format!("{} -- workload=synth-small file=synth-small-musl instances=16 warmup=512 invocations=1024 handlers=0 kernel=linux thp=0", command_line("linux"))
         );
         let pti = unit_command_line(&unit("js-runtime", "linux-pti"), 8, 8);
-        assert!(pti.contains(" pti=on ") && pti.ends_with("-- workload=js-runtime file=js-runtime instances=16 warmup=8 invocations=8 handlers=1 kernel=linux-pti"), "{pti}");
+        assert!(pti.contains(" pti=on ") && pti.ends_with("-- workload=js-runtime file=js-runtime instances=16 warmup=8 invocations=8 handlers=1 kernel=linux-pti thp=0"), "{pti}");
         assert!(!command_line("linux").contains("pti="));
+        let thp = unit_command_line(&unit("synth-small", "linux-thp"), 8, 8);
+        assert!(thp.contains("transparent_hugepage=never") && thp.contains(" transparent_hugepage=always ") && thp.ends_with(" kernel=linux-thp thp=1"), "the later value wins: {thp}");
     }
 
     #[test]

@@ -58,8 +58,12 @@ pub(crate) fn series(rows: &[&Row], value: impl Fn(&Row) -> Option<f64>) -> Vec<
         let label = label(row, several_builds);
         if !grouped.contains_key(&label) {
             order.push(label.clone());
-            // A Linux baseline: grey, dashed (no PCID), square points.
-            let colour = if is_baseline(row) { None } else { WindowMode::ALL.iter().position(|mode| mode.name() == row.mode_name()) };
+            // A Linux baseline: its own colour, dashed (no PCID), square points.
+            let colour = if is_baseline(row) {
+                super::linux::BASELINES.iter().position(|baseline| *baseline == row.kernel_text("kernel")).map(|index| WindowMode::ALL.len() + index)
+            } else {
+                WindowMode::ALL.iter().position(|mode| mode.name() == row.mode_name())
+            };
             let build = row.kernel_text("binary");
             let marker = if is_baseline(row) { 2 } else { usize::from(!build.is_empty() && build != super::unit::default_build(row.kernel_text("workload"))) };
             grouped.insert(label.clone(), Series { label: label.clone(), points: Vec::new(), colour, dashed: !pcid_tags(row), marker });
@@ -246,6 +250,7 @@ pub(crate) fn baseline_section(study: &Study, rows: &[Row]) -> String {
     let _ = writeln!(text, "- Spawn instructions: shoal's spawn of one instance, and Linux's fork + execve (`posix_spawn_instructions` in the CSV: musl's posix_spawn), each from the request until the instance waits for its first invocation; the Linux driver's looks at `/proc` while it waits are counted in.");
     let _ = writeln!(text, "- Linux's timer keeps ticking in the measured rounds (shoal masks its timer in a configuration), so its counts vary slightly from run to run; shoal's repeat exactly.");
     let _ = writeln!(text, "- QEMU TCG has no PCID: every Linux context switch flushes the non-global TLB entries. The comparison is with shoal's `pcid=off` rows; shoal's simulated-PCID rows are in the tables below, not here.");
+    let _ = writeln!(text, "- `linux-thp` starts the workload from a tmpfs mounted `huge=always` with transparent huge pages always on; Linux maps a file's pages with a 2 MiB page only where a mapping covers a whole aligned 2 MiB of it, which the CSV's `thp_file_kb` (and `thp_anon_kb` for anonymous memory) reports per configuration.");
     let _ = writeln!(text, "- Every instance's mapped pages are populated after the warm-up (the `page_faults` column counts the faults left in the measured rounds), as shoal's instances have theirs. The cold phases start fresh processes on both kernels, faults included.");
     let _ = writeln!(text, "- `window` walks on Linux are the walks of the workload binary's read-only mappings, which sit at the same address in every instance (`norandmaps`); on shoal, of the global-segment window.\n");
     for workload in &study.workloads {
@@ -559,7 +564,7 @@ mod tests {
         let refs: Vec<&Row> = rows.iter().collect();
         let walks = series(&refs, |row| Some(row.walks_per_invocation()));
         let linux_series = walks.iter().find(|series| series.label == "linux").expect("a Linux series");
-        assert_eq!((linux_series.colour, linux_series.dashed, linux_series.marker), (None, true, 2));
+        assert_eq!((linux_series.colour, linux_series.dashed, linux_series.marker), (Some(4), true, 2));
     }
 
     #[test]

@@ -239,14 +239,15 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
 }
 
 /// The kernel fields of the CSV, in order. `code_pages` and `data_pages` are the synthetic
-/// runtimes' pages per invocation. The last four are the Linux baselines' (empty for shoal's
+/// runtimes' pages per invocation. The last six are the Linux baselines' (empty for shoal's
 /// rows): the guest kernel's release and command line (without the driver's
-/// arguments), the instances' page faults in the measured rounds, and the page-table pages
-/// `/proc/meminfo` counted for the instances.
-pub(crate) const KERNEL_COLUMNS: [&str; 24] = [
+/// arguments), the instances' page faults in the measured rounds, the page-table pages
+/// `/proc/meminfo` counted for the instances, and the KiB the instances had mapped with 2 MiB
+/// pages, file-backed and anonymous (non-zero only under `linux-thp`).
+pub(crate) const KERNEL_COLUMNS: [&str; 26] = [
     "id", "workload", "binary", "kernel", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
     "cycles_per_invocation", "engine", "pmu", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
-    "code_pages", "data_pages", "guest_kernel", "guest_cmdline", "page_faults", "meminfo_page_table_pages",
+    "code_pages", "data_pages", "guest_kernel", "guest_cmdline", "page_faults", "meminfo_page_table_pages", "thp_file_kb", "thp_anon_kb",
 ];
 /// The warm phase's simulator counters of the CSV, in order.
 pub(crate) const SIMULATOR_COLUMNS: [&str; 12] = [

@@ -125,7 +125,7 @@ fn a_baseline_unit_boots_the_guest_kernel_with_its_initramfs_in_exact_mode() {
     let linux = units.iter().find(|unit| unit.is_baseline()).expect("a baseline unit");
     let command = crate::describe(&unit_command(&options, linux));
     assert!(command.starts_with(" --mode test --timeout 1 --memory 4096 --firmware bios --icount --linux-kernel /cache/vmlinux --initrd out/raw/linux-initramfs.cpio --append "), "{command}");
-    assert!(command.contains("-- workload=synth-small file=synth-small-musl instances=1 warmup=512 invocations=256 handlers=0 kernel=linux"), "{command}");
+    assert!(command.contains("-- workload=synth-small file=synth-small-musl instances=1 warmup=512 invocations=256 handlers=0 kernel=linux thp=0"), "{command}");
     assert!(command.contains("--tlbsim preset=skylake-client,mode=exact,out=out/raw/synth-small-linux-n1.tlbsim.txt"), "{command}");
     assert!(!command.contains("--args"), "no fw_cfg arguments for Linux: {command}");
 }

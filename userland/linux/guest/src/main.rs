@@ -6,9 +6,11 @@
 //! program measures one configuration (a workload and a number of instances N) the way shoal's
 //! kernel does (`kernel/src/bench/density.rs`), so that `shoal bench` reads both alike:
 //!
-//! 1. the tlbsim `Reset` marker; then N instances, each started with fork and execve, its fd 0
-//!    and fd 1 pipes to this driver, argv `[name, argument]` (handler `i mod 8` for a language
-//!    runtime, 0 for a synthetic one), each waited for until it blocks reading its first frame;
+//! 1. the tlbsim `DriverSpace` marker (the walks made in this process's address space are
+//!    counted apart, as `walks.driver`) and the `Reset` marker; then N instances, each started
+//!    with fork and execve, its fd 0 and fd 1 pipes to this driver, argv `[name, argument]`
+//!    (handler `i mod 8` for a language runtime, 0 for a synthetic one), each waited for until
+//!    it blocks reading its first frame;
 //! 2. **warm**: warm-up rounds (each instance once per round, in order, closed loop: this driver
 //!    writes an invocation frame to instance i and reads its result frame before instance i + 1),
 //!    then a pass that populates every page each instance has mapped (a byte of each page
@@ -40,8 +42,11 @@
 //!
 //! Arguments come from the kernel command line after `--` (Linux passes them to init as argv):
 //! `workload=<name> file=<binary in /bin> instances=<N> warmup=<W> invocations=<I>
-//! handlers=<0|1> [kernel=<linux|linux-pti>] [id=<first phase id>] [code_pages=32]
-//! [data_pages=32]`.
+//! handlers=<0|1> [kernel=<linux|linux-pti|linux-thp>] [thp=<0|1>] [id=<first phase id>]
+//! [code_pages=32] [data_pages=32]`. With `thp=1` the binary is copied into a tmpfs mounted
+//! `huge=always` and started from there, so that the kernel may map its file pages with 2 MiB
+//! pages; the result line says how much it did (`thp_file_kb`, `thp_anon_kb`: the instances'
+//! `FilePmdMapped` + `ShmemPmdMapped` and `AnonHugePages`, summed).
 
 use std::ffi::CString;
 use std::fs::File;
@@ -61,6 +66,8 @@ const EXIT_SUCCESS: u8 = 0x10;
 const EXIT_FAILURE: u8 = 0x11;
 /// Bytes of a page.
 const PAGE_BYTES: u64 = 4096;
+/// Where the `linux-thp` baseline mounts its huge-page tmpfs.
+const HUGE_DIRECTORY: &str = "/huge";
 /// Pages of a task's kernel stack on x86-64 Linux (THREAD_SIZE, 16 KiB without KASAN).
 const KERNEL_STACK_PAGES: u64 = 4;
 
@@ -117,8 +124,19 @@ struct Config {
     code_pages: u32,
     /// Data pages per synthetic invocation.
     data_pages: u32,
-    /// The baseline's name in the results' `kernel` field (`linux`, `linux-pti`).
+    /// The baseline's name in the results' `kernel` field (`linux`, `linux-pti`, `linux-thp`).
     kernel: String,
+    /// Run the binary from a tmpfs mounted `huge=always`, so that the kernel may map its file
+    /// pages with 2 MiB pages (the `linux-thp` baseline).
+    thp: bool,
+}
+
+impl Config {
+    /// Returns the path the instances are started from: `/bin/<file>`, or its copy in the
+    /// huge-page tmpfs.
+    fn path(&self) -> String {
+        if self.thp { format!("{HUGE_DIRECTORY}/{}", self.file) } else { format!("/bin/{}", self.file) }
+    }
 }
 
 impl Config {
@@ -135,6 +153,7 @@ impl Config {
             code_pages: 32,
             data_pages: 32,
             kernel: "linux".into(),
+            thp: false,
         };
         for argument in arguments {
             // Linux also hands init the command-line words it does not know that have no `=`
@@ -152,6 +171,7 @@ impl Config {
                 "code_pages" => config.code_pages = number()? as u32,
                 "data_pages" => config.data_pages = number()? as u32,
                 "kernel" => config.kernel = value.to_owned(),
+                "thp" => config.thp = number()? != 0,
                 _ => return Err(format!("unknown argument \"{key}\"")),
             }
         }
@@ -217,7 +237,7 @@ enum Start {
 /// waits until it blocks reading its first frame.
 fn spawn(config: &Config, argument: u64, start: Start) -> Result<Instance, String> {
     use std::os::fd::AsRawFd;
-    let path = CString::new(format!("/bin/{}", config.file)).map_err(|_| "bad file name".to_owned())?;
+    let path = CString::new(config.path()).map_err(|_| "bad file name".to_owned())?;
     let name = CString::new(config.file.clone()).map_err(|_| "bad file name".to_owned())?;
     let argument = CString::new(argument.to_string()).map_err(|_| "bad argument".to_owned())?;
     let argv = [name.as_ptr(), argument.as_ptr(), std::ptr::null()];
@@ -381,6 +401,26 @@ fn status_kb(pid: libc::pid_t, key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("/proc/{pid}/status has no {key}"))
 }
 
+/// Returns a `/proc/<pid>/smaps_rollup` figure in kB (0 when the kernel has no such line).
+fn rollup_kb(pid: libc::pid_t, key: &str) -> Result<u64, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).map_err(|error| format!("/proc/{pid}/smaps_rollup: {error}"))?;
+    Ok(text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok()).unwrap_or(0))
+}
+
+/// Mounts a tmpfs that backs its files with 2 MiB pages where it can at `HUGE_DIRECTORY` and
+/// copies the workload there.
+fn prepare_huge_copy(config: &Config) -> Result<(), String> {
+    let _ = std::fs::create_dir_all(HUGE_DIRECTORY);
+    let target = CString::new(HUGE_DIRECTORY).map_err(|_| "bad directory".to_owned())?;
+    let (source, kind, options) = (c"tmpfs", c"tmpfs", c"huge=always");
+    // SAFETY: the strings are NUL-terminated; the data argument is tmpfs's option string.
+    if unsafe { libc::mount(source.as_ptr(), target.as_ptr(), kind.as_ptr(), 0, options.as_ptr().cast()) } != 0 {
+        return Err(os_error("mounting the huge-page tmpfs"));
+    }
+    std::fs::copy(format!("/bin/{}", config.file), config.path()).map_err(|error| format!("copying /bin/{} to {}: {error}", config.file, config.path()))?;
+    Ok(())
+}
+
 /// Returns the page faults (minor + major) `pid` has taken.
 fn page_faults(pid: libc::pid_t) -> Result<u64, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|error| format!("/proc/{pid}/stat: {error}"))?;
@@ -391,13 +431,12 @@ fn page_faults(pid: libc::pid_t) -> Result<u64, String> {
     Ok(field(7)? + field(9)?)
 }
 
-/// Returns the range the read-only mappings of `/bin/<file>` span in `pid` (from the first
+/// Returns the range the read-only mappings of the file at `path` span in `pid` (from the first
 /// mapping of the file to the end of its last mapping without write permission).
-fn binary_range(pid: libc::pid_t, file: &str) -> Option<(u64, u64)> {
+fn binary_range(pid: libc::pid_t, path: &str) -> Option<(u64, u64)> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-    let path = format!("/bin/{file}");
     let mut range: Option<(u64, u64)> = None;
-    for line in maps.lines().filter(|line| line.split_whitespace().nth(5) == Some(path.as_str())) {
+    for line in maps.lines().filter(|line| line.split_whitespace().nth(5) == Some(path)) {
         let mut words = line.split_whitespace();
         let (start, end) = words.next()?.split_once('-')?;
         let (start, end) = (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?);
@@ -466,10 +505,16 @@ fn measure(config: &Config) -> Result<String, String> {
         tables += pte;
         frames += status_kb(instance.pid, "RssAnon")? / (PAGE_BYTES / 1024) + pte + KERNEL_STACK_PAGES;
     }
+    // What the kernel mapped with 2 MiB pages (only the linux-thp baseline allows it).
+    let (mut huge_file, mut huge_anon) = (0, 0);
+    for instance in &instances {
+        huge_file += rollup_kb(instance.pid, "FilePmdMapped")? + rollup_kb(instance.pid, "ShmemPmdMapped")?;
+        huge_anon += rollup_kb(instance.pid, "AnonHugePages")?;
+    }
     // Every instance maps the binary at the same address (norandmaps): that range is the
     // simulator's "window", so its walks are counted apart as the runtime's.
-    let range = binary_range(instances[0].pid, &config.file);
-    let same = instances.iter().all(|instance| binary_range(instance.pid, &config.file) == range);
+    let range = binary_range(instances[0].pid, &config.path());
+    let same = instances.iter().all(|instance| binary_range(instance.pid, &config.path()) == range);
     match range {
         Some((start, end)) if same => {
             marker!(Command::WindowStart, start);
@@ -527,7 +572,7 @@ fn measure(config: &Config) -> Result<String, String> {
     shut_down(instances)?;
     let invocations = rounds * count as u64;
     Ok(format!(
-        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} posix_spawn_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames} code_pages={} data_pages={}",
+        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} posix_spawn_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames} code_pages={} data_pages={} thp_file_kb={huge_file} thp_anon_kb={huge_anon}",
         config.workload,
         config.kernel,
         kernel_release(),
@@ -602,6 +647,12 @@ fn main() {
             return Err(os_error("mlockall"));
         }
         let config = Config::parse(std::env::args().skip(1))?;
+        // The simulator counts the walks made while this process's page tables are loaded
+        // apart (`walks.driver`): the driver's share of Linux's walks.
+        marker!(Command::DriverSpace, 0u64);
+        if config.thp {
+            prepare_huge_copy(&config)?;
+        }
         measure(&config)
     })();
     match outcome {
