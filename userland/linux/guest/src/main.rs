@@ -641,6 +641,13 @@ fn mount_proc() -> Result<(), String> {
 fn main() {
     let outcome = (|| -> Result<String, String> {
         mount_proc()?;
+        // Two pipe ends per instance: raise the descriptor limit (1024 by default) to what the
+        // kernel allows (fs.nr_open, 1048576 by default).
+        let limit = libc::rlimit { rlim_cur: 1 << 20, rlim_max: 1 << 20 };
+        // SAFETY: `limit` is a valid rlimit for setrlimit to read.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(os_error("raising RLIMIT_NOFILE"));
+        }
         // The driver's own pages stay present: no page fault of its own in a measured phase.
         // SAFETY: mlockall has no memory-safety preconditions.
         if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
