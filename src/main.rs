@@ -192,7 +192,7 @@ struct BenchArguments {
     baseline: Vec<String>,
     /// Code and data pages each synthetic invocation touches, CODE,DATA (default 32,32); 0,0 is
     /// the empty handler, which calibrates an invocation's fixed cost on each kernel.
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     pages: Option<Vec<u32>>,
 }
 
@@ -435,7 +435,11 @@ fn bench_options(arguments: &BenchArguments) -> Result<bench::BenchOptions, Stri
             memory_mib: arguments.memory,
             plugin_slowdown: !arguments.no_plugin_slowdown,
             baselines: arguments.baseline.clone(),
-            pages: arguments.pages.as_deref().map(|pages| (pages[0], pages[1])),
+            pages: match arguments.pages.as_deref() {
+                None => None,
+                Some(&[code, data]) => Some((code, data)),
+                Some(other) => return Err(format!("--pages takes two numbers, CODE,DATA (such as 0,0), not {} of them", other.len())),
+            },
         },
         runner: runner_path(),
         image: PathBuf::from(env!("SHOAL_BENCH_IMAGE")),
