@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+import frames
+
 FUNCTIONS = ["json", "aes", "compress", "sha256", "matmul", "rotate", "regex", "pagerank"]
 FLAG_CORRUPT = 1
 EXIT_UNKNOWN_FUNCTION, EXIT_SELF_CHECK_FAILED, EXIT_BAD_PAYLOAD = 40, 42, 44
@@ -34,56 +36,18 @@ def fail(message):
     print("FAIL:", message)
 
 
-def frame(seed, flags):
-    payload = struct.pack("<QQ", seed, flags)
-    return struct.pack("<I", len(payload)) + payload
-
-
-def read_exact(stream, count):
-    data = b""
-    while len(data) < count:
-        chunk = stream.read(count - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def start(binary, argument):
-    return subprocess.Popen([binary, str(argument)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-
-
 def invoke(process, seed, flags=0):
-    """Sends one invocation in two pieces; returns the outcome, or None if no frame came back."""
-    data = frame(seed, flags)
-    try:
-        process.stdin.write(data[:3])
-        process.stdin.flush()
-        process.stdin.write(data[3:])
-        process.stdin.flush()
-    except BrokenPipeError:
-        return None
-    header = read_exact(process.stdout, 4)
-    if header is None:
-        return None
-    (length,) = struct.unpack("<I", header)
-    if length != 8:
-        raise RuntimeError(f"result frame length {length}")
-    (value,) = struct.unpack("<Q", read_exact(process.stdout, 8))
-    return value
+    """Sends one handler invocation; returns the outcome, or None if no frame came back."""
+    return frames.invoke(process, struct.pack("<QQ", seed, flags))
 
 
 def finish(process):
-    try:
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
-    code = process.wait(TIMEOUT)
-    return code, process.stderr.read().decode(errors="replace")
+    """Closes the instance's stdin without a shut-down frame; returns (exit code, stderr)."""
+    return frames.finish(process, TIMEOUT, shut_down=False)
 
 
 def run_seeds(binary, number):
-    process = start(binary, number)
+    process = frames.start(binary, number)
     times, results = [], []
     for seed in SEEDS:
         began = time.perf_counter()
@@ -114,7 +78,7 @@ def check_runtime(binary):
         second, code, _, _ = run_seeds(binary, number)
         if second != first:
             fail(f"{label}: not deterministic: {first} then {second}")
-        process = start(binary, number)
+        process = frames.start(binary, number)
         ok = invoke(process, 7)
         corrupt = invoke(process, 7, FLAG_CORRUPT)
         code, stderr = finish(process)
@@ -122,13 +86,13 @@ def check_runtime(binary):
             fail(f"{label}: corrupt invocation gave {corrupt}, exit {code}, stderr {stderr.strip()!r}")
         else:
             print(f"ok   {label}: {[hex(r) for r in first]}, ms per invocation {[round(t * 1000, 1) for t in times]}; corrupt: {stderr.strip()}")
-    process = start(binary, len(FUNCTIONS))
+    process = frames.start(binary, len(FUNCTIONS))
     code, stderr = finish(process)
     if code != EXIT_UNKNOWN_FUNCTION or not stderr.strip():
         fail(f"{name} {len(FUNCTIONS)}: exit {code}, stderr {stderr!r}")
     else:
         print(f"ok   {name} {len(FUNCTIONS)}: exit {code}: {stderr.strip()}")
-    process = start(binary, 0)
+    process = frames.start(binary, 0)
     process.stdin.write(struct.pack("<I", 3) + b"abc")
     process.stdin.flush()
     code, stderr = finish(process)
@@ -136,7 +100,7 @@ def check_runtime(binary):
         fail(f"{name}: short payload: exit {code}, stderr {stderr!r}")
     else:
         print(f"ok   {name}: short payload: exit {code}: {stderr.strip()}")
-    process = start(binary, 0)
+    process = frames.start(binary, 0)
     code, stderr = finish(process)
     if code != 1:
         fail(f"{name}: end of file before shut-down: exit {code}, stderr {stderr!r}")

@@ -33,6 +33,8 @@ import subprocess
 import sys
 import time
 
+import frames
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 120
 PAGE = 4096
@@ -87,61 +89,14 @@ def synthetic_checksum(mebibytes, seed, code_steps, data_steps):
 
 # --- the protocol ---
 
-def start(binary, argument):
-    return subprocess.Popen([binary, str(argument)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-
-
-def read_exact(stream, count):
-    data = b""
-    while len(data) < count:
-        chunk = stream.read(count - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def send(process, payload):
-    data = struct.pack("<I", len(payload)) + payload
-    try:
-        process.stdin.write(data[:3])
-        process.stdin.flush()
-        process.stdin.write(data[3:])
-        process.stdin.flush()
-        return True
-    except BrokenPipeError:
-        return False
-
-
-def invoke(process, payload):
-    """Sends one invocation; returns the result, or None if no frame came back."""
-    if not send(process, payload):
-        return None
-    header = read_exact(process.stdout, 4)
-    if header is None:
-        return None
-    (length,) = struct.unpack("<I", header)
-    if length != 8:
-        raise RuntimeError(f"result frame length {length}")
-    return struct.unpack("<Q", read_exact(process.stdout, 8))[0]
-
-
 def finish(process, shut_down=True):
-    try:
-        if shut_down:
-            process.stdin.write(struct.pack("<I", 0))
-            process.stdin.flush()
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
-    code = process.wait(TIMEOUT)
-    return code, process.stderr.read().decode(errors="replace").strip()
+    return frames.finish(process, TIMEOUT, shut_down)
 
 
 def check_exit(label, binary, argument, payloads, want_code, want_stderr, shut_down=False):
-    process = start(binary, argument)
+    process = frames.start(binary, argument)
     for payload in payloads:
-        send(process, payload)
+        frames.send(process, payload)
     code, stderr = finish(process, shut_down)
     if code != want_code or (want_stderr is not None and want_stderr not in stderr):
         fail(f"{label}: exit {code}, stderr {stderr!r} (wanted {want_code}, {want_stderr!r})")
@@ -207,14 +162,14 @@ def check_synthetic(binary, preset):
     check_elf(binary, preset)
     cases = [(0, 0, 0), (1, 1, 0), (1, 0, 1), (0x5EED, 64, 64), (7, 1000, 1000), (MASK, 4 * pages, 4 * pages), (0x1234_5678_9ABC_DEF0, 3, 5000)]
     for argument in [0, 5]:
-        process = start(binary, argument)
+        process = frames.start(binary, argument)
         answers, times = [], []
         for seed, code_steps, data_steps in cases:
             began = time.perf_counter()
-            answers.append(invoke(process, struct.pack("<QII", seed, code_steps, data_steps)))
+            answers.append(frames.invoke(process, struct.pack("<QII", seed, code_steps, data_steps)))
             times.append(time.perf_counter() - began)
         # A longer payload (the kernel pads its frames to 64 bytes natively; only 16 count).
-        answers.append(invoke(process, struct.pack("<QII", 9, 10, 10) + bytes(48)))
+        answers.append(frames.invoke(process, struct.pack("<QII", 9, 10, 10) + bytes(48)))
         code, stderr = finish(process)
         wanted = [synthetic_checksum(mebibytes, *case) for case in cases] + [synthetic_checksum(mebibytes, 9, 10, 10)]
         if code != 0 or answers != wanted:
@@ -252,11 +207,11 @@ def check_wasm(binary):
     outcomes = reference_outcomes(sorted({seed for seeds in suite_seeds.values() for seed in seeds} | set(extra_seeds)))
     for number, function in enumerate(FUNCTIONS):
         seeds = suite_seeds[number] + extra_seeds
-        process = start(binary, number)
+        process = frames.start(binary, number)
         answers, times = [], []
         for seed in seeds:
             began = time.perf_counter()
-            answers.append(invoke(process, struct.pack("<QQ", seed, 0)))
+            answers.append(frames.invoke(process, struct.pack("<QQ", seed, 0)))
             times.append(time.perf_counter() - began)
         code, stderr = finish(process)
         wanted = [outcomes[number, seed] for seed in seeds]
