@@ -6,8 +6,11 @@
 //! page tables per process, no PCID under TCG) within what the Linux side's known extra work
 //! explains (see [`EXTRA_WALKS_PER_INVOCATION`]), and that shoal's global segment beats both.
 //!
-//! Without the guest kernel the bench fails with a message naming `./setup.sh`, and so does this
-//! test, unless `SHOAL_SKIP_LINUX_GUEST=1` asks to skip it (it then says so).
+//! A second test boots the same Linux configuration twice at once and checks that its measured
+//! phases repeat exactly (`--icount`).
+//!
+//! Without the guest kernel the bench fails with a message naming `./setup.sh`, and so do these
+//! tests, unless `SHOAL_SKIP_LINUX_GUEST=1` asks to skip them (they then say so).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -83,4 +86,39 @@ fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
     let svg = std::fs::read_to_string(out.join("synth-small-walks.svg")).expect("the walks chart");
     assert!(svg.lines().any(|line| line.trim() == "linux"), "the chart's legend has a Linux series");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Runs a tiny study with the Linux baseline into `out` and returns the Linux boot's measured
+/// phase lines (the plugin's whole-run line, which covers the boot, is left out).
+fn linux_phase_lines(out: &std::path::Path) -> Vec<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["bench", "--workload", "synth-small", "--binary", "linux-musl", "--instances", "4", "--rounds", "2", "--pcid", "off"])
+        .args(["--modes", "global-shared", "--baseline", "linux", "--no-plugin-slowdown", "--memory", "1024", "--jobs", "1", "--out"])
+        .arg(out)
+        .output()
+        .expect("running shoal bench");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let plugin = std::fs::read_to_string(out.join("raw/synth-small-linux-n4.tlbsim.txt")).expect("the Linux boot's plugin output");
+    plugin.lines().filter(|line| line.starts_with("tlbsim phase ") && !line.contains(" id=0 ")).map(str::to_owned).collect()
+}
+
+/// Under `--icount` the guest's timer ticks land at the same instruction counts, so two Linux
+/// boots of the same configuration, run at the same time (competing for the cores), measure
+/// identical phases. Without `--icount` they differed by thousands of instructions.
+#[test]
+fn a_linux_configuration_measures_the_same_counts_in_two_boots() {
+    if std::env::var("SHOAL_SKIP_LINUX_GUEST").is_ok_and(|value| value == "1") {
+        eprintln!("SKIPPED: SHOAL_SKIP_LINUX_GUEST=1 asks to skip the Linux baseline test");
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("shoal-linux-repeat-{}", std::process::id()));
+    let (first_dir, second_dir) = (base.join("a"), base.join("b"));
+    let other = std::thread::spawn(move || linux_phase_lines(&second_dir));
+    let first = linux_phase_lines(&first_dir);
+    let second = other.join().expect("the second run");
+    assert_eq!(first.len(), 5, "warm, cold shared-warm, cold flushed, spawn, posix_spawn: {first:#?}");
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a, b, "the same Linux phase differs between two boots");
+    }
+    let _ = std::fs::remove_dir_all(&base);
 }
