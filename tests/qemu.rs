@@ -256,7 +256,7 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload binary code_pages data_pages modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
 }
