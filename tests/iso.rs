@@ -4,33 +4,12 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
-        let path =
-            std::env::temp_dir().join(format!("shoal-test-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir(&path).expect("creating a temporary directory");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::time::Instant;
 
 #[test]
 fn the_iso_boots_under_ovmf_from_a_cdrom() {
-    let dir = TempDir::new("iso");
-    let iso = dir.0.join("shoal.iso");
+    let dir = tempfile::Builder::new().prefix("shoal-test-iso-").tempdir().expect("creating a temporary directory");
+    let iso = dir.path().join("shoal.iso");
     let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(["iso", "--out"])
         .arg(&iso)
@@ -117,8 +96,8 @@ fn the_runner_refuses_an_iso_without_uefi() {
 
 #[test]
 fn an_iso_made_with_args_runs_them_without_fw_cfg_arguments() {
-    let dir = TempDir::new("iso-args");
-    let iso = dir.0.join("shoal-args.iso");
+    let dir = tempfile::Builder::new().prefix("shoal-test-iso-args-").tempdir().expect("creating a temporary directory");
+    let iso = dir.path().join("shoal-args.iso");
     let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(["iso", "--args", "test=timer ticks=2", "--out"])
         .arg(&iso)
@@ -142,10 +121,10 @@ fn an_iso_made_with_args_runs_them_without_fw_cfg_arguments() {
 
     let refused = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(["iso", "--args", "test=timer\tlog=debug", "--out"])
-        .arg(dir.0.join("refused.iso"))
+        .arg(dir.path().join("refused.iso"))
         .output()
         .expect("running the shoal host tool");
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("shoal: iso: --args may hold printable ASCII and spaces only, not '\\t'"));
-    assert!(!dir.0.join("refused.iso").exists(), "nothing is written for refused arguments");
+    assert!(!dir.path().join("refused.iso").exists(), "nothing is written for refused arguments");
 }

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 #[path = "../src/linux_guest/mod.rs"]
 mod linux_guest;
@@ -36,26 +36,6 @@ int main(void) {
 }
 "#;
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
-        let path = std::env::temp_dir().join(format!("shoal-test-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir(&path).expect("creating a temporary directory");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn the_pinned_linux_kernel_boots_an_initramfs_init_to_its_success_status() {
     if std::env::var_os("SHOAL_SKIP_LINUX_GUEST").is_some_and(|value| value == "1") {
@@ -64,9 +44,9 @@ fn the_pinned_linux_kernel_boots_an_initramfs_init_to_its_success_status() {
     }
     let kernel = linux_guest::GuestKernel::locate().unwrap_or_else(|message| panic!("{message}"));
 
-    let dir = TempDir::new("linux-guest");
-    let source = dir.0.join("init.c");
-    let init = dir.0.join("init");
+    let dir = tempfile::Builder::new().prefix("shoal-test-linux-guest-").tempdir().expect("creating a temporary directory");
+    let source = dir.path().join("init.c");
+    let init = dir.path().join("init");
     std::fs::write(&source, INIT_SOURCE).expect("writing init.c");
     let compiled = Command::new("musl-gcc")
         .args(["-static", "-O2", "-o"])
@@ -81,7 +61,7 @@ fn the_pinned_linux_kernel_boots_an_initramfs_init_to_its_success_status() {
     initramfs
         .add_file(linux_guest::GUEST_INIT_PATH.trim_start_matches('/'), &program, 0o755)
         .expect("adding init");
-    let archive = dir.0.join("initramfs.cpio");
+    let archive = dir.path().join("initramfs.cpio");
     initramfs.write(&archive).expect("writing the initramfs");
 
     let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("qemu-runner.sh");

@@ -324,26 +324,6 @@ mod tests {
         sha256=7b5597492a0a65aee61985a492e6bcc3f2cde830072a0e3b3d8c7e1b90279bd3\n\
         vmlinuz=boot/vmlinuz-6.1.0-50-amd64\nrelease=6.1.0-50-amd64\n";
 
-    /// A fresh directory under the system's temporary directory, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(label: &str) -> Self {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_nanos());
-            let path = std::env::temp_dir().join(format!("shoal-linux-guest-{label}-{}-{nanos}", std::process::id()));
-            std::fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     #[test]
     fn a_well_formed_pin_parses() {
         let pin = KernelPin::parse(PIN).unwrap();
@@ -400,27 +380,27 @@ mod tests {
     #[test]
     fn locate_names_setup_sh_when_the_kernel_is_missing_or_from_another_package() {
         let pin = KernelPin::parse(PIN).unwrap();
-        let cache = TempDir::new("locate");
-        let error = GuestKernel::locate_in(&pin, &cache.0).unwrap_err();
+        let cache = tempfile::Builder::new().prefix("shoal-linux-guest-locate-").tempdir().expect("creating a temporary directory");
+        let error = GuestKernel::locate_in(&pin, cache.path()).unwrap_err();
         assert!(error.contains("linux-image-6.1.0-50-amd64 6.1.176-1 is not in"), "{error}");
         assert!(error.ends_with(": run ./setup.sh"), "{error}");
 
-        let directory = cache.0.join("linux-guest/6.1.176-1");
+        let directory = cache.path().join("linux-guest/6.1.176-1");
         std::fs::create_dir_all(&directory).unwrap();
         std::fs::write(directory.join("vmlinuz"), b"kernel").unwrap();
         std::fs::write(directory.join("vmlinux"), b"\x7fELF").unwrap();
         std::fs::write(directory.join("config"), "CONFIG_TRANSPARENT_HUGEPAGE=y\n").unwrap();
-        let error = GuestKernel::locate_in(&pin, &cache.0).unwrap_err();
+        let error = GuestKernel::locate_in(&pin, cache.path()).unwrap_err();
         assert!(error.contains("is not in"), "no package.sha256 yet means an incomplete copy: {error}");
 
         std::fs::write(directory.join("package.sha256"), format!("{}\n", "0".repeat(64))).unwrap();
-        let error = GuestKernel::locate_in(&pin, &cache.0).unwrap_err();
+        let error = GuestKernel::locate_in(&pin, cache.path()).unwrap_err();
         let pinned = format!("pins linux-image-6.1.0-50-amd64 6.1.176-1 with SHA-256 {}", pin.sha256);
         assert!(error.contains(&pinned), "{error}");
         assert!(error.ends_with(": run ./setup.sh"), "{error}");
 
         std::fs::write(directory.join("package.sha256"), format!("{}\n", pin.sha256)).unwrap();
-        let kernel = GuestKernel::locate_in(&pin, &cache.0).unwrap();
+        let kernel = GuestKernel::locate_in(&pin, cache.path()).unwrap();
         assert_eq!(kernel.vmlinuz, directory.join("vmlinuz"));
         assert_eq!(kernel.vmlinux, directory.join("vmlinux"));
         assert_eq!(kernel.config, directory.join("config"));
