@@ -256,7 +256,7 @@ fn a_kernel_panic_is_reported() {
 #[test]
 fn an_unknown_kernel_argument_is_refused() {
     let run = boot(Firmware::Bios, "ticks=3 bogus=1");
-    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload binary code_pages data_pages modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe")
+    run.expect("boot: kernel arguments refused: unknown kernel argument key \"bogus\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables large_pages pcids tlbsim instances warmup invocations workload binary code_pages data_pages modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe")
         .expect_failure("kernel arguments refused");
     assert!(!run.serial.contains("demo:"), "the boot stops before the demo:\n{}", run.serial);
 }
@@ -426,6 +426,27 @@ fn the_window_is_mapped_identically_in_every_mode_for_1_10_and_1000_processes() 
     run.expect("ktest: global-segment: the read-only digests are unchanged after 4 modes x 1011 processes ... ok")
         .expect("ktest: global-segment: all 13 checks passed")
         .expect_success();
+}
+
+#[test]
+fn large_pages_map_every_read_only_region_with_one_2_mib_page() {
+    let run = boot_with(Firmware::Bios, "test=global-large large_pages=on", &["--memory", "2048"]);
+    run.expect("translation: window leaves: one 2 MiB page per read-only 2 MiB region (large_pages=on)");
+    let regions = run.decimal_after("read-only regions mapped with 2 MiB pages", "global segment: ");
+    assert!(regions > 0, "no read-only region mapped with a 2 MiB page");
+    run.expect(&format!("global segment: {regions} of {regions} read-only regions mapped with 2 MiB pages"));
+    for mode in ["global=on share_tables=on", "global=off share_tables=on", "global=on share_tables=off", "global=off share_tables=off"] {
+        run.expect(&format!("ktest: global-large: {mode}: 10 processes map "));
+    }
+    run.expect("ktest: global-large: every read-only region is one 2 MiB page, in every process and mode, with no table below it ... ok")
+        .expect("ktest: global-large: exit-code: 3 read-only pages in 3 2 MiB pages (1533 zeroed filler frames); the load took 1537 frames, the unload gave all back")
+        .expect("ktest: global-large: the digests and the zeroed filler hold after the processes ran ... ok")
+        .expect("ktest: global-large: all 3 checks passed")
+        .expect_success();
+    // Without large_pages=on the suite refuses to pretend.
+    boot_with(Firmware::Bios, "test=global-large", &["--memory", "2048"])
+        .expect("FAILED: this suite needs the window's 2 MiB pages: boot with large_pages=on")
+        .expect_failure("test failed");
 }
 
 #[test]

@@ -27,7 +27,8 @@ const COMPARED_FLAGS: PageTableFlags = PageTableFlags::PRESENT
     .union(PageTableFlags::WRITABLE)
     .union(PageTableFlags::USER_ACCESSIBLE)
     .union(PageTableFlags::NO_EXECUTE)
-    .union(PageTableFlags::GLOBAL);
+    .union(PageTableFlags::GLOBAL)
+    .union(PageTableFlags::HUGE_PAGE);
 
 /// Returns the window PDPT of `space`.
 pub fn window_pdpt(space: &AddressSpace) -> Option<PhysFrame> {
@@ -109,6 +110,12 @@ pub fn print_report() {
             "report: slot {:>3} {:<22} read-only pages {:>5}  writable pages {:>3}  shared tables {:>3}  key {:>2}  users {:>5}  sha256 {digest}...",
             binary.slot, binary.name, binary.read_only_pages, binary.writable_pages, binary.shared_tables, binary.key, binary.users
         );
+        if binary.large_regions > 0 {
+            crate::println!(
+                "report: slot {:>3} {:<22} 2 MiB pages {:>3}  zeroed filler pages {:>5}",
+                binary.slot, binary.name, binary.large_regions, binary.filler_pages
+            );
+        }
     }
     let mut spaces = 0;
     let mut broken = 0;

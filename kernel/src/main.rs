@@ -228,11 +228,17 @@ extern "C" fn kernel_main() -> ! {
     }
     scheduler::init(facts.args.quantum_ticks, facts.space.process_slots);
     let mode = global_segment::Mode { global: facts.args.global, share_tables: facts.args.share_tables };
-    match global_segment::init(mode, &facts.features, facts.enabled.pge, facts.enabled.pke) {
-        Ok(()) => println!(
-            "translation: global segment {mode}; protection keys {}",
-            if facts.enabled.pke { "on (one per binary slot, 15 keys)" } else { "unavailable (the CPU has no PKU)" }
-        ),
+    match global_segment::init(mode, facts.args.large_pages, &facts.features, facts.enabled.pge, facts.enabled.pke) {
+        Ok(()) => {
+            println!(
+                "translation: global segment {mode}; protection keys {}",
+                if facts.enabled.pke { "on (one per binary slot, 15 keys)" } else { "unavailable (the CPU has no PKU)" }
+            );
+            println!(
+                "translation: window leaves: {}",
+                if facts.args.large_pages { "one 2 MiB page per read-only 2 MiB region (large_pages=on)" } else { "4 KiB pages (large_pages=off)" }
+            );
+        }
         Err(error @ GlobalError::GlobalUnavailable) => refuse("global=on", error),
         Err(error) => refuse("global segment", error),
     }
@@ -314,7 +320,17 @@ fn load_binaries() {
             binary.slot, binary.name, binary.read_only_pages, binary.writable_pages, binary.shared_tables
         );
     }
-    println!("global segment: {} binaries loaded", global_segment::binaries().len());
+    let binaries = global_segment::binaries();
+    if global_segment::large_pages() {
+        let large: usize = binaries.iter().map(|binary| binary.large_regions).sum();
+        let read_only: usize = binaries.iter().map(|binary| binary.regions.0).sum();
+        let filler: usize = binaries.iter().map(|binary| binary.filler_pages).sum();
+        println!(
+            "global segment: {large} of {read_only} read-only regions mapped with 2 MiB pages, {filler} zeroed filler frames ({} MiB) beyond the binaries' own pages",
+            filler as u64 * PAGE_BYTES / MIB
+        );
+    }
+    println!("global segment: {} binaries loaded", binaries.len());
 }
 
 /// Prints the memory summary line(s) of the boot log.

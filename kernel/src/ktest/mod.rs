@@ -97,6 +97,7 @@ const SUITES: &[Suite] = &[
     Suite { name: "density", description: "the density sweep: FaaS instances in every mode (result lines)", run: density::run },
     Suite { name: "global-segment", description: "the window is mapped identically everywhere, in every mode and density", run: global_segment::invariants },
     Suite { name: "global-tables", description: "exact page-table counts per process; spawns copy no read-only page", run: global_segment::tables },
+    Suite { name: "global-large", description: "large_pages=on: read-only regions are 2 MiB leaves in every mode; loads and unloads count frames exactly", run: global_segment::large },
     Suite { name: "keys", description: "protection keys keep processes from reading other binaries' data", run: global_segment::keys },
     Suite { name: "linux-abi", description: "a musl static-pie runs on the Linux personality; every call checked; bad binaries refused", run: linux_abi::run },
     Suite { name: "wasm", description: "a WebAssembly runtime hosts 8 realistic handlers; every self-check passes, and can fail", run: runtimes::wasm },

@@ -8,6 +8,8 @@
 
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -192,6 +194,21 @@ pub fn allocate_zeroed() -> Option<OwnedFrame> {
     let frame = allocate()?;
     paging::zero_frame(&frame);
     Some(frame)
+}
+
+/// Frames in a 2 MiB page.
+pub const FRAMES_PER_LARGE_PAGE: usize = (super::layout::LARGE_PAGE_BYTES / PAGE_BYTES) as usize;
+
+/// Allocates the 512 frames of one 2 MiB-aligned block of physical memory, in address order,
+/// each owned (and freed) on its own; `None` when no free aligned block is left (memory may
+/// still have free frames: fragmentation).
+pub fn allocate_large_block() -> Option<alloc::vec::Vec<OwnedFrame>> {
+    let first = FRAMES.lock().as_mut()?.allocate_contiguous(FRAMES_PER_LARGE_PAGE, FRAMES_PER_LARGE_PAGE).ok()?;
+    Some(
+        (first..first + FRAMES_PER_LARGE_PAGE)
+            .map(|index| OwnedFrame(PhysFrame::containing_address(PhysAddr::new(index as u64 * PAGE_BYTES))))
+            .collect(),
+    )
 }
 
 /// Holds back free frames (allocated for good) until at most `keep_free` remain free: the

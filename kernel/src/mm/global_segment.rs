@@ -22,6 +22,14 @@
 //! foreign ELF with a mixed region still loads, with a private table for that region whose
 //! read-only entries are identical across processes.
 //!
+//! With `large_pages=on` (fixed at boot) a read-only region whose pages share one permission is
+//! mapped by a single 2 MiB leaf in the binary's directory instead of a page table: at load its
+//! pages move into one 2 MiB-aligned block of frames, each at its offset in the region, and the
+//! block's other frames are zeroed and mapped with it (read-only filler, the memory cost). Such a
+//! region has no table to share or copy; the leaf carries G in global mode and the binary's
+//! protection key like a 4 KiB leaf. A region that mixes text and read-only data, or finds no
+//! free 2 MiB block, keeps 4 KiB pages, and the boot log says so.
+//!
 //! Spawning ([`attach`]) parses nothing and copies no read-only page: it builds the process's
 //! window PDPT and its own binary's PD (copies of 4 KiB templates) and the (empty) private tables
 //! of the writable regions; each writable page is copied from its pristine copy when the process
@@ -170,10 +178,17 @@ struct Region {
     /// Index of the region in the slot's page directory.
     index: usize,
     kind: RegionKind,
-    /// The shared table (ReadOnly) or the template table (Mixed).
+    /// The shared table (ReadOnly) or the template table (Mixed); `None` for a region mapped
+    /// with one 2 MiB page (`large`) and for a writable one.
     table: Option<OwnedFrame>,
     /// Writable pages of the region: address and pristine copy.
     writable: Vec<(u64, OwnedFrame)>,
+    /// The region is mapped with one 2 MiB page (`large_pages=on`): the template directory's
+    /// entry is the leaf, and its read-only pages lie at their offsets in one aligned block.
+    large: bool,
+    /// The frames of a large region's block that hold no page of the binary, zeroed: they are
+    /// mapped (read-only) as part of the 2 MiB page, where 4 KiB pages leave holes unmapped.
+    filler: Vec<OwnedFrame>,
 }
 
 struct ReadOnlyPage {
@@ -202,6 +217,8 @@ struct Binary {
 
 struct Registry {
     mode: Mode,
+    /// Read-only regions are mapped with 2 MiB pages (`large_pages=on`); fixed at boot.
+    large_pages: bool,
     /// Protection keys are in use (the CPU has PKU and CR4.PKE is set).
     keys: bool,
     global_available: bool,
@@ -229,18 +246,19 @@ const fn page_of(address: u64) -> usize {
     ((address % LARGE_PAGE_BYTES) / PAGE_BYTES) as usize
 }
 
-/// Sets up an empty window in `mode`.
+/// Sets up an empty window in `mode`; with `large_pages`, binaries loaded from now on map each
+/// read-only 2 MiB region with one 2 MiB page.
 ///
 /// # Errors
 /// Returns [`GlobalError::GlobalUnavailable`] for `global=on` without PGE.
-pub fn init(mode: Mode, features: &CpuFeatures, pge_enabled: bool, keys: bool) -> Result<(), GlobalError> {
+pub fn init(mode: Mode, large_pages: bool, features: &CpuFeatures, pge_enabled: bool, keys: bool) -> Result<(), GlobalError> {
     if mode.global && !pge_enabled {
         return Err(GlobalError::GlobalUnavailable);
     }
     let window = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
     let mut binaries = Vec::with_capacity(SLOT_COUNT);
     binaries.resize_with(SLOT_COUNT, || None);
-    *REGISTRY.lock() = Some(Registry { mode, keys, global_available: pge_enabled, window, binaries, attached: 0, features: *features });
+    *REGISTRY.lock() = Some(Registry { mode, large_pages, keys, global_available: pge_enabled, window, binaries, attached: 0, features: *features });
     Ok(())
 }
 
@@ -254,6 +272,11 @@ fn with<R>(operation: impl FnOnce(&mut Registry) -> R) -> R {
 /// Returns the current mode.
 pub fn mode() -> Mode {
     with(|registry| registry.mode)
+}
+
+/// Returns whether read-only regions are mapped with 2 MiB pages (`large_pages=on`).
+pub fn large_pages() -> bool {
+    with(|registry| registry.large_pages)
 }
 
 /// Protection keys a binary's slot can have: 1..=15 (key 0 is every process's private memory).
@@ -348,15 +371,16 @@ fn load_inner(name: &str, live: bool) -> Result<Loaded, GlobalError> {
         }
         let slot = free_slot.ok_or(GlobalError::WindowFull)?;
         let key = if registry.keys { key_of_slot(slot) } else { 0 };
-        let binary = build_binary(name, file, slot, registry.mode.global, key)?;
+        let binary = build_binary(name, file, slot, registry.mode.global, key, registry.large_pages)?;
         window::set_entry(&mut registry.window, slot, binary.directory.start_address(), TABLE_FLAGS);
         registry.binaries[slot] = Some(binary);
         Ok(Loaded { slot, new: true })
     })
 }
 
-/// Loads `file` (validated by `loader::elf`) and builds its shared tables for `slot`.
-fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key: u8) -> Result<Binary, GlobalError> {
+/// Loads `file` (validated by `loader::elf`) and builds its shared tables for `slot`; with
+/// `large_pages`, every read-only region whose pages share one permission becomes a 2 MiB leaf.
+fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key: u8, large_pages: bool) -> Result<Binary, GlobalError> {
     let base = slot_base(slot);
     let image = elf::load(file, &Placement { base, allowed: base..base + GLOBAL_SLOT_BYTES }).map_err(|error| match error {
         LoadError::Elf(error) => GlobalError::Elf(error),
@@ -372,7 +396,6 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key:
             writable_pages.push((page.address, page.frame));
         }
     }
-    let digest = digest_of(&read_only);
 
     let mut directory = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
     let mut region_indices: Vec<usize> = read_only
@@ -392,7 +415,12 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key:
             (true, true) => RegionKind::Mixed,
             _ => RegionKind::Writable,
         };
-        let table = if has_read_only {
+        let large = if large_pages && kind == RegionKind::ReadOnly { move_into_large_block(name, &mut read_only, index) } else { None };
+        if let Some(large) = &large {
+            let flags = read_only_flags(large.executable, global, key) | PageTableFlags::HUGE_PAGE;
+            window::set_entry(&mut directory, index, large.base, flags);
+        }
+        let table = if has_read_only && large.is_none() {
             let mut table = frame::allocate_zeroed().ok_or(GlobalError::OutOfMemory)?;
             for page in read_only.iter().filter(|page| region_of(page.address) == index) {
                 window::set_entry(&mut table, page_of(page.address), page.frame.start_address(), read_only_flags(page.executable, global, key));
@@ -402,8 +430,11 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key:
         } else {
             None
         };
-        regions.push(Region { index, kind, table, writable });
+        let (large, filler) = large.map_or((false, Vec::new()), |large| (true, large.filler));
+        regions.push(Region { index, kind, table, writable, large, filler });
     }
+    // The digest reads the frames the leaves map (a large region's pages were moved).
+    let digest = digest_of(&read_only);
     Ok(Binary {
         name,
         slot,
@@ -416,6 +447,55 @@ fn build_binary(name: &'static str, file: &[u8], slot: usize, global: bool, key:
         digest,
         users: 0,
         key,
+    })
+}
+
+/// A read-only region moved into one 2 MiB block.
+struct LargeBlock {
+    /// Physical address of the block (2 MiB-aligned).
+    base: PhysAddr,
+    /// Whether its pages are executable (all or none are).
+    executable: bool,
+    /// The block's frames that hold no page of the binary, zeroed.
+    filler: Vec<OwnedFrame>,
+}
+
+/// Under `large_pages=on`: moves the read-only pages of region `index` into one 2 MiB-aligned
+/// block of frames (each page at its offset in the region; the loader's frames return to the
+/// pool) and zeroes the rest of the block. `None`, and the region keeps 4 KiB pages, when its
+/// pages differ in permission (text and read-only data in one region: a leaf has one NX bit;
+/// the userland built here never does that) or when no free 2 MiB block is left; the boot log
+/// says which.
+fn move_into_large_block(name: &str, read_only: &mut [ReadOnlyPage], index: usize) -> Option<LargeBlock> {
+    let mut pages = read_only.iter_mut().filter(|page| region_of(page.address) == index).peekable();
+    let executable = pages.peek()?.executable;
+    if read_only.iter().any(|page| region_of(page.address) == index && page.executable != executable) {
+        crate::println!("global segment: {name}: region {index} holds executable and non-executable pages: 4 KiB pages");
+        return None;
+    }
+    let Some(block) = frame::allocate_large_block() else {
+        crate::println!("global segment: {name}: region {index}: no free 2 MiB block of physical memory: 4 KiB pages");
+        return None;
+    };
+    let base = block[0].start_address();
+    let mut block: Vec<Option<OwnedFrame>> = block.into_iter().map(Some).collect();
+    for page in read_only.iter_mut().filter(|page| region_of(page.address) == index) {
+        // Each address appears once in the image, so each block frame is taken at most once.
+        let Some(mut target) = block[page_of(page.address)].take() else { continue };
+        window::copy_frame(&page.frame, &mut target);
+        page.frame = target;
+    }
+    let filler = block.into_iter().flatten().inspect(paging::zero_frame).collect();
+    Some(LargeBlock { base, executable, filler })
+}
+
+/// Returns whether every byte of `frame` is zero.
+fn is_zero_frame(frame: &OwnedFrame) -> bool {
+    const CHUNK_BYTES: u64 = 256;
+    let mut buffer = [0u8; CHUNK_BYTES as usize];
+    (0..PAGE_BYTES).step_by(CHUNK_BYTES as usize).all(|offset| {
+        paging::read_physical(frame.start_address() + offset, &mut buffer);
+        buffer.iter().all(|&byte| byte == 0)
     })
 }
 
@@ -522,6 +602,10 @@ fn private_directory(binary: &Binary, mode: Mode, space: &mut AddressSpace, pdpt
     window::copy_table(PhysFrame::containing_address(binary.directory.start_address()), &mut directory);
     let directory = space.link_table(Some(pdpt), binary.slot, directory);
     for region in &binary.regions {
+        if region.large {
+            // The directory copy holds the 2 MiB leaf itself: no table below it.
+            continue;
+        }
         let private_table = match (region.kind, &region.table) {
             (RegionKind::ReadOnly, Some(_)) if mode.share_tables => None,
             (_, Some(table)) => {
@@ -685,6 +769,9 @@ pub fn set_mode(mode: Mode) -> Result<(), GlobalError> {
                     if let Some(table) = region.table.as_mut() {
                         window::set_flag_on_present_entries(table, PageTableFlags::GLOBAL, mode.global);
                     }
+                    if region.large {
+                        window::set_flag_on_entry(&mut binary.directory, region.index, PageTableFlags::GLOBAL, mode.global);
+                    }
                 }
             }
         }
@@ -694,7 +781,8 @@ pub fn set_mode(mode: Mode) -> Result<(), GlobalError> {
     })
 }
 
-/// Recomputes binary `name`'s read-only digest and compares it with the one taken at load.
+/// Recomputes binary `name`'s read-only digest and compares it with the one taken at load;
+/// under `large_pages=on` also checks that the filler frames of its 2 MiB pages are still zero.
 ///
 /// # Errors
 /// Returns [`GlobalError::NotLoaded`].
@@ -702,7 +790,8 @@ pub fn verify(name: &str) -> Result<bool, GlobalError> {
     with(|registry| {
         let slot = registry.find(name).ok_or(GlobalError::NotLoaded)?;
         let binary = registry.binaries[slot].as_ref().ok_or(GlobalError::NotLoaded)?;
-        Ok(digest_of(&binary.read_only) == binary.digest)
+        let filler_zero = binary.regions.iter().flat_map(|region| &region.filler).all(is_zero_frame);
+        Ok(digest_of(&binary.read_only) == binary.digest && filler_zero)
     })
 }
 
@@ -727,6 +816,11 @@ pub struct BinaryInfo {
     pub digest: [u8; DIGEST_BYTES],
     /// The protection key of its read-only pages (0 when keys are off).
     pub key: u8,
+    /// Read-only regions mapped with one 2 MiB page (`large_pages=on`).
+    pub large_regions: usize,
+    /// Zeroed frames those 2 MiB pages map beyond the binary's own pages: the memory cost of
+    /// large pages.
+    pub filler_pages: usize,
 }
 
 /// Returns facts about every loaded binary.
@@ -744,6 +838,8 @@ pub fn binaries() -> Vec<BinaryInfo> {
                 users: binary.users,
                 digest: binary.digest,
                 key: binary.key,
+                large_regions: binary.regions.iter().filter(|region| region.large).count(),
+                filler_pages: binary.regions.iter().map(|region| region.filler.len()).sum(),
             }
         }).collect()
     })
@@ -765,10 +861,14 @@ pub fn expected_mappings() -> Vec<ExpectedMapping> {
     with(|registry| {
         let global = registry.mode.global;
         registry.binaries.iter().flatten().flat_map(|binary| {
-            binary.read_only.iter().map(move |page| ExpectedMapping {
-                address: page.address,
-                physical: page.frame.start_address(),
-                flags: read_only_flags(page.executable, global, binary.key),
+            binary.read_only.iter().map(move |page| {
+                let large = binary.regions.iter().any(|region| region.large && region.index == region_of(page.address));
+                let size = if large { PageTableFlags::HUGE_PAGE } else { PageTableFlags::empty() };
+                ExpectedMapping {
+                    address: page.address,
+                    physical: page.frame.start_address(),
+                    flags: read_only_flags(page.executable, global, binary.key) | size,
+                }
             })
         }).collect()
     })

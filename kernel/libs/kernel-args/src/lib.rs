@@ -99,6 +99,9 @@ pub struct KernelArgs {
     pub global: bool,
     /// Key `share_tables`: whether the global segment's page tables are shared.
     pub share_tables: bool,
+    /// Key `large_pages`: whether the global segment maps each read-only 2 MiB region of a binary
+    /// with one 2 MiB page (a page-directory leaf) instead of a page table of 4 KiB pages.
+    pub large_pages: bool,
     /// Key `pcids`: how many PCIDs the pool uses (4096 = all; fewer forces recycling early).
     pub pcids: u32,
     /// Key `tlbsim`: the kernel runs under the tlbsim plugin: it simulates PCID where the CPU
@@ -483,6 +486,7 @@ impl Default for KernelArgs {
             quantum_ticks: DEFAULT_QUANTUM_TICKS,
             global: true,
             share_tables: true,
+            large_pages: false,
             pcids: PCIDS_DEFAULT,
             tlbsim: false,
             instances: DEFAULT_INSTANCES,
@@ -669,6 +673,17 @@ pub const KEYS: &[KeyInfo] = &[
             Ok(())
         },
         current_value: |args| Some(on_off(args.share_tables)),
+    },
+    KeyInfo {
+        name: "large_pages",
+        values: ON_OFF_VALUES,
+        default: "off",
+        meaning: "the global segment maps every read-only 2 MiB region of a binary with one 2 MiB page (global with `global=on`); off: 4 KiB pages",
+        apply: |args, value, _| {
+            args.large_pages = parse_on_off(value)?;
+            Ok(())
+        },
+        current_value: |args| Some(on_off(args.large_pages)),
     },
     KeyInfo {
         name: "pcids",

@@ -21,6 +21,7 @@ fn empty_input_gives_the_defaults() {
         quantum_ticks: 1,
         global: true,
         share_tables: true,
+        large_pages: false,
         pcids: 4096,
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
@@ -53,7 +54,7 @@ fn the_key_table_defaults_match_the_default_configuration() {
         assert_eq!(parse_known(&input), Ok(KernelArgs::default()), "{input}");
     }
     let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
-    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "binary", "code_pages", "data_pages", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target", "kstack_probe"]);
+    assert_eq!(names, ["log", "test", "timer_hz", "ticks", "pcid", "quantum_ticks", "global", "share_tables", "large_pages", "pcids", "tlbsim", "instances", "warmup", "invocations", "workload", "binary", "code_pages", "data_pages", "modes", "max_frames", "heap_bytes", "fuzz_seeds", "fuzz_calls", "scale_target", "kstack_probe"]);
     for key in KEYS {
         assert!(
             !key.meaning.is_empty() && !key.values.is_empty(),
@@ -233,6 +234,7 @@ fn all_keys_together_in_any_order() {
         quantum_ticks: 3,
         global: false,
         share_tables: true,
+        large_pages: false,
         pcids: 16,
         tlbsim: true,
         instances: InstanceCounts::parse("1,64").unwrap(),
@@ -266,7 +268,7 @@ fn unknown_key_is_named_and_known_keys_listed() {
     assert_eq!(error, ArgError::UnknownKey { key: "colour" });
     assert_eq!(
         error.to_string(),
-        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables pcids tlbsim instances warmup invocations workload binary code_pages data_pages modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe"
+        "unknown kernel argument key \"colour\"; known keys: log test timer_hz ticks pcid quantum_ticks global share_tables large_pages pcids tlbsim instances warmup invocations workload binary code_pages data_pages modes max_frames heap_bytes fuzz_seeds fuzz_calls scale_target kstack_probe"
     );
     assert_eq!(
         parse_known("LOG=debug"),
@@ -376,6 +378,7 @@ fn whitespace_variants_are_accepted() {
         quantum_ticks: 1,
         global: true,
         share_tables: true,
+        large_pages: false,
         pcids: 4096,
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
@@ -483,7 +486,7 @@ fn non_utf8_bytes_are_refused() {
 fn canonical_form_lists_every_key_in_table_order() {
     assert_eq!(
         KernelArgs::default().to_string(),
-        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto code_pages=32 data_pages=32 modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
+        "log=info timer_hz=100 ticks=20 pcid=on quantum_ticks=1 global=on share_tables=on large_pages=off pcids=4096 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto code_pages=32 data_pages=32 modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     let args = KernelArgs {
         log_level: LogLevel::Warn,
@@ -494,6 +497,7 @@ fn canonical_form_lists_every_key_in_table_order() {
         quantum_ticks: 1000,
         global: false,
         share_tables: false,
+        large_pages: false,
         pcids: 2,
         tlbsim: false,
         instances: InstanceCounts::parse("1,2,4,8,16").unwrap(),
@@ -513,7 +517,7 @@ fn canonical_form_lists_every_key_in_table_order() {
     };
     assert_eq!(
         args.to_string(),
-        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto code_pages=32 data_pages=32 modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
+        "log=warn test=paging timer_hz=10000 ticks=0 pcid=off quantum_ticks=1000 global=off share_tables=off large_pages=off pcids=2 tlbsim=off instances=1,2,4,8,16 warmup=512 invocations=1024 workload=synth-small binary=auto code_pages=32 data_pages=32 modes=global-shared,local-shared,global-private,local-private max_frames=0 heap_bytes=16777216 fuzz_seeds=3 fuzz_calls=200000 scale_target=50000 kstack_probe=off"
     );
     assert_eq!(parse_known(&args.to_string()), Ok(args));
 }

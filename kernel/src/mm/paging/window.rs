@@ -85,12 +85,19 @@ pub fn copy_frame(source: &OwnedFrame, destination: &mut OwnedFrame) {
 
 /// Sets or clears `flag` on every present entry of `table` (leaves: the G bit on a mode change).
 pub fn set_flag_on_present_entries(table: &mut OwnedFrame, flag: PageTableFlags, on: bool) {
-    for entry in table_mut(table).iter_mut() {
-        let flags = entry.flags();
-        if flags.contains(PageTableFlags::PRESENT) {
-            let new_flags = if on { flags | flag } else { flags - flag };
-            let address = entry.addr();
-            entry.set_addr(address, new_flags);
-        }
+    for index in 0..ENTRIES {
+        set_flag_on_entry(table, index, flag, on);
+    }
+}
+
+/// Sets or clears `flag` on entry `index` of `table` when it is present (a 2 MiB leaf's G bit
+/// in a page directory on a mode change).
+pub fn set_flag_on_entry(table: &mut OwnedFrame, index: usize, flag: PageTableFlags, on: bool) {
+    let entry = &mut table_mut(table)[index];
+    let flags = entry.flags();
+    if flags.contains(PageTableFlags::PRESENT) {
+        let new_flags = if on { flags | flag } else { flags - flag };
+        let address = entry.addr();
+        entry.set_addr(address, new_flags);
     }
 }
