@@ -153,6 +153,11 @@ struct BenchArguments {
     /// PCID settings, comma-separated: on (simulated under TCG) and/or off.
     #[arg(long, value_delimiter = ',', default_value = "on,off")]
     pcid: Vec<String>,
+    /// Leaf sizes of the global segment's read-only regions, comma-separated: off (4 KiB pages)
+    /// and/or on (one 2 MiB page per read-only 2 MiB region of a binary: the kernel's
+    /// large_pages=on; costs up to 2 MiB of memory per region, once, not per process).
+    #[arg(long, value_delimiter = ',', default_value = "off")]
+    large_pages: Vec<String>,
     /// tlbsim TLB preset: skylake-client, golden-cove, zen4 (see tlbsim/README.md).
     #[arg(long, default_value = "skylake-client")]
     preset: String,
@@ -432,6 +437,7 @@ fn bench_options(arguments: &BenchArguments) -> Result<bench::BenchOptions, Stri
             invocations: arguments.invocations,
             rounds: arguments.rounds,
             pcid: arguments.pcid.clone(),
+            large_pages: arguments.large_pages.clone(),
             memory_mib: arguments.memory,
             plugin_slowdown: !arguments.no_plugin_slowdown,
             baselines: arguments.baseline.clone(),

@@ -3,7 +3,8 @@
 //! Every chart has the number of instances N on a logarithmic x axis (ticks at the measured N),
 //! a linear y axis from 0 with ticks on round numbers, and a legend; one series per window mode
 //! and PCID setting: the colour says the mode, a dashed line says PCID off, the point marker
-//! the build (a circle the workload's default build, a triangle its other build). A chart may hold
+//! the build or page size (a circle the workload's default build, a triangle its other build, a
+//! cross 2 MiB window pages, a square a Linux baseline). A chart may hold
 //! several panels side by side that share the x axis (cold walks: flushed and shared-warm).
 //!
 //! The SVG is written as text (its labels are `<text>` elements, rendered by whatever shows
@@ -50,7 +51,8 @@ pub(crate) struct Series {
     /// Drawn dashed (PCID off).
     pub(crate) dashed: bool,
     /// The point marker: 0 a filled circle (shoal, the workload's default build), 1 a triangle
-    /// (shoal, another build of the workload), 2 a square (a Linux baseline).
+    /// (shoal, another build of the workload), 2 a square (a Linux baseline), 3 a cross (shoal
+    /// with 2 MiB window pages, `large_pages=on`).
     pub(crate) marker: usize,
 }
 
@@ -146,6 +148,7 @@ fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, panel
             match series.marker {
                 0 => chart.draw_series(points.iter().map(|&point| Circle::new(point, 3, colour.filled()))).map_err(fail)?,
                 1 => chart.draw_series(points.iter().map(|&point| TriangleMarker::new(point, 5, colour.filled()))).map_err(fail)?,
+                3 => chart.draw_series(points.iter().map(|&point| Cross::new(point, 4, colour.stroke_width(2)))).map_err(fail)?,
                 _ => chart.draw_series(points.iter().map(|&point| EmptyElement::at(point) + Rectangle::new([(-3, -3), (3, 3)], colour.filled()))).map_err(fail)?,
             };
         }

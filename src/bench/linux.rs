@@ -95,6 +95,7 @@ mod tests {
             binary: "linux-musl".into(),
             pcid: "off".into(),
             mode: WindowMode::LocalPrivate,
+            large_pages: false,
             instances: 16,
             plugin: true,
             kernel: kernel.into(),

@@ -66,6 +66,9 @@ pub(crate) struct Study {
     pub(crate) rounds: Option<u32>,
     /// PCID settings: `on` (simulated under TCG) and/or `off`.
     pub(crate) pcid: Vec<String>,
+    /// Window leaf sizes: `off` (4 KiB pages) and/or `on` (2 MiB pages for the read-only
+    /// regions: the kernel's `large_pages`).
+    pub(crate) large_pages: Vec<String>,
     /// Guest memory in MiB.
     pub(crate) memory_mib: u32,
     /// Whether one boot per workload runs without the plugin, for the slowdown figure.
@@ -110,7 +113,7 @@ pub(crate) const PSC_VALUES: [&str; 3] = ["low", "nominal", "high"];
 const MANIFEST_HEADER: &str = "shoal bench manifest v=1";
 
 /// Version of `docs/result-schema.md` this tool writes.
-pub(crate) const SCHEMA_VERSION: u32 = 5;
+pub(crate) const SCHEMA_VERSION: u32 = 6;
 
 /// Checks the options before anything boots, with a message naming the bad value.
 ///
@@ -186,6 +189,9 @@ fn check_study(study: &Study) -> Result<(), String> {
     if study.pcid.is_empty() || study.pcid.iter().any(|pcid| pcid != "on" && pcid != "off") || has_duplicates(&study.pcid) {
         return Err(format!("--pcid takes on and/or off, not \"{}\"", study.pcid.join(",")));
     }
+    if study.large_pages.is_empty() || study.large_pages.iter().any(|value| value != "on" && value != "off") || has_duplicates(&study.large_pages) {
+        return Err(format!("--large-pages takes off and/or on, not \"{}\"", study.large_pages.join(",")));
+    }
     if study.modes.is_empty() || has_duplicates(&study.modes) {
         return Err(format!("--modes takes 1 to 4 different modes of: {}", WindowMode::ALL.map(WindowMode::name).join(" ")));
     }
@@ -218,7 +224,16 @@ impl Study {
     pub(crate) fn units(&self) -> Vec<Unit> {
         let pairs: Vec<(String, String)> =
             self.workloads.iter().flat_map(|workload| self.builds_of(workload).into_iter().map(|build| (workload.clone(), build.to_owned()))).collect();
-        unit::units(&pairs, &self.pcid, &self.modes, &self.instances, &self.baselines, self.plugin_slowdown)
+        let large_pages: Vec<bool> = self.large_pages.iter().map(|value| value == "on").collect();
+        unit::units(&unit::Grid {
+            workloads: &pairs,
+            pcid: &self.pcid,
+            large_pages: &large_pages,
+            modes: &self.modes,
+            instances: &self.instances,
+            baselines: &self.baselines,
+            plugin_slowdown: self.plugin_slowdown,
+        })
     }
 
     /// Returns the builds of `workload` the study runs: those of `binaries` it has, in the
@@ -283,6 +298,7 @@ impl Study {
             ("instances", instance_list(&self.instances)),
             ("modes", self.modes.iter().map(|mode| mode.name()).collect::<Vec<_>>().join(",")),
             ("pcid", self.pcid.join(",")),
+            ("large_pages", self.large_pages.join(",")),
             ("warmup", self.warmup.to_string()),
             ("invocations", self.invocations.to_string()),
             ("rounds", self.rounds.map(|rounds| rounds.to_string()).unwrap_or_default()),
@@ -319,6 +335,7 @@ impl Study {
             instances: list("instances")?.iter().map(|count| count.parse().map_err(|_| format!("instances: \"{count}\" is not a number"))).collect::<Result<_, _>>()?,
             modes: list("modes")?.iter().map(|name| WindowMode::from_name(name).ok_or_else(|| format!("modes: unknown mode \"{name}\""))).collect::<Result<_, _>>()?,
             pcid: list("pcid")?,
+            large_pages: list("large_pages")?,
             warmup: number("warmup")?,
             invocations: number("invocations")?,
             rounds: optional("rounds")?.map(|rounds| rounds.parse().map_err(|_| format!("rounds={rounds} is not a number"))).transpose()?,

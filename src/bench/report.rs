@@ -65,7 +65,13 @@ pub(crate) fn series(rows: &[&Row], value: impl Fn(&Row) -> Option<f64>) -> Vec<
                 WindowMode::ALL.iter().position(|mode| mode.name() == row.mode_name())
             };
             let build = row.kernel_text("binary");
-            let marker = if is_baseline(row) { 2 } else { usize::from(!build.is_empty() && build != super::unit::default_build(row.kernel_text("workload"))) };
+            let marker = if is_baseline(row) {
+                2
+            } else if row.large_pages() {
+                3
+            } else {
+                usize::from(!build.is_empty() && build != super::unit::default_build(row.kernel_text("workload")))
+            };
             grouped.insert(label.clone(), Series { label: label.clone(), points: Vec::new(), colour, dashed: !pcid_tags(row), marker });
         }
         if let (Some(series), Some(value)) = (grouped.get_mut(&label), value(row)) {
@@ -119,11 +125,17 @@ fn figure(value: Option<f64>) -> String {
     value.map_or_else(|| "?".to_owned(), |value| format!("{value:.2}"))
 }
 
-/// Returns the row of (workload, pcid word, mode, instances), if measured.
+/// Returns the row of (workload, pcid word, mode, instances) with 4 KiB window pages, if measured.
 fn find<'a>(rows: &[&'a Row], pcid: &str, mode: WindowMode, instances: f64) -> Option<&'a Row> {
-    rows.iter()
-        .copied()
-        .find(|row| row.kernel_text("pcid") == pcid && row.mode_name() == mode.name() && row.kernel_number("instances") == instances)
+    find_sized(rows, pcid, mode, instances, false)
+}
+
+/// Returns the row of (workload, pcid word, mode, instances) with 2 MiB (`large`) or 4 KiB
+/// window pages, if measured.
+fn find_sized<'a>(rows: &[&'a Row], pcid: &str, mode: WindowMode, instances: f64, large: bool) -> Option<&'a Row> {
+    rows.iter().copied().find(|row| {
+        row.kernel_text("pcid") == pcid && row.mode_name() == mode.name() && row.kernel_number("instances") == instances && row.large_pages() == large
+    })
 }
 
 /// Writes the findings for one workload: sentences computed from its rows.
@@ -205,6 +217,23 @@ pub(crate) fn findings(rows: &[&Row]) -> Vec<String> {
         if !overheads.is_empty() {
             sentences.push(format!("pcid={pcid}, N = {largest}: the translation overhead (an upper bound) was {}.", overheads.join(", ")));
         }
+        // 6. 2 MiB window pages against 4 KiB ones, per mode, at the largest N.
+        for mode in WindowMode::ALL {
+            let (Some(small), Some(large)) = (find(&of_pcid, pcid, mode, largest), find_sized(&of_pcid, pcid, mode, largest, true)) else { continue };
+            let window = |row: &Row| row.window_walks_per_invocation().map_or_else(String::new, |walks| format!(" ({walks:.2} of them window walks)"));
+            sentences.push(format!(
+                "pcid={pcid}, N = {largest}, {}: with 2 MiB pages for the runtime's read-only regions a warm invocation walked {:.2} times{} against {:.2}{} with 4 KiB pages; the cold, flushed first invocation {} against {}; page-table pages per instance {} against {}.",
+                mode.name(),
+                large.walks_per_invocation(),
+                window(large),
+                small.walks_per_invocation(),
+                window(small),
+                figure(large.cold_flushed_walks()),
+                figure(small.cold_flushed_walks()),
+                large.kernel_number("page_table_pages_per_instance"),
+                small.kernel_number("page_table_pages_per_instance"),
+            ));
+        }
     }
     sentences
 }
@@ -229,6 +258,7 @@ fn shoal_reference<'a>(rows: &[&'a Row], baseline: &Row, mode: WindowMode) -> Op
                 && row.kernel_number("instances") == baseline.kernel_number("instances")
                 && matches!(row.kernel_text("pcid"), "off" | "unavailable")
                 && row.mode_name() == mode.name()
+                && !row.large_pages()
         })
     };
     candidates().find(|row| row.kernel_text("binary") == baseline.kernel_text("binary")).or_else(|| candidates().next())
@@ -387,7 +417,11 @@ pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], g
     let _ = writeln!(text, "- **Cost model** (tlbsim's walk-cost model, `tlbsim/src/cost/`): each walk looks up paging-structure caches (longest prefix first), and each remaining page-table reference costs the load-to-use latency of the cache level that holds it (L1D, L2, LLC, memory); references are dependent, so their latencies add. The STLB lookup, the walker's pipeline and any overlap of walks with other work are not modelled. Base CPI {}: an assumption for the cycles of everything but the walks, not a measurement.", cost.and_then(|cost| cost.get("base_cpi")).map_or_else(|| study.base_cpi.clone().unwrap_or_else(|| "(the plugin's default)".into()), Clone::clone));
     let _ = writeln!(text, "- **Translation overhead** = walk cycles / (instructions x base CPI + walk cycles): an **upper bound**, since an out-of-order core overlaps part of each walk with other work.");
     let _ = writeln!(text, "- **Engine**: `{engine}`. Walk and instruction counts come from the deterministic simulator. `cycles_per_invocation` and `spawn_cycles` are TSC cycles of the emulator: under QEMU TCG they are emulated, not hardware figures (TCG's TSC follows host time, so they vary between runs). `pmu` says whether hardware counters were read; under TCG there is no PMU.");
-    let _ = writeln!(text, "- `pcid=simulated`: QEMU TCG has no PCID; the kernel tags address spaces and the simulator models CR4.PCIDE=1. `pcid=off`/`unavailable`: every address-space switch flushes the non-global entries.\n");
+    let _ = writeln!(text, "- `pcid=simulated`: QEMU TCG has no PCID; the kernel tags address spaces and the simulator models CR4.PCIDE=1. `pcid=off`/`unavailable`: every address-space switch flushes the non-global entries.");
+    if study.large_pages.iter().any(|value| value == "on") {
+        let _ = writeln!(text, "- **2 MiB window pages** (rows and series marked `2M`, crosses in the charts; the kernel's `large_pages=on`): every read-only 2 MiB region of a loaded binary is one 2 MiB page (a page-directory leaf, global with `global=on`), its pages moved into one aligned 2 MiB block whose unused frames are zeroed and mapped with it, once per binary, not per process. Private memory (stack, data, heap) stays in 4 KiB pages. The simulator holds 2 MiB translations in the preset's 2 MiB arrays (skylake-client: 8 iTLB and 32 dTLB entries, and the 1536-entry STLB shared with 4 KiB pages).");
+    }
+    let _ = writeln!(text);
 
     let _ = writeln!(text, "## Findings (computed from the rows below)\n");
     for workload in &study.workloads {
@@ -494,6 +528,27 @@ mod tests {
                 "pcid=simulated, N = 64: the translation overhead (an upper bound) was 12.33% with global-shared, 86.78% with local-shared.",
             ]
         );
+    }
+
+    #[test]
+    fn rows_with_2_mib_window_pages_are_compared_with_their_4_kib_twins_and_nothing_else() {
+        let mut rows = rows();
+        // The same four configurations again with large_pages=1: fewer window walks, no
+        // read-only tables (one page-table page less per instance).
+        let large_kernel = "result: density id=200 workload=synth-small global=1 share_tables=1 large_pages=1 pcid=simulated instances=64 invocations=64 cycles_per_invocation=3000 cold_shared_id=201 cold_flushed_id=202 engine=tcg page_table_pages_per_instance=5 frames=60\n";
+        let large_plugin = "tlbsim phase v=2 id=200 i.walks_4k=70 instructions.user=6400 instructions.kernel=0 walks.window=1 walks.private=0 walks.kernel=0 cost.walk_cycles=700\ntlbsim phase v=2 id=201 d.walks_4k=0\ntlbsim phase v=2 id=202 d.walks_4k=80\n";
+        rows.extend(join(large_kernel, large_plugin));
+        let refs: Vec<&Row> = rows.iter().collect();
+        let sentences = findings(&refs);
+        assert_eq!(sentences.len(), 6, "{sentences:?}");
+        assert_eq!(
+            sentences[5],
+            "pcid=simulated, N = 64, global-shared: with 2 MiB pages for the runtime's read-only regions a warm invocation walked 1.09 times (0.02 of them window walks) against 1.41 (0.09 of them window walks) with 4 KiB pages; the cold, flushed first invocation 80.00 against 94.00; page-table pages per instance 5 against 6."
+        );
+        // The other findings still compare the 4 KiB rows only.
+        assert!(sentences[2].ends_with("65.62 against 1.41."), "{}", sentences[2]);
+        let labels: Vec<String> = series(&refs, |row| Some(row.walks_per_invocation())).into_iter().map(|series| format!("{} {}", series.label, series.marker)).collect();
+        assert_eq!(labels, ["global-shared pcid=simulated 0", "local-shared pcid=simulated 0", "global-shared 2M pcid=simulated 3"]);
     }
 
     #[test]

@@ -195,10 +195,17 @@ impl Row {
         format!("{global}-{share}")
     }
 
-    /// Returns the series label: the window mode and the PCID setting
-    /// (`global-shared pcid=simulated`).
+    /// Returns whether the window mapped its read-only regions with 2 MiB pages
+    /// (`large_pages=1`; rows without the field, a Linux baseline's, used 4 KiB pages there).
+    pub(crate) fn large_pages(&self) -> bool {
+        self.kernel_text("large_pages") == "1"
+    }
+
+    /// Returns the series label: the window mode, `2M` for 2 MiB window pages, and the PCID
+    /// setting (`global-shared pcid=simulated`, `global-shared 2M pcid=off`).
     pub(crate) fn mode(&self) -> String {
-        format!("{} pcid={}", self.mode_name(), self.kernel.get("pcid").map_or("?", String::as_str))
+        let large = if self.large_pages() { " 2M" } else { "" };
+        format!("{}{large} pcid={}", self.mode_name(), self.kernel.get("pcid").map_or("?", String::as_str))
     }
 }
 
@@ -244,8 +251,8 @@ pub(crate) fn join(kernel_output: &str, simulator_output: &str) -> Vec<Row> {
 /// arguments), the instances' page faults in the measured rounds, the page-table pages
 /// `/proc/meminfo` counted for the instances, and the KiB the instances had mapped with 2 MiB
 /// pages, file-backed and anonymous (non-zero only under `linux-thp`).
-pub(crate) const KERNEL_COLUMNS: [&str; 26] = [
-    "id", "workload", "binary", "kernel", "pcid", "global", "share_tables", "instances", "warmup_invocations", "rounds", "invocations",
+pub(crate) const KERNEL_COLUMNS: [&str; 27] = [
+    "id", "workload", "binary", "kernel", "pcid", "global", "share_tables", "large_pages", "instances", "warmup_invocations", "rounds", "invocations",
     "cycles_per_invocation", "engine", "pmu", "page_table_pages", "page_table_pages_per_instance", "frames", "spawn_cycles",
     "code_pages", "data_pages", "guest_kernel", "guest_cmdline", "page_faults", "meminfo_page_table_pages", "thp_file_kb", "thp_anon_kb",
 ];
@@ -298,7 +305,7 @@ pub(crate) fn csv(rows: &[Row]) -> String {
 mod tests {
     use super::*;
 
-    pub(crate) const KERNEL: &str = "noise\nresult: density id=100 workload=synth-small binary=native global=1 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\nresult: density id=103 workload=synth-small global=0 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=104 cold_flushed_id=105 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\n";
+    pub(crate) const KERNEL: &str = "noise\nresult: density id=100 workload=synth-small binary=native global=1 share_tables=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\nresult: density id=103 workload=synth-small global=0 share_tables=1 large_pages=1 pcid=simulated instances=2 warmup_invocations=512 rounds=4 invocations=8 cycles_per_invocation=10 cold_shared_id=104 cold_flushed_id=105 engine=tcg pmu=unavailable page_table_pages=12 page_table_pages_per_instance=6 frames=52 spawn_cycles=5\n";
     pub(crate) const PLUGIN: &str = "tlbsim geometry v=1 verified=1\ntlbsim phase v=1 id=100 name=a i.walks_4k=4 i.walks_2m=0 d.walks_4k=4 d.walks_2m=0\ntlbsim phase v=1 id=101 name=a-cold-shared i.walks_4k=3 i.walks_2m=0 d.walks_4k=20 d.walks_2m=0\ntlbsim phase v=1 id=102 name=a-cold-flushed i.walks_4k=30 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\ntlbsim phase v=1 id=103 name=b i.walks_4k=40 i.walks_2m=0 d.walks_4k=40 d.walks_2m=0\n";
     /// A version-2 plugin's output for the first configuration of [`KERNEL`]: 8 invocations,
     /// 8 warm walks (2 window, 4 private, 2 kernel), 1600 + 400 instructions, 960 walk cycles,
@@ -313,6 +320,7 @@ mod tests {
         assert_eq!(rows[1].walks_per_invocation(), 10.0);
         assert_eq!(rows[0].mode(), "global-shared pcid=simulated");
         assert_eq!(rows[1].mode_name(), "local-shared");
+        assert_eq!(rows[1].mode(), "local-shared 2M pcid=simulated", "2 MiB window pages are their own series");
         // Each configuration's cold phases join by the ids its result line names.
         assert_eq!((rows[0].cold_shared_walks(), rows[0].cold_flushed_walks()), (Some(23.0), Some(70.0)));
         assert_eq!(rows[1].cold_shared_walks(), None, "the plugin reported no cold phase for 103");
@@ -325,7 +333,8 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("id,workload,binary,kernel,pcid,global"));
-        assert!(lines[1].starts_with("100,synth-small,native,shoal,simulated,1,1,2,512,4,8,"));
+        assert!(lines[1].starts_with("100,synth-small,native,shoal,simulated,1,1,,2,512,4,8,"), "a kernel line without large_pages leaves it empty");
+        assert!(lines[2].starts_with("103,synth-small,,shoal,simulated,0,1,1,2,"));
         let header: Vec<&str> = lines[0].split(',').collect();
         assert_eq!(
             &header[header.len() - 13..],

@@ -15,6 +15,7 @@ pub(crate) fn study() -> Study {
         invocations: 256,
         rounds: None,
         pcid: vec!["on".into(), "off".into()],
+        large_pages: vec!["off".into()],
         memory_mib: 4096,
         plugin_slowdown: true,
         baselines: Vec::new(),
@@ -52,6 +53,8 @@ fn bad_options_are_refused_with_the_value_named() {
     assert_eq!(refused(|options| options.study.invocations = 10_000_001), "--invocations must be in 1..=10000000, not 10000001");
     assert_eq!(refused(|options| options.study.pcid = vec!["maybe".into()]), "--pcid takes on and/or off, not \"maybe\"");
     assert_eq!(refused(|options| options.study.pcid = vec!["on".into(), "on".into()]), "--pcid takes on and/or off, not \"on,on\"");
+    assert_eq!(refused(|options| options.study.large_pages = vec!["2m".into()]), "--large-pages takes off and/or on, not \"2m\"");
+    assert_eq!(refused(|options| options.study.large_pages = Vec::new()), "--large-pages takes off and/or on, not \"\"");
     assert_eq!(
         refused(|options| options.study.modes = vec![WindowMode::LocalShared, WindowMode::LocalShared]),
         "--modes takes 1 to 4 different modes of: global-shared local-shared global-private local-private"
@@ -151,7 +154,7 @@ fn the_manifest_round_trips_and_names_differences() {
     let text = study.manifest(Shard { index: 2, count: 3 });
     assert_eq!(
         text,
-        "shoal bench manifest v=1\nschema=5\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nbaselines=\npages=\nshard=2/3\n"
+        "shoal bench manifest v=1\nschema=6\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nlarge_pages=off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nbaselines=\npages=\nshard=2/3\n"
     );
     assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard { index: 2, count: 3 })));
     let mut other = study.clone();
@@ -159,7 +162,7 @@ fn the_manifest_round_trips_and_names_differences() {
     other.warmup = 2048;
     assert_eq!(study.differences(&other), ["preset: \"skylake-client\" vs \"zen4\"", "warmup: \"512\" vs \"2048\""]);
     assert_eq!(Study::from_manifest("something else"), Err("not a shoal bench manifest (its first line is not \"shoal bench manifest v=1\")".into()));
-    assert_eq!(Study::from_manifest(&text.replace("schema=5", "schema=2")), Err("schema 2 written by another version of shoal bench (this one writes 5)".into()));
+    assert_eq!(Study::from_manifest(&text.replace("schema=6", "schema=2")), Err("schema 2 written by another version of shoal bench (this one writes 6)".into()));
     assert_eq!(Study::from_manifest(&text.replace("warmup=512\n", "")), Err("no warmup= entry".into()));
 }
 
@@ -171,11 +174,12 @@ fn fake_outputs(study: &Study) -> Vec<UnitOutput> {
         .enumerate()
         .map(|(index, unit)| {
             let kernel = format!(
-                "boot noise\nresult: density id=100 workload={} binary={} global={} share_tables={} pcid={} instances={} warmup_invocations=512 rounds=1 invocations={} cycles_per_invocation={} cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=6 page_table_pages_per_instance=6 frames=60 spawn_cycles=1000\n",
+                "boot noise\nresult: density id=100 workload={} binary={} global={} share_tables={} large_pages={} pcid={} instances={} warmup_invocations=512 rounds=1 invocations={} cycles_per_invocation={} cold_shared_id=101 cold_flushed_id=102 engine=tcg pmu=unavailable page_table_pages=6 page_table_pages_per_instance=6 frames=60 spawn_cycles=1000\n",
                 unit.workload,
                 unit.binary,
                 u8::from(unit.mode.global()),
                 u8::from(unit.mode.share_tables()),
+                u8::from(unit.large_pages),
                 if unit.pcid == "on" { "simulated" } else { "off" },
                 unit.instances,
                 unit.instances * 4,

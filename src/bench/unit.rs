@@ -21,6 +21,8 @@ pub(crate) struct Unit {
     pub(crate) pcid: String,
     /// The window mode.
     pub(crate) mode: WindowMode,
+    /// The window maps read-only regions with 2 MiB pages (`large_pages=on`).
+    pub(crate) large_pages: bool,
     /// The number of warm instances.
     pub(crate) instances: u32,
     /// Whether the boot runs under the tlbsim plugin; `false` for a plugin-slowdown unit.
@@ -46,7 +48,8 @@ impl Unit {
             return format!("{}-{}-n{}", self.workload, self.kernel, self.instances);
         }
         let plain = if self.plugin { "" } else { "-plain" };
-        format!("{}-pcid-{}-{}-n{}{plain}", self.workload_and_build("-"), self.pcid, self.mode.name(), self.instances)
+        let large = if self.large_pages { "-2m" } else { "" };
+        format!("{}-pcid-{}-{}{large}-n{}{plain}", self.workload_and_build("-"), self.pcid, self.mode.name(), self.instances)
     }
 
     /// Returns the unit for progress lines (`synth-small pcid=on global-shared instances=16`,
@@ -56,7 +59,8 @@ impl Unit {
             return format!("{} on {} instances={}", self.workload, self.kernel, self.instances);
         }
         let plain = if self.plugin { "" } else { " without tlbsim" };
-        format!("{} pcid={} {} instances={}{plain}", self.workload_and_build(" "), self.pcid, self.mode.name(), self.instances)
+        let large = if self.large_pages { " large_pages=on" } else { "" };
+        format!("{} pcid={} {}{large} instances={}{plain}", self.workload_and_build(" "), self.pcid, self.mode.name(), self.instances)
     }
 
     /// Returns whether a Linux guest runs the unit.
@@ -67,11 +71,12 @@ impl Unit {
     /// Returns the kernel arguments that run exactly this configuration on shoal.
     pub(crate) fn kernel_args(&self, warmup: u32, invocations: u32) -> String {
         format!(
-            "test=density tlbsim=on pcid={} workload={} binary={} modes={} instances={} warmup={warmup} invocations={invocations}",
+            "test=density tlbsim=on pcid={} workload={} binary={} modes={}{} instances={} warmup={warmup} invocations={invocations}",
             self.pcid,
             self.workload,
             self.binary,
             self.mode.name(),
+            if self.large_pages { " large_pages=on" } else { "" },
             self.instances
         )
     }
@@ -91,34 +96,49 @@ pub(crate) fn workload_named(name: &str) -> Option<Workload> {
     Workload::ALL.into_iter().find(|workload| workload.binary() == name)
 }
 
-/// Lists a study's units in their stable order: per (workload, build) pair of `workloads`, per
-/// PCID setting, mode and instance count; then per workload with a `linux-musl` build, per Linux
-/// baseline of `baselines` and instance count. With `plugin_slowdown`, one unit per pair without
-/// the plugin follows: the first PCID setting, the first mode, the largest instance count (the
-/// same configuration as one of the simulated units, for the slowdown ratio).
-pub(crate) fn units(
-    workloads: &[(String, String)],
-    pcid: &[String],
-    modes: &[WindowMode],
-    instances: &[u32],
-    baselines: &[String],
-    plugin_slowdown: bool,
-) -> Vec<Unit> {
-    let shoal = |workload: &String, binary: &String, pcid: &String, mode, instances, plugin| Unit {
+/// The dimensions of a study, whose product is its units.
+pub(crate) struct Grid<'a> {
+    /// (workload, build) pairs.
+    pub(crate) workloads: &'a [(String, String)],
+    /// PCID settings (`on`, `off`).
+    pub(crate) pcid: &'a [String],
+    /// Window leaf sizes: `false` 4 KiB pages, `true` 2 MiB pages (`large_pages=on`).
+    pub(crate) large_pages: &'a [bool],
+    /// Window modes.
+    pub(crate) modes: &'a [WindowMode],
+    /// Instance counts.
+    pub(crate) instances: &'a [u32],
+    /// Linux baselines.
+    pub(crate) baselines: &'a [String],
+    /// Whether the plugin-slowdown units follow.
+    pub(crate) plugin_slowdown: bool,
+}
+
+/// Lists a study's units in their stable order: per (workload, build) pair, per PCID setting,
+/// leaf size, mode and instance count; then per workload with a `linux-musl` build, per Linux
+/// baseline and instance count. With `plugin_slowdown`, one unit per pair without the plugin
+/// follows: the first PCID setting, leaf size and mode, the largest instance count (the same
+/// configuration as one of the simulated units, for the slowdown ratio).
+pub(crate) fn units(grid: &Grid<'_>) -> Vec<Unit> {
+    let shoal = |workload: &String, binary: &String, pcid: &String, large_pages, mode, instances, plugin| Unit {
         workload: workload.clone(),
         binary: binary.clone(),
         pcid: pcid.clone(),
         mode,
+        large_pages,
         instances,
         plugin,
         kernel: SHOAL.to_owned(),
     };
+    let Grid { workloads, pcid, large_pages, modes, instances, baselines, plugin_slowdown } = *grid;
     let mut units = Vec::new();
     for (workload, binary) in workloads {
         for setting in pcid {
-            for &mode in modes {
-                for &count in instances {
-                    units.push(shoal(workload, binary, setting, mode, count, true));
+            for &large in large_pages {
+                for &mode in modes {
+                    for &count in instances {
+                        units.push(shoal(workload, binary, setting, large, mode, count, true));
+                    }
                 }
             }
         }
@@ -137,6 +157,7 @@ pub(crate) fn units(
                     binary: Build::LinuxMusl.name().to_owned(),
                     pcid: "off".to_owned(),
                     mode: WindowMode::LocalPrivate,
+                    large_pages: false,
                     instances: count,
                     plugin: true,
                     kernel: baseline.clone(),
@@ -144,9 +165,11 @@ pub(crate) fn units(
             }
         }
     }
-    if plugin_slowdown && let (Some(setting), Some(&mode), Some(&count)) = (pcid.first(), modes.first(), instances.last()) {
+    if plugin_slowdown
+        && let (Some(setting), Some(&large), Some(&mode), Some(&count)) = (pcid.first(), large_pages.first(), modes.first(), instances.last())
+    {
         for (workload, binary) in workloads {
-            units.push(shoal(workload, binary, setting, mode, count, false));
+            units.push(shoal(workload, binary, setting, large, mode, count, false));
         }
     }
     units
@@ -200,6 +223,11 @@ mod tests {
         items.iter().map(|item| (*item).to_owned()).collect()
     }
 
+    /// Returns the grid of PCID `pcid` and 4 KiB pages over the rest.
+    fn grid<'a>(workloads: &'a [(String, String)], pcid: &'a [String], modes: &'a [WindowMode], instances: &'a [u32], baselines: &'a [String], plugin_slowdown: bool) -> Grid<'a> {
+        Grid { workloads, pcid, large_pages: &[false], modes, instances, baselines, plugin_slowdown }
+    }
+
     /// Returns (workload, default build) pairs.
     fn defaults(workloads: &[&str]) -> Vec<(String, String)> {
         workloads.iter().map(|workload| ((*workload).to_owned(), default_build(workload).to_owned())).collect()
@@ -207,14 +235,15 @@ mod tests {
 
     #[test]
     fn units_come_in_a_stable_order_with_the_slowdown_units_last() {
-        let units = units(
-            &defaults(&["synth-small", "wasm-runtime"]),
-            &strings(&["on", "off"]),
-            &[WindowMode::GlobalShared, WindowMode::LocalPrivate],
-            &[1, 16],
-            &[],
-            true,
-        );
+        let units = units(&Grid {
+            workloads: &defaults(&["synth-small", "wasm-runtime"]),
+            pcid: &strings(&["on", "off"]),
+            large_pages: &[false],
+            modes: &[WindowMode::GlobalShared, WindowMode::LocalPrivate],
+            instances: &[1, 16],
+            baselines: &[],
+            plugin_slowdown: true,
+        });
         assert_eq!(units.len(), 2 * 2 * 2 * 2 + 2);
         let names: Vec<String> = units.iter().map(Unit::name).collect();
         assert_eq!(
@@ -239,7 +268,7 @@ mod tests {
 
     #[test]
     fn without_the_slowdown_option_only_simulated_units_run() {
-        let units = units(&defaults(&["synth-small"]), &strings(&["off"]), &WindowMode::ALL, &[1, 2, 4], &[], false);
+        let units = units(&grid(&defaults(&["synth-small"]), &strings(&["off"]), &WindowMode::ALL, &[1, 2, 4], &[], false));
         assert_eq!(units.len(), 12);
         assert!(units.iter().all(|unit| unit.plugin));
         assert_eq!(units[3].mode, WindowMode::LocalShared, "modes in the kernel's default order");
@@ -252,6 +281,7 @@ mod tests {
             binary: "native".into(),
             pcid: "off".into(),
             mode: WindowMode::GlobalPrivate,
+            large_pages: false,
             instances: 64,
             plugin: true,
             kernel: SHOAL.into(),
@@ -265,14 +295,15 @@ mod tests {
     #[test]
     fn a_workloads_other_build_is_named_in_its_files() {
         let pairs = vec![("synth-small".to_owned(), "native".to_owned()), ("synth-small".to_owned(), "linux-musl".to_owned()), ("js-runtime".to_owned(), "linux-musl".to_owned())];
-        let names: Vec<String> = units(&pairs, &strings(&["off"]), &[WindowMode::LocalPrivate], &[4], &[], false).iter().map(Unit::name).collect();
+        let names: Vec<String> = units(&grid(&pairs, &strings(&["off"]), &[WindowMode::LocalPrivate], &[4], &[], false)).iter().map(Unit::name).collect();
         assert_eq!(names, ["synth-small-pcid-off-local-private-n4", "synth-small-linux-musl-pcid-off-local-private-n4", "js-runtime-pcid-off-local-private-n4"]);
     }
 
     #[test]
     fn baseline_units_follow_the_shoal_units_for_workloads_with_a_musl_build() {
         let pairs = defaults(&["synth-small", "synth-large", "js-runtime"]);
-        let units = units(&pairs, &strings(&["off"]), &[WindowMode::GlobalShared], &[1, 64], &strings(&["linux", "linux-pti"]), true);
+        let baselines = strings(&["linux", "linux-pti"]);
+        let units = units(&grid(&pairs, &strings(&["off"]), &[WindowMode::GlobalShared], &[1, 64], &baselines, true));
         let names: Vec<String> = units.iter().map(Unit::name).collect();
         assert_eq!(
             names[6..],
@@ -293,6 +324,21 @@ mod tests {
         );
         assert!(units[6].is_baseline() && !units[5].is_baseline() && !units[14].is_baseline());
         assert_eq!((units[6].binary.as_str(), units[6].describe()), ("linux-musl", "synth-small on linux instances=1".to_owned()));
+    }
+
+    #[test]
+    fn large_page_units_follow_their_pcid_setting_and_boot_with_large_pages_on() {
+        let pairs = defaults(&["synth-small"]);
+        let pcid = strings(&["off"]);
+        let units = units(&Grid { large_pages: &[false, true], ..grid(&pairs, &pcid, &[WindowMode::GlobalShared], &[1, 64], &[], false) });
+        let names: Vec<String> = units.iter().map(Unit::name).collect();
+        assert_eq!(
+            names,
+            ["synth-small-pcid-off-global-shared-n1", "synth-small-pcid-off-global-shared-n64", "synth-small-pcid-off-global-shared-2m-n1", "synth-small-pcid-off-global-shared-2m-n64"]
+        );
+        assert_eq!(units[3].describe(), "synth-small pcid=off global-shared large_pages=on instances=64");
+        assert!(units[3].kernel_args(1, 1).contains(" modes=global-shared large_pages=on instances=64 "));
+        assert!(!units[1].kernel_args(1, 1).contains("large_pages"), "4 KiB pages are the kernel's default");
     }
 
     #[test]
