@@ -41,15 +41,15 @@ fn shared_code_walks_per_invocation_do_not_grow_with_density_only_with_the_globa
     assert!(log.contains("] synth-small pcid=on global-shared instances=8 done in "), "progress is shown: {log}");
     assert!(log.contains("bench: [5/5] "), "four configurations and the run without the plugin: {log}");
 
-    let csv = std::fs::read_to_string(out.join("results.csv")).expect("reading results.csv");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
-    let column = |name: &str| header.iter().position(|column| *column == name).unwrap_or_else(|| panic!("no column {name}"));
+    let mut reader = csv::Reader::from_path(out.join("results.csv")).expect("reading results.csv");
+    let header = reader.headers().expect("a header").clone();
+    let column = |name: &str| header.iter().position(|column| column == name).unwrap_or_else(|| panic!("no column {name}"));
     // (pcid, global, share, instances) -> (warm instruction walks per invocation, warm walks per
     // invocation, cold walks flushed, cold walks shared-warm).
     let mut figures: BTreeMap<Key, Figures> = BTreeMap::new();
-    for line in lines {
-        let cells: Vec<&str> = line.split(',').collect();
+    for record in reader.records() {
+        let cells = record.expect("a valid CSV record");
+        let line = cells.iter().collect::<Vec<_>>().join(",");
         let number = |name: &str| cells[column(name)].parse::<f64>().unwrap_or_else(|_| panic!("{name} in {line}"));
         let code_walks = number("i.walks_4k") + number("i.walks_2m");
         let key = |name: &str| cells[column(name)].to_owned();

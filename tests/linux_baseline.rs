@@ -45,13 +45,14 @@ fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
     assert!(log.contains("synth-small on linux instances=4 done in "), "progress names the baseline: {log}");
 
     let csv = std::fs::read_to_string(out.join("results.csv")).expect("reading results.csv");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
-    let column = |name: &str| header.iter().position(|column| *column == name).unwrap_or_else(|| panic!("no column {name}"));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    let column = |name: &str| header.iter().position(|column| column == name).unwrap_or_else(|| panic!("no column {name}"));
     // (kernel, global, instances) -> the row's cells.
     let mut rows: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
-    for line in lines {
-        let cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+    for record in reader.records() {
+        let cells: Vec<String> = record.expect("a valid CSV record").iter().map(str::to_owned).collect();
+        let line = cells.join(",");
         assert_eq!(cells[column("binary")], "linux-musl", "every row ran the musl file: {line}");
         rows.insert((cells[column("kernel")].clone(), cells[column("global")].clone(), cells[column("instances")].clone()), cells);
     }

@@ -10,7 +10,6 @@
 //! `docs/result-schema.md` (version 5).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 /// `key=value` fields of one line.
 pub(crate) type Fields = BTreeMap<String, String>;
@@ -283,22 +282,25 @@ pub(crate) const DERIVED_COLUMNS: [Derived; 13] = [
 ];
 
 /// Writes the rows as CSV: kernel fields, then one `pmu.<event>` column per event any row
-/// carries, then the warm simulator counters, then the derived figures.
+/// carries, then the warm simulator counters, then the derived figures. A cell is quoted only
+/// where it needs it (a comma, a quote or a line break in it).
 pub(crate) fn csv(rows: &[Row]) -> String {
     let pmu_columns: BTreeSet<&str> =
         rows.iter().flat_map(|row| row.kernel.keys()).map(String::as_str).filter(|key| key.starts_with("pmu.")).collect();
     let kernel_columns: Vec<&str> = KERNEL_COLUMNS.iter().copied().chain(pmu_columns).collect();
-    let mut out = String::new();
     let header: Vec<&str> =
         kernel_columns.iter().chain(SIMULATOR_COLUMNS.iter()).copied().chain(DERIVED_COLUMNS.iter().map(|(name, _)| *name)).collect();
-    let _ = writeln!(out, "{}", header.join(","));
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    // Writing records into memory cannot fail: the errors are I/O errors of the sink.
+    writer.write_record(&header).expect("writing a CSV record into memory");
     for row in rows {
         let mut cells: Vec<String> = kernel_columns.iter().map(|key| row.kernel.get(*key).cloned().unwrap_or_default()).collect();
         cells.extend(SIMULATOR_COLUMNS.iter().map(|key| row.simulator.get(*key).cloned().unwrap_or_default()));
         cells.extend(DERIVED_COLUMNS.iter().map(|(_, value)| value(row).map(|value| format!("{value:.3}")).unwrap_or_default()));
-        let _ = writeln!(out, "{}", cells.join(","));
+        writer.write_record(&cells).expect("writing a CSV record into memory");
     }
-    out
+    let bytes = writer.into_inner().expect("flushing a CSV writer into memory");
+    String::from_utf8(bytes).expect("CSV of UTF-8 cells is UTF-8")
 }
 
 #[cfg(test)]
@@ -325,6 +327,19 @@ mod tests {
         assert_eq!((rows[0].cold_shared_walks(), rows[0].cold_flushed_walks()), (Some(23.0), Some(70.0)));
         assert_eq!(rows[1].cold_shared_walks(), None, "the plugin reported no cold phase for 103");
         assert!(rows[0].cost.is_empty(), "a version-1 plugin prints no cost line");
+    }
+
+    #[test]
+    fn a_cell_with_a_comma_is_quoted_and_the_row_keeps_its_columns() {
+        let kernel = KERNEL.replace("engine=tcg", "engine=tcg guest_cmdline=console=ttyS0,115200");
+        let text = csv(&join(&kernel, PLUGIN));
+        let mut reader = ::csv::Reader::from_reader(text.as_bytes());
+        let header = reader.headers().expect("a header").clone();
+        let column = header.iter().position(|name| name == "guest_cmdline").expect("the column");
+        let first = reader.records().next().expect("a row").expect("a valid record");
+        assert_eq!(first.len(), header.len());
+        assert_eq!(&first[column], "console=ttyS0,115200");
+        assert!(text.contains(",\"console=ttyS0,115200\","), "{text}");
     }
 
     #[test]
