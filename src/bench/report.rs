@@ -329,7 +329,9 @@ pub(crate) fn slowdown(rows: &[Row], plain: &[Row]) -> Vec<String> {
     plain
         .iter()
         .map(|without| {
-            let key = |row: &Row| (row.kernel_text("workload").to_owned(), row.kernel_text("pcid").to_owned(), row.mode_name(), row.kernel_number("instances"));
+            // The mode label carries the PCID setting and the leaf size (`2M`): a slowdown compares
+            // the very configuration, never a 2 MiB row with a 4 KiB one or a Linux row.
+            let key = |row: &Row| (row.kernel_text("workload").to_owned(), row.kernel_text("kernel").to_owned(), row.mode(), row.kernel_number("instances"));
             let label = format!("{} pcid={} {} N = {}", without.kernel_text("workload"), without.kernel_text("pcid"), without.mode_name(), without.kernel_number("instances"));
             let cycles_without = without.kernel_number("cycles_per_invocation");
             match rows.iter().find(|row| key(row) == key(without)) {
@@ -574,6 +576,10 @@ mod tests {
             slowdown(&rows, &plain),
             ["synth-small pcid=simulated global-shared N = 64: 3000 TCG cycles per warm invocation under the plugin, 600 without: the plugin slows the guest 5.0x."]
         );
+        // A 2 MiB row of the same mode and N listed first is not the 4 KiB plain run's twin.
+        let mut with_large = join("result: density id=300 workload=synth-small global=1 share_tables=1 large_pages=1 pcid=simulated instances=64 cycles_per_invocation=9000\n", "");
+        with_large.extend(rows);
+        assert!(slowdown(&with_large, &plain)[0].contains("3000 TCG cycles per warm invocation under the plugin"));
     }
 
     #[test]

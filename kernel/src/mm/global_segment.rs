@@ -467,8 +467,7 @@ struct LargeBlock {
 /// the userland built here never does that) or when no free 2 MiB block is left; the boot log
 /// says which.
 fn move_into_large_block(name: &str, read_only: &mut [ReadOnlyPage], index: usize) -> Option<LargeBlock> {
-    let mut pages = read_only.iter_mut().filter(|page| region_of(page.address) == index).peekable();
-    let executable = pages.peek()?.executable;
+    let executable = read_only.iter().find(|page| region_of(page.address) == index)?.executable;
     if read_only.iter().any(|page| region_of(page.address) == index && page.executable != executable) {
         crate::println!("global segment: {name}: region {index} holds executable and non-executable pages: 4 KiB pages");
         return None;
@@ -491,27 +490,29 @@ fn move_into_large_block(name: &str, read_only: &mut [ReadOnlyPage], index: usiz
 
 /// Returns whether every byte of `frame` is zero.
 fn is_zero_frame(frame: &OwnedFrame) -> bool {
+    let mut zero = true;
+    for_each_chunk(frame, |chunk| zero &= chunk.iter().all(|&byte| byte == 0));
+    zero
+}
+
+/// Calls `each` with the bytes of `frame` in order, a small piece at a time: a load may run on a
+/// process's kernel stack (a user `spawn` of a binary not loaded yet), which has no room for a
+/// page-sized array.
+fn for_each_chunk(frame: &OwnedFrame, mut each: impl FnMut(&[u8])) {
     const CHUNK_BYTES: u64 = 256;
     let mut buffer = [0u8; CHUNK_BYTES as usize];
-    (0..PAGE_BYTES).step_by(CHUNK_BYTES as usize).all(|offset| {
+    for offset in (0..PAGE_BYTES).step_by(CHUNK_BYTES as usize) {
         paging::read_physical(frame.start_address() + offset, &mut buffer);
-        buffer.iter().all(|&byte| byte == 0)
-    })
+        each(&buffer);
+    }
 }
 
 /// Returns the SHA-256 digest of a binary's read-only image (addresses and bytes, in order).
 fn digest_of(pages: &[ReadOnlyPage]) -> [u8; DIGEST_BYTES] {
-    // A small buffer, read a page in pieces: a load may now run on a process's kernel stack
-    // (a user `spawn` of a binary not loaded yet), which has no room for a page-sized array.
-    const CHUNK_BYTES: u64 = 256;
     let mut hasher = Sha256::new();
-    let mut buffer = [0u8; CHUNK_BYTES as usize];
     for page in pages {
         hasher.update(page.address.to_le_bytes());
-        for offset in (0..PAGE_BYTES).step_by(CHUNK_BYTES as usize) {
-            paging::read_physical(page.frame.start_address() + offset, &mut buffer);
-            hasher.update(buffer);
-        }
+        for_each_chunk(&page.frame, |chunk| hasher.update(chunk));
     }
     hasher.finalize().into()
 }
