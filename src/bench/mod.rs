@@ -13,7 +13,8 @@
 //!   `<workload>-overhead` (translation overhead %), `<workload>-page-tables` (page-table pages
 //!   per instance);
 //! - `report.md`: methodology, generated findings, the plugin slowdown, the tables ([`report`]);
-//! - `manifest.txt`: the options that define the study and the shard this folder holds.
+//! - `manifest.txt`: the options that define the study, the shard this folder holds and the
+//!   source revision that ran it ([`source_revision`]).
 //!
 //! [`merge`] joins shard folders into the folder a single run would have written: it rebuilds
 //! every file from the shards' raw outputs with the same [`write_folder`].
@@ -259,14 +260,15 @@ impl Study {
         args
     }
 
-    /// Returns `manifest.txt` for a folder holding `shard` of this study.
-    pub(crate) fn manifest(&self, shard: Shard) -> String {
+    /// Returns `manifest.txt` for a folder holding `shard` of this study, run from `source`
+    /// (see [`source_revision`]).
+    pub(crate) fn manifest(&self, shard: Shard, source: &str) -> String {
         let entries = self.manifest_entries();
         let mut text = format!("{MANIFEST_HEADER}\n");
         for (key, value) in entries {
             text.push_str(&format!("{key}={value}\n"));
         }
-        text.push_str(&format!("shard={shard}\n"));
+        text.push_str(&format!("shard={shard}\nsource={source}\n"));
         text
     }
 
@@ -367,6 +369,25 @@ impl Study {
             .map(|((key, mine), (_, theirs))| format!("{key}: \"{mine}\" vs \"{theirs}\""))
             .collect()
     }
+}
+
+/// Returns the revision of the checkout this tool was built from, as `git describe --always
+/// --dirty --abbrev=40` prints it (the commit, with `-dirty` when tracked files differ from it),
+/// or `unknown (...)` with the reason when git cannot tell. `cargo run` rebuilds the tool, the
+/// kernel and the images from the checkout before a run, so this names what booted; a copied
+/// binary run after the checkout moved names the checkout, not the binary.
+pub(crate) fn source_revision() -> String {
+    let checkout = env!("CARGO_MANIFEST_DIR");
+    match std::process::Command::new("git").args(["-C", checkout, "describe", "--always", "--dirty", "--abbrev=40"]).output() {
+        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        Ok(output) => format!("unknown (git describe in {checkout}: {})", String::from_utf8_lossy(&output.stderr).trim().replace('\n', " ")),
+        Err(error) => format!("unknown (git: {error})"),
+    }
+}
+
+/// Returns a manifest's `source=` entry; `unknown` for a folder written before it existed.
+fn manifest_source(text: &str) -> String {
+    text.lines().find_map(|line| line.strip_prefix("source=")).unwrap_or("unknown").to_owned()
 }
 
 /// The raw output of one unit's boot.
@@ -470,7 +491,7 @@ pub(crate) fn run(options: &BenchOptions) -> Result<Vec<Row>, runner::Stopped> {
         let plugin = if unit.plugin { read(&plugin_path(&options.out_dir, &unit)).map_err(failed)? } else { String::new() };
         outputs.push(UnitOutput { unit, kernel: finished.kernel_output, plugin });
     }
-    write_folder(&options.out_dir, study, options.shard, &outputs).map_err(failed)
+    write_folder(&options.out_dir, study, options.shard, &source_revision(), &outputs).map_err(failed)
 }
 
 /// The charts drawn per workload: file stem and title.
@@ -482,11 +503,12 @@ pub(crate) const CHARTS: [(&str, &str); 4] = [
 ];
 
 /// Writes a results folder from the units' raw outputs (in unit order): `results.csv`, the
-/// charts, `report.md` and `manifest.txt`; returns the rows.
+/// charts, `report.md` and `manifest.txt`, naming `source` as the revision that ran them;
+/// returns the rows.
 ///
 /// # Errors
 /// Returns a message naming the file that could not be written.
-pub(crate) fn write_folder(out_dir: &Path, study: &Study, shard: Shard, outputs: &[UnitOutput]) -> Result<Vec<Row>, String> {
+pub(crate) fn write_folder(out_dir: &Path, study: &Study, shard: Shard, source: &str, outputs: &[UnitOutput]) -> Result<Vec<Row>, String> {
     std::fs::create_dir_all(out_dir).map_err(|error| format!("creating {}: {error}", out_dir.display()))?;
     let mut rows = Vec::new();
     let mut plain = Vec::new();
@@ -512,8 +534,8 @@ pub(crate) fn write_folder(out_dir: &Path, study: &Study, shard: Shard, outputs:
             charts::draw(&out_dir.join(format!("{workload}-{stem}")), &format!("{title}: {workload}"), &report::panels(stem, &of_workload), &measured)?;
         }
     }
-    write(&out_dir.join("report.md"), &report::report(study, shard, &rows, &plain, &geometry))?;
-    write(&out_dir.join("manifest.txt"), &study.manifest(shard))?;
+    write(&out_dir.join("report.md"), &report::report(study, shard, source, &rows, &plain, &geometry))?;
+    write(&out_dir.join("manifest.txt"), &study.manifest(shard, source))?;
     Ok(rows)
 }
 
@@ -531,17 +553,20 @@ pub(crate) fn output_files(out_dir: &Path, study: &Study) -> Vec<PathBuf> {
 }
 
 /// Joins shard folders into one results folder at `out_dir`, the same as a single run's:
-/// every shard of one study (same manifest but for `shard=`), each shard once, all present.
+/// every shard of one study (same manifest but for `shard=`), run from one source revision,
+/// each shard once, all present.
 ///
 /// # Errors
 /// Returns a message naming the folder, the mismatching options, the missing shard or file.
 pub(crate) fn merge(dirs: &[PathBuf], out_dir: &Path) -> Result<(Study, Vec<Row>), String> {
     let mut shards: BTreeMap<u32, &Path> = BTreeMap::new();
-    let mut first: Option<(Study, Shard, &Path)> = None;
+    let mut first: Option<(Study, Shard, String, &Path)> = None;
     for dir in dirs {
         let manifest_path = dir.join("manifest.txt");
-        let (study, shard) = Study::from_manifest(&read(&manifest_path)?).map_err(|error| format!("{}: {error}", manifest_path.display()))?;
-        if let Some((first_study, first_shard, first_dir)) = &first {
+        let text = read(&manifest_path)?;
+        let (study, shard) = Study::from_manifest(&text).map_err(|error| format!("{}: {error}", manifest_path.display()))?;
+        let source = manifest_source(&text);
+        if let Some((first_study, first_shard, first_source, first_dir)) = &first {
             let differences = first_study.differences(&study);
             if !differences.is_empty() {
                 return Err(format!(
@@ -554,14 +579,21 @@ pub(crate) fn merge(dirs: &[PathBuf], out_dir: &Path) -> Result<(Study, Vec<Row>
             if shard.count != first_shard.count {
                 return Err(format!("{} holds shard {shard} but {} holds shard {first_shard}: the shard counts differ", dir.display(), first_dir.display()));
             }
+            if source != *first_source {
+                return Err(format!(
+                    "{} was run from source {first_source} but {} from {source}; only shards of one revision merge",
+                    first_dir.display(),
+                    dir.display()
+                ));
+            }
         } else {
-            first = Some((study, shard, dir));
+            first = Some((study, shard, source, dir));
         }
         if let Some(other) = shards.insert(shard.index, dir) {
             return Err(format!("{} and {} both hold shard {shard}", other.display(), dir.display()));
         }
     }
-    let Some((study, shard, _)) = first else { return Err("no shard folders given".into()) };
+    let Some((study, shard, source, _)) = first else { return Err("no shard folders given".into()) };
     if let Some(missing) = (1..=shard.count).find(|index| !shards.contains_key(index)) {
         return Err(format!("shard {missing}/{} is missing: give all {} shard folders", shard.count, shard.count));
     }
@@ -577,7 +609,7 @@ pub(crate) fn merge(dirs: &[PathBuf], out_dir: &Path) -> Result<(Study, Vec<Row>
         }
         outputs.push(UnitOutput { unit, kernel, plugin });
     }
-    let rows = write_folder(out_dir, &study, Shard::WHOLE, &outputs)?;
+    let rows = write_folder(out_dir, &study, Shard::WHOLE, &source, &outputs)?;
     Ok((study, rows))
 }
 

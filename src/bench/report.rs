@@ -377,7 +377,7 @@ fn workload_description(workload: &str) -> &'static str {
 }
 
 /// Writes the Markdown report.
-pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], geometry: &str) -> String {
+pub(crate) fn report(study: &Study, shard: Shard, source: &str, rows: &[Row], plain: &[Row], geometry: &str) -> String {
     let (cpu, qemu) = machine();
     let cost = rows.iter().find(|row| !row.cost.is_empty()).map(|row| &row.cost);
     let engine = rows.first().map_or("?", |row| row.kernel_text("engine"));
@@ -387,6 +387,7 @@ pub(crate) fn report(study: &Study, shard: Shard, rows: &[Row], plain: &[Row], g
         let _ = writeln!(text, "**Shard {shard} of the study**: only every {}th configuration; `shoal bench merge` joins the shards.\n", shard.count);
     }
     let _ = writeln!(text, "- results schema version {SCHEMA_VERSION} (`docs/result-schema.md`); one QEMU boot per configuration");
+    let _ = writeln!(text, "- source revision: `{source}` (`git describe --always --dirty` of the checkout that ran it)");
     let _ = writeln!(text, "- host CPU: {cpu}; emulator: {qemu}; engine reported by the kernel: `{engine}`");
     let _ = writeln!(text, "- TLB model: tlbsim preset `{}` — `{geometry}`", study.preset);
     match cost {

@@ -140,7 +140,7 @@ fn synthetic_pages_reach_both_kernels_and_the_manifest() {
     let units = options.study.units();
     let command = crate::describe(&unit_command(&options, &units[0]));
     assert!(command.contains(" invocations=256 code_pages=0 data_pages=0 --tlbsim"), "{command}");
-    let text = options.study.manifest(Shard::WHOLE);
+    let text = options.study.manifest(Shard::WHOLE, SOURCE);
     assert!(text.contains("\npages=0,0\n"), "{text}");
     assert_eq!(Study::from_manifest(&text).map(|(study, _)| study.pages), Ok(Some((0, 0))));
     options.study.pages = Some((4097, 0));
@@ -151,10 +151,10 @@ fn synthetic_pages_reach_both_kernels_and_the_manifest() {
 fn the_manifest_round_trips_and_names_differences() {
     let mut study = study();
     study.base_cpi = Some("0.8".into());
-    let text = study.manifest(Shard { index: 2, count: 3 });
+    let text = study.manifest(Shard { index: 2, count: 3 }, SOURCE);
     assert_eq!(
         text,
-        "shoal bench manifest v=1\nschema=6\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nlarge_pages=off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nbaselines=\npages=\nshard=2/3\n"
+        "shoal bench manifest v=1\nschema=6\npreset=skylake-client\npsc=\nbase_cpi=0.8\nworkloads=synth-small,wasm-runtime\nbinaries=\ninstances=1,64,1024\nmodes=global-shared,local-shared,global-private,local-private\npcid=on,off\nlarge_pages=off\nwarmup=512\ninvocations=256\nrounds=\nmemory=4096\nplugin_slowdown=on\nbaselines=\npages=\nshard=2/3\nsource=0123abcd\n"
     );
     assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard { index: 2, count: 3 })));
     let mut other = study.clone();
@@ -198,8 +198,12 @@ fn fake_outputs(study: &Study) -> Vec<UnitOutput> {
         .collect()
 }
 
-/// Writes a shard folder as `run` would: raw files of its units and the folder from them.
-fn write_shard(dir: &Path, study: &Study, shard: Shard, outputs: &[UnitOutput]) {
+/// The source revision the tests' folders claim.
+const SOURCE: &str = "0123abcd";
+
+/// Writes a shard folder as `run` would, from `source`: raw files of its units and the folder
+/// from them.
+fn write_shard_from(dir: &Path, study: &Study, shard: Shard, source: &str, outputs: &[UnitOutput]) {
     std::fs::create_dir_all(dir.join("raw")).unwrap();
     let mut mine = Vec::new();
     for (_, output) in outputs.iter().enumerate().filter(|(index, _)| shard.selects(*index)) {
@@ -209,7 +213,12 @@ fn write_shard(dir: &Path, study: &Study, shard: Shard, outputs: &[UnitOutput]) 
         }
         mine.push(UnitOutput { unit: output.unit.clone(), kernel: output.kernel.clone(), plugin: output.plugin.clone() });
     }
-    write_folder(dir, study, shard, &mine).unwrap();
+    write_folder(dir, study, shard, source, &mine).unwrap();
+}
+
+/// Writes a shard folder as `run` would, from [`SOURCE`].
+fn write_shard(dir: &Path, study: &Study, shard: Shard, outputs: &[UnitOutput]) {
+    write_shard_from(dir, study, shard, SOURCE, outputs);
 }
 
 #[test]
@@ -240,6 +249,7 @@ fn merged_shards_give_the_single_run_folder_byte_for_byte() {
     }
     let report = std::fs::read_to_string(merged.join("report.md")).unwrap();
     assert!(report.contains("the plugin slows the guest 7.0x"), "{report}");
+    assert!(report.contains("- source revision: `0123abcd`"), "{report}");
     // A merged folder merges again, alone.
     merge(std::slice::from_ref(&merged), &base.join("again")).unwrap();
     assert_eq!(std::fs::read(base.join("again/results.csv")).unwrap(), std::fs::read(merged.join("results.csv")).unwrap());
@@ -263,6 +273,16 @@ fn merged_shards_give_the_single_run_folder_byte_for_byte() {
     );
     let error = merge(&[shards[0].clone(), base.join("single")], &base.join("x")).unwrap_err();
     assert_eq!(error, format!("{} holds shard 1/1 but {} holds shard 1/3: the shard counts differ", base.join("single").display(), shards[0].display()));
+    write_shard_from(&base.join("later"), &study, Shard { index: 3, count: 3 }, "4567ef01-dirty", &outputs);
+    let error = merge(&[shards[0].clone(), shards[1].clone(), base.join("later")], &base.join("x")).unwrap_err();
+    assert_eq!(
+        error,
+        format!(
+            "{} was run from source 0123abcd but {} from 4567ef01-dirty; only shards of one revision merge",
+            shards[0].display(),
+            base.join("later").display()
+        )
+    );
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -281,7 +301,7 @@ fn rounds_replace_warmup_and_invocations_by_rounds_of_every_instance_count() {
     study.rounds = Some(2);
     assert_eq!((study.warmup_for(1), study.invocations_for(1)), (2, 2));
     assert_eq!((study.warmup_for(64), study.invocations_for(64)), (128, 128));
-    let text = study.manifest(Shard::WHOLE);
+    let text = study.manifest(Shard::WHOLE, SOURCE);
     assert!(text.contains("\nrounds=2\n"), "{text}");
     assert_eq!(Study::from_manifest(&text), Ok((study.clone(), Shard::WHOLE)));
     let mut options = options();
@@ -289,4 +309,14 @@ fn rounds_replace_warmup_and_invocations_by_rounds_of_every_instance_count() {
     assert_eq!(check(&options), Err("--rounds must be at least 1 and rounds x the largest instance count at most 10000000, not 0 x 1024".into()));
     options.study.rounds = Some(10_000);
     assert_eq!(check(&options), Err("--rounds must be at least 1 and rounds x the largest instance count at most 10000000, not 10000 x 1024".into()));
+}
+
+#[test]
+fn the_source_revision_names_a_commit_or_why_not() {
+    let source = source_revision();
+    let commit = source.strip_suffix("-dirty").unwrap_or(&source);
+    assert!(
+        (commit.len() == 40 && commit.bytes().all(|byte| byte.is_ascii_hexdigit())) || source.starts_with("unknown ("),
+        "{source}"
+    );
 }
