@@ -13,6 +13,7 @@
 //! | `psc` | `low`, `nominal` or `high`: the paging-structure-cache sizes of the walk-cost model | `nominal` |
 //! | `cost_data` | `on` or `off`: feed data accesses to the cost model's cache hierarchy | `on` |
 //! | `base_cpi` | the base CPI of the cost line, a decimal with up to 3 fractional digits (`1`, `0.25`) | the preset's (1.0) |
+//! | `memory_callbacks` | `counted` or `empty`: `empty` registers the memory callback on every load and store as usual but gives it an empty body, so no data access is counted (every `d.` count and the data walks stay 0): the floor QEMU's plugin interface sets, for speed measurements only (the plugin says so on its first line) | `counted` |
 //!
 //! Every key may appear once, except the geometry keys, which the geometry grammar combines.
 //! The walk-cost model uses the parameters of the geometry's `preset=` (or of
@@ -69,6 +70,18 @@ pub struct PluginConfig {
     pub cost_data: bool,
     /// The base CPI in thousandths, if given; otherwise the preset's.
     pub base_cpi_milli: Option<u32>,
+    /// Whether the memory callback counts the access or returns at once (a speed floor).
+    pub memory_callbacks: MemoryCallbacks,
+}
+
+/// What the memory callback registered on every load and store does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MemoryCallbacks {
+    /// Counts the access (the simulator).
+    #[default]
+    Counted,
+    /// Returns at once: what QEMU's callback mechanism alone costs, for speed measurements.
+    Empty,
 }
 
 /// What is wrong with the plugin arguments.
@@ -90,6 +103,8 @@ pub enum ConfigError {
     BadCostData(String),
     /// `base_cpi` is not a positive decimal with at most three fractional digits.
     BadBaseCpi(String),
+    /// `memory_callbacks` is not `counted` or `empty`.
+    BadMemoryCallbacks(String),
     /// No `ram=` argument.
     MissingRam,
     /// The geometry items do not form a valid geometry.
@@ -105,7 +120,7 @@ impl fmt::Display for ConfigError {
             ConfigError::UnknownKey(key) => write!(
                 formatter,
                 "unknown argument `{key}` (known: preset, itlb, dtlb, stlb, ram, ram_below_4g, \
-                 mode, out, psc, cost_data, base_cpi)"
+                 mode, out, psc, cost_data, base_cpi, memory_callbacks)"
             ),
             ConfigError::DuplicateKey(key) => write!(formatter, "argument `{key}` given twice"),
             ConfigError::BadMode(mode) => {
@@ -126,6 +141,9 @@ impl fmt::Display for ConfigError {
                 "base_cpi=`{value}`: expected a positive decimal with at most 3 fractional \
                  digits, e.g. 1 or 0.25"
             ),
+            ConfigError::BadMemoryCallbacks(value) => {
+                write!(formatter, "memory_callbacks=`{value}`: expected counted or empty")
+            }
             ConfigError::MissingRam => formatter.write_str(
                 "missing ram=PATH: the guest RAM file (QEMU memory-backend-file mem-path)",
             ),
@@ -154,6 +172,7 @@ impl PluginConfig {
         let mut cost_preset = None;
         let mut psc = None;
         let mut cost_data = None;
+        let mut memory_callbacks = None;
         let mut base_cpi_milli = None;
         for argument in arguments {
             let (key, value) = argument
@@ -212,6 +231,16 @@ impl PluginConfig {
                         return Err(duplicate());
                     }
                 }
+                "memory_callbacks" => {
+                    let parsed = match value {
+                        "counted" => MemoryCallbacks::Counted,
+                        "empty" => MemoryCallbacks::Empty,
+                        _ => return Err(ConfigError::BadMemoryCallbacks(value.to_owned())),
+                    };
+                    if memory_callbacks.replace(parsed).is_some() {
+                        return Err(duplicate());
+                    }
+                }
                 "base_cpi" => {
                     let parsed = parse_milli(value)
                         .filter(|milli| *milli > 0)
@@ -239,6 +268,7 @@ impl PluginConfig {
             psc: psc.unwrap_or(PscSensitivity::Nominal),
             cost_data: cost_data.unwrap_or(DEFAULT_COST_DATA),
             base_cpi_milli,
+            memory_callbacks: memory_callbacks.unwrap_or_default(),
         })
     }
 }
@@ -299,6 +329,7 @@ mod tests {
         assert_eq!(config.psc, PscSensitivity::Nominal);
         assert_eq!(config.cost_data, DEFAULT_COST_DATA);
         assert_eq!(config.base_cpi_milli, None);
+        assert_eq!(config.memory_callbacks, MemoryCallbacks::Counted);
         assert_eq!(
             config.geometry,
             Geometry::from_preset(DEFAULT_PRESET).expect("preset")
@@ -317,8 +348,10 @@ mod tests {
             "psc=high",
             "cost_data=off",
             "base_cpi=0.25",
+            "memory_callbacks=empty",
         ])
         .expect("valid");
+        assert_eq!(config.memory_callbacks, MemoryCallbacks::Empty);
         assert_eq!(config.cost_preset, "zen4");
         assert_eq!(config.psc, PscSensitivity::High);
         assert!(!config.cost_data);
@@ -363,6 +396,14 @@ mod tests {
         assert_eq!(
             parse(&["ram=a", "cost_data=yes"]),
             Err(ConfigError::BadCostData("yes".to_owned()))
+        );
+        assert_eq!(
+            parse(&["ram=a", "memory_callbacks=none"]),
+            Err(ConfigError::BadMemoryCallbacks("none".to_owned()))
+        );
+        assert_eq!(
+            parse(&["ram=a", "memory_callbacks=empty", "memory_callbacks=empty"]),
+            Err(ConfigError::DuplicateKey("memory_callbacks".to_owned()))
         );
         for bad in ["0", "-1", "1.2345", "x", "", "1.", ".5"] {
             assert_eq!(

@@ -75,7 +75,7 @@ use crate::instruction::{
     self, BasedSegment, ControlRegister, GeneralRegister, SpecialInstruction,
 };
 use crate::model::Model;
-use crate::plugin::config::{FetchMode, PluginConfig};
+use crate::plugin::config::{FetchMode, MemoryCallbacks, PluginConfig};
 use crate::plugin::session::{PagingRegisters, Session, SessionOptions};
 
 /// The plugin API version this plugin is built for; QEMU refuses to load a plugin whose
@@ -369,6 +369,12 @@ pub(crate) unsafe extern "C" fn qemu_plugin_install(
         },
         None => Box::new(io::stderr()),
     };
+    if config.memory_callbacks == MemoryCallbacks::Empty {
+        eprintln!(
+            "tlbsim: memory_callbacks=empty: loads and stores are not counted (a speed floor, \
+             not a simulation: every data count stays 0)"
+        );
+    }
     let plugin = Plugin {
         config,
         model: Some(model),
@@ -851,9 +857,13 @@ impl Plugin {
                     );
                 }
                 if count_accesses {
+                    let callback = match self.config.memory_callbacks {
+                        MemoryCallbacks::Counted => on_memory,
+                        MemoryCallbacks::Empty => on_memory_empty,
+                    };
                     sys::qemu_plugin_register_vcpu_mem_cb(
                         instruction,
-                        Some(on_memory),
+                        Some(callback),
                         sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
                         sys::qemu_plugin_mem_rw::QEMU_PLUGIN_MEM_RW,
                         core::ptr::null_mut(),
@@ -947,6 +957,16 @@ unsafe extern "C" fn on_memory(
             }
         })
     };
+}
+
+/// A load or store, with `memory_callbacks=empty`: nothing is done (the speed floor of a
+/// callback per access).
+unsafe extern "C" fn on_memory_empty(
+    _vcpu_index: c_uint,
+    _info: sys::qemu_plugin_meminfo_t,
+    _address: u64,
+    _user_data: *mut c_void,
+) {
 }
 
 /// A special instruction is about to execute: the user data is its index.
