@@ -190,7 +190,8 @@ struct BenchArguments {
     /// Linux baselines to run beside shoal, comma-separated: linux (Debian 12's kernel, pinned in
     /// guest/linux/kernel.pin and fetched by ./setup.sh), linux-pti (the same with page-table
     /// isolation forced on), linux-thp (transparent huge pages always, the workload started from
-    /// a huge-page tmpfs). Each runs the linux-musl build of every workload at every instance
+    /// a huge-page tmpfs), linux-batch (the linux kernel with the driver under SCHED_BATCH, so
+    /// its wake-ups never preempt an instance). Each runs the linux-musl build of every workload at every instance
     /// count on a Linux guest under the same simulator; needs workloads with a musl build
     /// (synth-small, wasm-runtime, js-runtime, lua-runtime).
     #[arg(long, value_delimiter = ',')]

@@ -25,8 +25,8 @@ const HEIGHT: u32 = 480;
 const FONT: &str = "sans-serif";
 
 /// Colours by window mode, in the order of [`kernel_args::WindowMode::ALL`], then by Linux
-/// baseline, in the order of [`super::linux::BASELINES`] (black, purple, brown).
-const MODE_COLOURS: [RGBColor; 7] = [
+/// baseline, in the order of [`super::linux::BASELINES`] (black, purple, brown, teal).
+const MODE_COLOURS: [RGBColor; 8] = [
     RGBColor(0x1b, 0x6c, 0xa8),
     RGBColor(0xd1, 0x49, 0x5b),
     RGBColor(0x2e, 0x93, 0x3c),
@@ -34,6 +34,7 @@ const MODE_COLOURS: [RGBColor; 7] = [
     RGBColor(0x10, 0x10, 0x10),
     RGBColor(0x7b, 0x3f, 0x9e),
     RGBColor(0x8c, 0x56, 0x2b),
+    RGBColor(0x1a, 0x8a, 0x8a),
 ];
 /// Colour of a series whose mode is unknown.
 const OTHER_COLOUR: RGBColor = RGBColor(0x3d, 0x3d, 0x3d);

@@ -22,8 +22,13 @@ use crate::linux_guest::{self, initramfs::Initramfs};
 /// Meltdown-era configuration, which switches CR3 at every kernel entry and exit) and
 /// `linux-thp` (transparent huge pages always, and the workload started from a tmpfs mounted
 /// `huge=always`, so that its file pages, text included, may be mapped with 2 MiB pages where a
-/// whole aligned 2 MiB of a mapping allows it; the results say how much was).
-pub(crate) const BASELINES: [&str; 3] = ["linux", "linux-pti", "linux-thp"];
+/// whole aligned 2 MiB of a mapping allows it; the results say how much was) and `linux-batch`
+/// (the `linux` kernel with the driver under `SCHED_BATCH`, whose wake-ups never preempt an
+/// instance: an invocation then switches address spaces exactly twice, as the driver's design
+/// says, where under the default policy an instance that ran longer than the scheduler's wake-up
+/// granularity is preempted by the driver's wake-up and switched in once more later; the
+/// result line's `instance_preemptions` counts those switches).
+pub(crate) const BASELINES: [&str; 4] = ["linux", "linux-pti", "linux-thp", "linux-batch"];
 
 /// Returns the kernel parameters a baseline adds to the common command line (a later
 /// `transparent_hugepage=` overrides the common `never`).
@@ -48,12 +53,13 @@ pub(crate) fn unit_command_line(unit: &Unit, warmup: u32, invocations: u32) -> S
     let file = workload.map_or(unit.workload.as_str(), |known| known.file_name(Build::LinuxMusl));
     let handlers = u8::from(workload.is_some_and(Workload::hosts_handlers));
     format!(
-        "{} -- workload={} file={file} instances={} warmup={warmup} invocations={invocations} handlers={handlers} kernel={} thp={}",
+        "{} -- workload={} file={file} instances={} warmup={warmup} invocations={invocations} handlers={handlers} kernel={} thp={} sched={}",
         command_line(&unit.kernel),
         unit.workload,
         unit.instances,
         unit.kernel,
-        u8::from(unit.kernel == "linux-thp")
+        u8::from(unit.kernel == "linux-thp"),
+        if unit.kernel == "linux-batch" { "batch" } else { "normal" }
     )
 }
 
@@ -106,13 +112,15 @@ mod tests {
     fn a_baseline_unit_passes_the_driver_its_configuration_after_the_kernel_parameters() {
         assert_eq!(
             unit_command_line(&unit("synth-small", "linux"), 512, 1024),
-            format!("{} -- workload=synth-small file=synth-small-musl instances=16 warmup=512 invocations=1024 handlers=0 kernel=linux thp=0", command_line("linux"))
+            format!("{} -- workload=synth-small file=synth-small-musl instances=16 warmup=512 invocations=1024 handlers=0 kernel=linux thp=0 sched=normal", command_line("linux"))
         );
         let pti = unit_command_line(&unit("js-runtime", "linux-pti"), 8, 8);
-        assert!(pti.contains(" pti=on ") && pti.ends_with("-- workload=js-runtime file=js-runtime instances=16 warmup=8 invocations=8 handlers=1 kernel=linux-pti thp=0"), "{pti}");
+        assert!(pti.contains(" pti=on ") && pti.ends_with("-- workload=js-runtime file=js-runtime instances=16 warmup=8 invocations=8 handlers=1 kernel=linux-pti thp=0 sched=normal"), "{pti}");
         assert!(!command_line("linux").contains("pti="));
         let thp = unit_command_line(&unit("synth-small", "linux-thp"), 8, 8);
-        assert!(thp.contains("transparent_hugepage=never") && thp.contains(" transparent_hugepage=always ") && thp.ends_with(" kernel=linux-thp thp=1"), "the later value wins: {thp}");
+        assert!(thp.contains("transparent_hugepage=never") && thp.contains(" transparent_hugepage=always ") && thp.ends_with(" kernel=linux-thp thp=1 sched=normal"), "the later value wins: {thp}");
+        let batch = unit_command_line(&unit("wasm-runtime", "linux-batch"), 8, 8);
+        assert!(batch.starts_with(&format!("{} -- ", command_line("linux"))) && batch.ends_with(" kernel=linux-batch thp=0 sched=batch"), "the linux kernel, the driver under SCHED_BATCH: {batch}");
     }
 
     #[test]

@@ -281,6 +281,7 @@ pub(crate) fn baseline_section(study: &Study, rows: &[Row]) -> String {
     let _ = writeln!(text, "- Linux's timer keeps ticking in the measured rounds (shoal masks its timer in a configuration), so its counts vary slightly from run to run; shoal's repeat exactly.");
     let _ = writeln!(text, "- QEMU TCG has no PCID: every Linux context switch flushes the non-global TLB entries. The comparison is with shoal's `pcid=off` rows; shoal's simulated-PCID rows are in the tables below, not here.");
     let _ = writeln!(text, "- `linux-thp` starts the workload from a tmpfs mounted `huge=always` with transparent huge pages always on; Linux maps a file's pages with a 2 MiB page only where a mapping covers a whole aligned 2 MiB of it, which the CSV's `thp_file_kb` (and `thp_anon_kb` for anonymous memory) reports per configuration.");
+    let _ = writeln!(text, "- Under Linux's default policy the driver's wake-up (when an instance writes its result) preempts an instance that has run longer than the scheduler's wake-up granularity (about a millisecond of guest time); that instance is switched in once more later, only to reach its next read, and re-walks what that path touches (the result line's `instance_preemptions` counts these switches). `linux-batch` runs the driver under `SCHED_BATCH`, whose wake-ups never preempt: an invocation then switches address spaces exactly twice.");
     let _ = writeln!(text, "- Every instance's mapped pages are populated after the warm-up (the `page_faults` column counts the faults left in the measured rounds), as shoal's instances have theirs. The cold phases start fresh processes on both kernels, faults included.");
     let _ = writeln!(text, "- `window` walks on Linux are the walks of the workload binary's read-only mappings, which sit at the same address in every instance (`norandmaps`); on shoal, of the global-segment window.\n");
     for workload in &study.workloads {
@@ -290,8 +291,8 @@ pub(crate) fn baseline_section(study: &Study, rows: &[Row]) -> String {
             continue;
         }
         let _ = writeln!(text, "### `{workload}`\n");
-        let _ = writeln!(text, "| kernel | N | warm walks/inv. | of them in the driver's space | shoal global-shared | Linux ÷ global-shared | shoal local-private | Linux ÷ local-private | cold flushed (Linux / global-shared) | cold shared-warm (Linux / global-shared) | window walks/inv. (Linux / global-shared) | overhead % (Linux / global-shared) | page-table pages/instance (Linux / global-shared) | instructions/inv. (Linux / global-shared) | spawn instructions (Linux fork+exec / shoal) | page faults, measured |");
-        let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|---:|");
+        let _ = writeln!(text, "| kernel | N | warm walks/inv. | of them in the driver's space | CR3 writes/inv. (instance preemptions/inv.) | shoal global-shared | Linux ÷ global-shared | shoal local-private | Linux ÷ local-private | cold flushed (Linux / global-shared) | cold shared-warm (Linux / global-shared) | window walks/inv. (Linux / global-shared) | overhead % (Linux / global-shared) | page-table pages/instance (Linux / global-shared) | instructions/inv. (Linux / global-shared) | spawn instructions (Linux fork+exec / shoal) | page faults, measured |");
+        let _ = writeln!(text, "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|---|---|---|---|---|---:|");
         for row in baselines {
             let global = shoal_reference(&of_workload, row, WindowMode::GlobalShared);
             let local = shoal_reference(&of_workload, row, WindowMode::LocalPrivate);
@@ -299,11 +300,13 @@ pub(crate) fn baseline_section(study: &Study, rows: &[Row]) -> String {
             let tables = |row: &Row| Some(row.kernel_number("page_table_pages_per_instance"));
             let _ = writeln!(
                 text,
-                "| {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {:.2} | {} | {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 row.kernel_text("kernel"),
                 row.kernel_number("instances"),
                 row.walks_per_invocation(),
                 figure(row.driver_walks_per_invocation()),
+                figure(row.cr3_writes_per_invocation()),
+                figure(row.preemptions_per_invocation()),
                 figure(global.map(Row::walks_per_invocation)),
                 ratio(Some(row.walks_per_invocation()), global.map(Row::walks_per_invocation)),
                 figure(local.map(Row::walks_per_invocation)),
@@ -611,8 +614,8 @@ mod tests {
                       result: density id=106 workload=synth-small binary=native global=1 share_tables=1 pcid=off instances=4 invocations=8 cold_shared_id=107 cold_flushed_id=108\n";
         let plugin = "tlbsim phase v=2 id=100 i.walks_4k=16\ntlbsim phase v=2 id=102 d.walks_4k=100\ntlbsim phase v=2 id=103 i.walks_4k=480\ntlbsim phase v=2 id=106 i.walks_4k=8\n";
         let mut rows = join(kernel, plugin);
-        let linux = "result: density id=100 workload=synth-small binary=linux-musl kernel=linux guest_kernel=6.1.0-50-amd64 global=0 share_tables=0 pcid=unavailable instances=4 invocations=8 cold_shared_id=101 cold_flushed_id=102 page_table_pages_per_instance=8 page_faults=0\n";
-        let mut linux_rows = join(linux, "tlbsim phase v=2 id=100 i.walks_4k=640\ntlbsim phase v=2 id=102 d.walks_4k=150\n");
+        let linux = "result: density id=100 workload=synth-small binary=linux-musl kernel=linux guest_kernel=6.1.0-50-amd64 global=0 share_tables=0 pcid=unavailable instances=4 invocations=8 cold_shared_id=101 cold_flushed_id=102 page_table_pages_per_instance=8 page_faults=0 instance_preemptions=4\n";
+        let mut linux_rows = join(linux, "tlbsim phase v=2 id=100 i.walks_4k=640 cr3_writes=20\ntlbsim phase v=2 id=102 d.walks_4k=150\n");
         linux_rows[0].kernel.insert("guest_cmdline".into(), "console=ttyS0 quiet".into());
         rows.extend(linux_rows);
         assert_eq!(rows[0].kernel_text("kernel"), "shoal", "shoal's line names no kernel");
@@ -622,7 +625,7 @@ mod tests {
         let text = baseline_section(&study, &rows);
         assert!(text.contains("(`6.1.0-50-amd64`, booted with `console=ttyS0 quiet`)"), "{text}");
         // 80 walks per invocation against the musl file's 2 (global-shared) and 60 (local-private).
-        assert!(text.contains("| linux | 4 | 80.00 | ? | 2.00 | 40.00 | 60.00 | 1.33 | 150.00 / 100.00 | "), "{text}");
+        assert!(text.contains("| linux | 4 | 80.00 | ? | 2.50 (0.50) | 2.00 | 40.00 | 60.00 | 1.33 | 150.00 / 100.00 | "), "{text}");
         let refs: Vec<&Row> = rows.iter().collect();
         let walks = series(&refs, |row| Some(row.walks_per_invocation()));
         let linux_series = walks.iter().find(|series| series.label == "linux").expect("a Linux series");

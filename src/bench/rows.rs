@@ -159,6 +159,19 @@ impl Row {
         self.warm_per_invocation("walks.driver")
     }
 
+    /// Returns `cr3_writes_per_invocation`: warm MOV-to-CR3 executions per invocation (address
+    /// space switches, and on Linux also the full TLB flushes that reload CR3).
+    pub(crate) fn cr3_writes_per_invocation(&self) -> Option<f64> {
+        self.warm_per_invocation("cr3_writes")
+    }
+
+    /// Returns `preemptions_per_invocation`: the instances' involuntary context switches over
+    /// the measured rounds per invocation (Linux rows: the driver's `instance_preemptions`;
+    /// shoal's rows have none, its in-kernel driver never preempts an instance).
+    pub(crate) fn preemptions_per_invocation(&self) -> Option<f64> {
+        Some(optional(&self.kernel, "instance_preemptions")? / self.invocations())
+    }
+
     /// Returns `kernel_walks_per_invocation`: warm walks of kernel-half addresses.
     pub(crate) fn kernel_walks_per_invocation(&self) -> Option<f64> {
         self.warm_per_invocation("walks.kernel")
@@ -265,7 +278,7 @@ pub(crate) const SIMULATOR_COLUMNS: [&str; 12] = [
 type Derived = (&'static str, fn(&Row) -> Option<f64>);
 
 /// The derived columns of the CSV, in order, each written with three decimals.
-pub(crate) const DERIVED_COLUMNS: [Derived; 13] = [
+pub(crate) const DERIVED_COLUMNS: [Derived; 15] = [
     ("walks_per_invocation", |row| Some(row.walks_per_invocation())),
     ("cold_walks_per_invocation", Row::cold_flushed_walks),
     ("cold_shared_walks_per_invocation", Row::cold_shared_walks),
@@ -279,6 +292,8 @@ pub(crate) const DERIVED_COLUMNS: [Derived; 13] = [
     ("spawn_instructions", Row::spawn_instructions),
     ("posix_spawn_instructions", Row::posix_spawn_instructions),
     ("driver_walks_per_invocation", Row::driver_walks_per_invocation),
+    ("cr3_writes_per_invocation", Row::cr3_writes_per_invocation),
+    ("preemptions_per_invocation", Row::preemptions_per_invocation),
 ];
 
 /// Writes the rows as CSV: kernel fields, then one `pmu.<event>` column per event any row
@@ -352,7 +367,7 @@ mod tests {
         assert!(lines[2].starts_with("103,synth-small,,shoal,simulated,0,1,1,2,"));
         let header: Vec<&str> = lines[0].split(',').collect();
         assert_eq!(
-            &header[header.len() - 13..],
+            &header[header.len() - 15..],
             [
                 "walks_per_invocation",
                 "cold_walks_per_invocation",
@@ -366,12 +381,14 @@ mod tests {
                 "translation_overhead_percent",
                 "spawn_instructions",
                 "posix_spawn_instructions",
-                "driver_walks_per_invocation"
+                "driver_walks_per_invocation",
+                "cr3_writes_per_invocation",
+                "preemptions_per_invocation"
             ]
         );
         // A version-1 plugin: the columns that need version-2 keys stay empty.
-        assert!(lines[1].ends_with(",1.000,70.000,23.000,,,,,,,,,,"), "{}", lines[1]);
-        assert!(lines[2].ends_with(",10.000,,,,,,,,,,,,"), "{}", lines[2]);
+        assert!(lines[1].ends_with(",1.000,70.000,23.000,,,,,,,,,,,,"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",10.000,,,,,,,,,,,,,,"), "{}", lines[2]);
     }
 
     #[test]
@@ -390,7 +407,7 @@ mod tests {
         );
         let text = csv(&rows);
         let last = text.lines().nth(1).unwrap();
-        assert!(last.ends_with(",1.000,,,250.000,4.000,0.250,0.500,0.250,120.000,48.980,,,"), "{last}");
+        assert!(last.ends_with(",1.000,,,250.000,4.000,0.250,0.500,0.250,120.000,48.980,,,,,"), "{last}");
         // The second configuration has no phase in this output: only the cost line reaches it.
         assert_eq!(rows[1].translation_overhead_percent(), None);
         assert_eq!(rows[1].base_cpi(), Some(0.5));
@@ -404,7 +421,22 @@ mod tests {
         assert_eq!((rows[0].spawn_instructions(), rows[0].posix_spawn_instructions()), (Some(304_000.0), Some(204_000.0)));
         assert_eq!((rows[1].spawn_instructions(), rows[1].posix_spawn_instructions()), (Some(13_100.0), None), "shoal has no posix_spawn");
         assert_eq!(rows[1].kernel_text("kernel"), "shoal");
-        assert!(csv(&rows).lines().nth(2).unwrap().ends_with(",13100.000,,"));
+        assert!(csv(&rows).lines().nth(2).unwrap().ends_with(",13100.000,,,,"));
+    }
+
+    #[test]
+    fn switches_and_preemptions_per_invocation() {
+        let kernel = "result: density id=100 workload=wasm-runtime kernel=linux instances=64 invocations=128 instance_preemptions=223
+result: density id=105 workload=wasm-runtime instances=64 invocations=128
+";
+        let plugin = "tlbsim phase v=2 id=100 cr3_writes=473
+tlbsim phase v=2 id=105 cr3_writes=128
+";
+        let rows = join(kernel, plugin);
+        assert_eq!((rows[0].cr3_writes_per_invocation(), rows[0].preemptions_per_invocation()), (Some(473.0 / 128.0), Some(223.0 / 128.0)));
+        assert_eq!((rows[1].cr3_writes_per_invocation(), rows[1].preemptions_per_invocation()), (Some(1.0), None), "shoal's driver preempts nothing");
+        assert!(csv(&rows).lines().nth(1).unwrap().ends_with(",3.695,1.742"), "{}", csv(&rows));
+        assert!(csv(&rows).lines().nth(2).unwrap().ends_with(",1.000,"), "{}", csv(&rows));
     }
 
     #[test]

@@ -42,11 +42,23 @@
 //!
 //! Arguments come from the kernel command line after `--` (Linux passes them to init as argv):
 //! `workload=<name> file=<binary in /bin> instances=<N> warmup=<W> invocations=<I>
-//! handlers=<0|1> [kernel=<linux|linux-pti|linux-thp>] [thp=<0|1>] [id=<first phase id>]
-//! [code_pages=32] [data_pages=32]`. With `thp=1` the binary is copied into a tmpfs mounted
-//! `huge=always` and started from there, so that the kernel may map its file pages with 2 MiB
-//! pages; the result line says how much it did (`thp_file_kb`, `thp_anon_kb`: the instances'
-//! `FilePmdMapped` + `ShmemPmdMapped` and `AnonHugePages`, summed).
+//! handlers=<0|1> [kernel=<linux|linux-pti|linux-thp|linux-batch>] [thp=<0|1>]
+//! [sched=<normal|batch>] [id=<first phase id>] [code_pages=32] [data_pages=32]`. With `thp=1`
+//! the binary is copied into a tmpfs mounted `huge=always` and started from there, so that the
+//! kernel may map its file pages with 2 MiB pages; the result line says how much it did
+//! (`thp_file_kb`, `thp_anon_kb`: the instances' `FilePmdMapped` + `ShmemPmdMapped` and
+//! `AnonHugePages`, summed).
+//!
+//! **Preemption.** Under the default policy (`sched=normal`, `SCHED_NORMAL`), the driver's
+//! wake-up when an instance writes its result preempts that instance if it has run longer than
+//! the scheduler's wake-up granularity (about a millisecond of guest time): the instance is
+//! switched out before it reaches its next read, and switched back in later only to get there,
+//! an address-space switch (and, without PCID, a re-walk of the pages that path touches) that
+//! shoal's in-kernel driver never causes. The result line counts these switches
+//! (`instance_preemptions`: the instances' `nonvoluntary_ctxt_switches` over the measured
+//! rounds). With `sched=batch` the driver runs under `SCHED_BATCH`, whose wake-ups never preempt
+//! (`check_preempt_wakeup` in `kernel/sched/fair.c`), with `SCHED_RESET_ON_FORK`, so the
+//! instances keep `SCHED_NORMAL`.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -129,6 +141,9 @@ struct Config {
     /// Run the binary from a tmpfs mounted `huge=always`, so that the kernel may map its file
     /// pages with 2 MiB pages (the `linux-thp` baseline).
     thp: bool,
+    /// Run this driver under `SCHED_BATCH` (the `linux-batch` baseline; `sched=batch`), so that
+    /// its wake-ups never preempt a running instance.
+    batch: bool,
 }
 
 impl Config {
@@ -154,6 +169,7 @@ impl Config {
             data_pages: 32,
             kernel: "linux".into(),
             thp: false,
+            batch: false,
         };
         for argument in arguments {
             // Linux also hands init the command-line words it does not know that have no `=`
@@ -172,6 +188,13 @@ impl Config {
                 "data_pages" => config.data_pages = number()? as u32,
                 "kernel" => config.kernel = value.to_owned(),
                 "thp" => config.thp = number()? != 0,
+                "sched" => {
+                    config.batch = match value {
+                        "normal" => false,
+                        "batch" => true,
+                        _ => return Err(format!("sched={value}: neither normal nor batch")),
+                    }
+                }
                 _ => return Err(format!("unknown argument \"{key}\"")),
             }
         }
@@ -393,8 +416,9 @@ fn meminfo(key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("/proc/meminfo has no {key}"))
 }
 
-/// Returns a `/proc/<pid>/status` figure in kB (`VmPTE`).
-fn status_kb(pid: libc::pid_t, key: &str) -> Result<u64, String> {
+/// Returns a number of `/proc/<pid>/status`: in kB for a size (`VmPTE`), a count otherwise
+/// (`nonvoluntary_ctxt_switches`).
+fn status_value(pid: libc::pid_t, key: &str) -> Result<u64, String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|error| format!("/proc/{pid}/status: {error}"))?;
     text.lines()
         .find_map(|line| line.strip_prefix(key)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
@@ -501,9 +525,9 @@ fn measure(config: &Config) -> Result<String, String> {
     // binary's file pages are the page cache's, shared by every instance (the initramfs).
     let (mut tables, mut frames) = (0, 0);
     for instance in &instances {
-        let pte = status_kb(instance.pid, "VmPTE")? / (PAGE_BYTES / 1024);
+        let pte = status_value(instance.pid, "VmPTE")? / (PAGE_BYTES / 1024);
         tables += pte;
-        frames += status_kb(instance.pid, "RssAnon")? / (PAGE_BYTES / 1024) + pte + KERNEL_STACK_PAGES;
+        frames += status_value(instance.pid, "RssAnon")? / (PAGE_BYTES / 1024) + pte + KERNEL_STACK_PAGES;
     }
     // What the kernel mapped with 2 MiB pages (only the linux-thp baseline allows it).
     let (mut huge_file, mut huge_anon) = (0, 0);
@@ -533,6 +557,7 @@ fn measure(config: &Config) -> Result<String, String> {
         populate(instance.pid)?;
     }
     let faults_before: u64 = instances.iter().map(|instance| page_faults(instance.pid)).sum::<Result<u64, String>>()?;
+    let preemptions_before = preemptions(&instances)?;
 
     let name = format!("density-{}-linux-n{count}", config.file);
     marker!(Command::ZeroCounters, 0u64);
@@ -544,6 +569,7 @@ fn measure(config: &Config) -> Result<String, String> {
     let cycles = tsc() - start;
     end_phase(id);
     let faults: u64 = instances.iter().map(|instance| page_faults(instance.pid)).sum::<Result<u64, String>>()? - faults_before;
+    let instance_preemptions = preemptions(&instances)? - preemptions_before;
 
     // Spawn (fork + execve): one more instance, until it blocks reading its first frame.
     begin_phase(id + 3, &format!("{name}-spawn"));
@@ -572,7 +598,7 @@ fn measure(config: &Config) -> Result<String, String> {
     shut_down(instances)?;
     let invocations = rounds * count as u64;
     Ok(format!(
-        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} posix_spawn_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames} code_pages={} data_pages={} thp_file_kb={huge_file} thp_anon_kb={huge_anon}",
+        "result: density id={id} workload={} binary=linux-musl kernel={} guest_kernel={} global=0 share_tables=0 pcid=unavailable instances={count} warmup_invocations={} rounds={rounds} invocations={invocations} cycles_per_invocation={} cold_shared_id={} cold_flushed_id={} spawn_id={} posix_spawn_id={} engine={} pmu=unavailable page_table_pages={tables} page_table_pages_per_instance={} frames={frames} spawn_cycles={spawn_cycles} page_faults={faults} meminfo_page_table_pages={meminfo_tables} memfree_frames={memfree_frames} code_pages={} data_pages={} thp_file_kb={huge_file} thp_anon_kb={huge_anon} instance_preemptions={instance_preemptions}",
         config.workload,
         config.kernel,
         kernel_release(),
@@ -587,6 +613,11 @@ fn measure(config: &Config) -> Result<String, String> {
         config.code_pages,
         config.data_pages,
     ))
+}
+
+/// Returns the instances' involuntary context switches so far (`nonvoluntary_ctxt_switches`).
+fn preemptions(instances: &[Instance]) -> Result<u64, String> {
+    instances.iter().map(|instance| status_value(instance.pid, "nonvoluntary_ctxt_switches")).sum()
 }
 
 /// Sends every instance the shut-down frame (length 0) and checks that each exits with 0.
@@ -654,6 +685,18 @@ fn main() {
             return Err(os_error("mlockall"));
         }
         let config = Config::parse(std::env::args().skip(1))?;
+        if config.batch {
+            // SAFETY: sched_param is plain integers (musl's has reserved fields besides the
+            // priority), all valid as zero; SCHED_BATCH takes priority 0.
+            let parameter: libc::sched_param = unsafe { core::mem::zeroed() };
+            // musl's sched_setscheduler always fails with ENOSYS (Linux's call sets a thread's
+            // policy, not a process's, as POSIX asks), so the system call is made directly.
+            // SAFETY: the call reads `parameter`, a valid sched_param, and nothing else.
+            let status = unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, libc::SCHED_BATCH | libc::SCHED_RESET_ON_FORK, &parameter) };
+            if status != 0 {
+                return Err(os_error("sched_setscheduler(SCHED_BATCH | SCHED_RESET_ON_FORK)"));
+            }
+        }
         // The simulator counts the walks made while this process's page tables are loaded
         // apart (`walks.driver`): the driver's share of Linux's walks.
         marker!(Command::DriverSpace, 0u64);
