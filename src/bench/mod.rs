@@ -14,7 +14,7 @@
 //!   per instance);
 //! - `report.md`: methodology, generated findings, the plugin slowdown, the tables ([`report`]);
 //! - `manifest.txt`: the options that define the study, the shard this folder holds and the
-//!   source revision that ran it ([`source_revision`]).
+//!   source revision the tool was built from ([`source_revision`]).
 //!
 //! [`merge`] joins shard folders into the folder a single run would have written: it rebuilds
 //! every file from the shards' raw outputs with the same [`write_folder`].
@@ -371,18 +371,11 @@ impl Study {
     }
 }
 
-/// Returns the revision of the checkout this tool was built from, as `git describe --always
-/// --dirty --abbrev=40` prints it (the commit, with `-dirty` when tracked files differ from it),
-/// or `unknown (...)` with the reason when git cannot tell. `cargo run` rebuilds the tool, the
-/// kernel and the images from the checkout before a run, so this names what booted; a copied
-/// binary run after the checkout moved names the checkout, not the binary.
-pub(crate) fn source_revision() -> String {
-    let checkout = env!("CARGO_MANIFEST_DIR");
-    match std::process::Command::new("git").args(["-C", checkout, "describe", "--always", "--dirty", "--abbrev=40"]).output() {
-        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-        Ok(output) => format!("unknown (git describe in {checkout}: {})", String::from_utf8_lossy(&output.stderr).trim().replace('\n', " ")),
-        Err(error) => format!("unknown (git: {error})"),
-    }
+/// Returns the source revision this tool, its kernel and its images were built from (the
+/// `source-revision` crate: the commit, `-dirty` when a tracked file differed from it, or
+/// `unknown (...)` with git's reason), which every results folder names.
+pub(crate) fn source_revision() -> &'static str {
+    source_revision::REVISION
 }
 
 /// Returns a manifest's `source=` entry; `unknown` for a folder written before it existed.
@@ -491,7 +484,7 @@ pub(crate) fn run(options: &BenchOptions) -> Result<Vec<Row>, runner::Stopped> {
         let plugin = if unit.plugin { read(&plugin_path(&options.out_dir, &unit)).map_err(failed)? } else { String::new() };
         outputs.push(UnitOutput { unit, kernel: finished.kernel_output, plugin });
     }
-    write_folder(&options.out_dir, study, options.shard, &source_revision(), &outputs).map_err(failed)
+    write_folder(&options.out_dir, study, options.shard, source_revision(), &outputs).map_err(failed)
 }
 
 /// The charts drawn per workload: file stem and title.

@@ -390,7 +390,7 @@ pub(crate) fn report(study: &Study, shard: Shard, source: &str, rows: &[Row], pl
         let _ = writeln!(text, "**Shard {shard} of the study**: only every {}th configuration; `shoal bench merge` joins the shards.\n", shard.count);
     }
     let _ = writeln!(text, "- results schema version {SCHEMA_VERSION} (`docs/result-schema.md`); one QEMU boot per configuration");
-    let _ = writeln!(text, "- source revision: `{source}` (`git describe --always --dirty` of the checkout that ran it)");
+    let _ = writeln!(text, "- source revision: `{source}` (what the tool and its images were built from; `-dirty`: the work tree differed from that commit)");
     let _ = writeln!(text, "- host CPU: {cpu}; emulator: {qemu}; engine reported by the kernel: `{engine}`");
     let _ = writeln!(text, "- TLB model: tlbsim preset `{}` — `{geometry}`", study.preset);
     match cost {

@@ -310,13 +310,3 @@ fn rounds_replace_warmup_and_invocations_by_rounds_of_every_instance_count() {
     options.study.rounds = Some(10_000);
     assert_eq!(check(&options), Err("--rounds must be at least 1 and rounds x the largest instance count at most 10000000, not 10000 x 1024".into()));
 }
-
-#[test]
-fn the_source_revision_names_a_commit_or_why_not() {
-    let source = source_revision();
-    let commit = source.strip_suffix("-dirty").unwrap_or(&source);
-    assert!(
-        (commit.len() == 40 && commit.bytes().all(|byte| byte.is_ascii_hexdigit())) || source.starts_with("unknown ("),
-        "{source}"
-    );
-}
