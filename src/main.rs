@@ -280,6 +280,8 @@ fn main() -> ExitCode {
             println!("uefi image: {UEFI_IMAGE}");
             println!("hardware image (bios, args test=hardware pcids=64): {HARDWARE_IMAGE}");
             println!("uefi partition: {UEFI_PARTITION}");
+            println!("bench image (uefi, with the density study's large programs): {}", env!("SHOAL_BENCH_IMAGE"));
+            println!("tlbsim plugin: {}", env!("SHOAL_TLBSIM_PLUGIN"));
             println!("kernel elf: {KERNEL_ELF}");
             ExitCode::SUCCESS
         }

@@ -6,6 +6,9 @@
 //! page tables per process, no PCID under TCG) within what the Linux side's known extra work
 //! explains (see [`EXTRA_WALKS_PER_INVOCATION`]), and that shoal's global segment beats both.
 //!
+//! The `linux-batch` baseline (the driver under `SCHED_BATCH`) runs beside them: an invocation
+//! there switches address spaces exactly twice.
+//!
 //! A second test boots the same Linux configuration twice at once and checks that its measured
 //! phases repeat exactly (`--icount`).
 //!
@@ -35,7 +38,7 @@ fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
     let started = std::time::Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_shoal"))
         .args(["bench", "--workload", "synth-small", "--binary", "linux-musl", "--instances", "1,4", "--rounds", "2", "--pcid", "off"])
-        .args(["--modes", "global-shared,local-private", "--baseline", "linux", "--no-plugin-slowdown", "--memory", "1024", "--out"])
+        .args(["--modes", "global-shared,local-private", "--baseline", "linux,linux-batch", "--no-plugin-slowdown", "--memory", "1024", "--out"])
         .arg(&out)
         .output()
         .expect("running shoal bench");
@@ -56,7 +59,7 @@ fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
         assert_eq!(cells[column("binary")], "linux-musl", "every row ran the musl file: {line}");
         rows.insert((cells[column("kernel")].clone(), cells[column("global")].clone(), cells[column("instances")].clone()), cells);
     }
-    assert_eq!(rows.len(), 6, "two shoal modes and Linux, at N = 1 and 4: {csv}");
+    assert_eq!(rows.len(), 8, "two shoal modes and two Linux baselines, at N = 1 and 4: {csv}");
     let number = |cells: &[String], name: &str| cells[column(name)].parse::<f64>().unwrap_or_else(|_| panic!("{name} = {:?}", cells[column(name)]));
     for instances in ["1", "4"] {
         let linux = &rows[&("linux".to_owned(), "0".to_owned(), instances.to_owned())];
@@ -84,6 +87,13 @@ fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
         let (fork_exec, posix_spawn, shoal_spawn) =
             (number(linux, "spawn_instructions"), number(linux, "posix_spawn_instructions"), number(global, "spawn_instructions"));
         assert!(shoal_spawn > 0.0 && fork_exec > shoal_spawn && posix_spawn > shoal_spawn, "N = {instances}: spawn instructions: shoal {shoal_spawn}, fork + execve {fork_exec}, posix_spawn {posix_spawn}");
+        // One switch per invocation on shoal (its driver is in the kernel); two on Linux under
+        // SCHED_BATCH, whose driver's wake-ups never preempt an instance.
+        let batch = &rows[&("linux-batch".to_owned(), "0".to_owned(), instances.to_owned())];
+        assert_eq!(number(global, "cr3_writes_per_invocation"), 1.0, "N = {instances}: shoal switches once per invocation");
+        assert_eq!(number(batch, "cr3_writes_per_invocation"), 2.0, "N = {instances}: driver, instance, driver");
+        assert!(number(batch, "preemptions_per_invocation") >= 0.0 && number(linux, "preemptions_per_invocation") >= 0.0);
+        assert_eq!(global[column("preemptions_per_invocation")], "", "shoal's rows count no preemptions");
     }
     let report = std::fs::read_to_string(out.join("report.md")).expect("reading report.md");
     assert!(report.contains("## Linux beside shoal") && report.contains("| linux | 4 |"), "the ratio table: {report}");
