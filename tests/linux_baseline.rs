@@ -92,7 +92,8 @@ fn linux_rows_sit_beside_shoals_and_agree_with_its_linux_like_mode() {
         let batch = &rows[&("linux-batch".to_owned(), "0".to_owned(), instances.to_owned())];
         assert_eq!(number(global, "cr3_writes_per_invocation"), 1.0, "N = {instances}: shoal switches once per invocation");
         assert_eq!(number(batch, "cr3_writes_per_invocation"), 2.0, "N = {instances}: driver, instance, driver");
-        assert!(number(batch, "preemptions_per_invocation") >= 0.0 && number(linux, "preemptions_per_invocation") >= 0.0);
+        // The Linux driver reports its instances' preemptions (`number` fails on an empty cell).
+        let _ = (number(batch, "preemptions_per_invocation"), number(linux, "preemptions_per_invocation"));
         assert_eq!(global[column("preemptions_per_invocation")], "", "shoal's rows count no preemptions");
     }
     let report = std::fs::read_to_string(out.join("report.md")).expect("reading report.md");

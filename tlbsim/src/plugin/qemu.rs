@@ -857,13 +857,13 @@ impl Plugin {
                     );
                 }
                 if count_accesses {
-                    let callback = match self.config.memory_callbacks {
-                        MemoryCallbacks::Counted => on_memory,
-                        MemoryCallbacks::Empty => on_memory_empty,
+                    let callback: sys::qemu_plugin_vcpu_mem_cb_t = match self.config.memory_callbacks {
+                        MemoryCallbacks::Counted => Some(on_memory),
+                        MemoryCallbacks::Empty => Some(on_memory_empty),
                     };
                     sys::qemu_plugin_register_vcpu_mem_cb(
                         instruction,
-                        Some(callback),
+                        callback,
                         sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
                         sys::qemu_plugin_mem_rw::QEMU_PLUGIN_MEM_RW,
                         core::ptr::null_mut(),
@@ -960,8 +960,8 @@ unsafe extern "C" fn on_memory(
 }
 
 /// A load or store, with `memory_callbacks=empty`: nothing is done (the speed floor of a
-/// callback per access).
-unsafe extern "C" fn on_memory_empty(
+/// callback per access). Safe: it touches nothing; it coerces to the callback's unsafe type.
+extern "C" fn on_memory_empty(
     _vcpu_index: c_uint,
     _info: sys::qemu_plugin_meminfo_t,
     _address: u64,
